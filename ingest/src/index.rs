@@ -1,0 +1,328 @@
+//! The full-text index: one tantivy index per partition whose documents address Parquet rows.
+//!
+//! A document stores no text: its fast fields `file` (the flush id of the Parquet file)
+//! and `row` (the row inside it) point at the span, and `start_time` orders hits newest
+//! first. Text fields are indexed only.
+//!
+//! Agent loops resend the whole conversation on every LLM call; [`TextDedup`] makes each
+//! distinct message (and system prompt) indexed once per conversation (session, else
+//! trace), on the first span that carried it, so index size grows with new text, not
+//! with conversation length². The same text in another conversation is indexed again,
+//! so a search still finds every run that contains it.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use tantivy::directory::MmapDirectory;
+use tantivy::schema::{
+    Field, INDEXED, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer};
+use tantivy::{Index, IndexWriter, TantivyDocument, Term};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::error::Result;
+use crate::span::CanonicalSpan;
+
+/// Tokenizer for exact-value fields (`tool:bash`, `model:gpt-4o`): whole value, lowercased.
+pub const KEYWORD_TOKENIZER: &str = "keyword_lower";
+
+/// Memory budget of one partition's index writer.
+const WRITER_MEMORY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Handles to the fields of the span index schema.
+#[derive(Debug, Clone, Copy)]
+pub struct SpanIndexFields {
+    pub name: Field,
+    pub input: Field,
+    pub output: Field,
+    pub system: Field,
+    pub status_message: Field,
+    pub error: Field,
+    pub attributes: Field,
+    pub tool: Field,
+    pub model: Field,
+    pub service: Field,
+    pub agent: Field,
+    pub session: Field,
+    pub status: Field,
+    pub span_type: Field,
+    pub trace_id: Field,
+    pub file: Field,
+    pub row: Field,
+    pub start_time: Field,
+}
+
+impl SpanIndexFields {
+    /// Fields searched when a query term names no field.
+    pub fn default_search_fields(&self) -> Vec<Field> {
+        vec![
+            self.name,
+            self.input,
+            self.output,
+            self.system,
+            self.status_message,
+            self.error,
+            self.attributes,
+            self.tool,
+            self.model,
+        ]
+    }
+
+    /// Fields whose text can be highlighted from the span's stored columns.
+    pub fn snippet_fields(&self) -> [(Field, &'static str); 5] {
+        [
+            (self.output, "output"),
+            (self.input, "input"),
+            (self.status_message, "status_message"),
+            (self.system, "system_prompt"),
+            (self.name, "name"),
+        ]
+    }
+}
+
+/// The index schema and its field handles.
+pub fn span_index_schema() -> (Schema, SpanIndexFields) {
+    let mut builder = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let keyword = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(KEYWORD_TOKENIZER)
+            .set_index_option(IndexRecordOption::Basic),
+    );
+    let fields = SpanIndexFields {
+        name: builder.add_text_field("name", text.clone()),
+        input: builder.add_text_field("input", text.clone()),
+        output: builder.add_text_field("output", text.clone()),
+        system: builder.add_text_field("system", text.clone()),
+        status_message: builder.add_text_field("status_message", text.clone()),
+        error: builder.add_text_field("error", keyword.clone()),
+        attributes: builder.add_text_field("attributes", text),
+        tool: builder.add_text_field("tool", keyword.clone()),
+        model: builder.add_text_field("model", keyword.clone()),
+        service: builder.add_text_field("service", keyword.clone()),
+        agent: builder.add_text_field("agent", keyword.clone()),
+        session: builder.add_text_field("session", keyword.clone()),
+        status: builder.add_text_field("status", keyword.clone()),
+        span_type: builder.add_text_field("type", keyword.clone()),
+        trace_id: builder.add_text_field("trace", keyword),
+        file: builder.add_u64_field(
+            "file",
+            NumericOptions::default() | INDEXED | tantivy::schema::FAST,
+        ),
+        row: builder.add_u64_field("row", tantivy::schema::FAST),
+        start_time: builder.add_i64_field("start_time", tantivy::schema::FAST),
+    };
+    (builder.build(), fields)
+}
+
+/// Opens a partition's index, creating it if absent, with Sextant's tokenizers registered.
+pub fn open_partition_index(dir: &Path) -> Result<Index> {
+    std::fs::create_dir_all(dir)?;
+    let (schema, _) = span_index_schema();
+    let directory = MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
+    let index = Index::open_or_create(directory, schema)?;
+    register_tokenizers(&index);
+    Ok(index)
+}
+
+pub fn register_tokenizers(index: &Index) {
+    index.tokenizers().register(
+        KEYWORD_TOKENIZER,
+        TextAnalyzer::builder(RawTokenizer::default())
+            .filter(LowerCaser)
+            .build(),
+    );
+}
+
+/// Remembers which texts a partition has already indexed.
+#[derive(Debug, Default)]
+pub struct TextDedup {
+    seen: HashSet<u64>,
+}
+
+impl TextDedup {
+    /// Past this many remembered texts the set is cleared: memory stays bounded, at the
+    /// cost of indexing some text a second time.
+    const MAX_REMEMBERED: usize = 4_000_000;
+
+    /// True the first time a text is offered within a conversation.
+    pub fn first_time(&mut self, conversation: &str, text: &str) -> bool {
+        if self.seen.len() >= Self::MAX_REMEMBERED {
+            self.seen.clear();
+        }
+        let key = xxh3_64(conversation.as_bytes()) ^ xxh3_64(text.as_bytes()).rotate_left(1);
+        self.seen.insert(key)
+    }
+}
+
+/// Appends every string leaf of a JSON value to `out`, space separated.
+fn collect_text_leaves(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::String(text) => {
+            out.push_str(text);
+            out.push(' ');
+        }
+        serde_json::Value::Array(items) => {
+            items.iter().for_each(|item| collect_text_leaves(item, out))
+        }
+        serde_json::Value::Object(map) => {
+            map.values().for_each(|item| collect_text_leaves(item, out))
+        }
+        serde_json::Value::Number(number) => {
+            out.push_str(&number.to_string());
+            out.push(' ');
+        }
+        serde_json::Value::Bool(_) | serde_json::Value::Null => {}
+    }
+}
+
+/// The text of `input` not yet indexed in this conversation: new messages only for a
+/// message list; tool arguments and plain text in full.
+fn new_input_text(conversation: &str, input: &str, dedup: &mut TextDedup) -> String {
+    let messages = match serde_json::from_str::<serde_json::Value>(input) {
+        Ok(serde_json::Value::Array(messages))
+            if messages.iter().all(|m| m.get("role").is_some()) =>
+        {
+            messages
+        }
+        _ => return input.to_string(),
+    };
+    let mut text = String::new();
+    for message in &messages {
+        if dedup.first_time(conversation, &message.to_string()) {
+            collect_text_leaves(message, &mut text);
+        }
+    }
+    text
+}
+
+/// Builds the index document of one span stored at `(file, row)`.
+pub fn span_document(
+    fields: &SpanIndexFields,
+    span: &CanonicalSpan,
+    file: u64,
+    row: u64,
+    dedup: &mut TextDedup,
+) -> TantivyDocument {
+    let conversation = span.session_id.as_deref().unwrap_or(&span.trace_id);
+    let mut document = TantivyDocument::default();
+    document.add_text(fields.name, &span.name);
+    if let Some(input) = &span.input {
+        document.add_text(fields.input, new_input_text(conversation, input, dedup));
+    }
+    if let Some(output) = &span.output {
+        document.add_text(fields.output, output);
+    }
+    if let Some(system_prompt) = &span.system_prompt
+        && dedup.first_time(conversation, system_prompt)
+    {
+        document.add_text(fields.system, system_prompt);
+    }
+    let optional_fields = [
+        (fields.status_message, &span.status_message),
+        (fields.error, &span.error_type),
+        (fields.tool, &span.tool_name),
+        (fields.service, &span.service_name),
+        (fields.agent, &span.agent_name),
+        (fields.session, &span.session_id),
+    ];
+    for (field, value) in optional_fields {
+        if let Some(value) = value {
+            document.add_text(field, value);
+        }
+    }
+    for model in [&span.request_model, &span.response_model]
+        .into_iter()
+        .flatten()
+    {
+        document.add_text(fields.model, model);
+    }
+    if span.attributes.len() > 2 {
+        document.add_text(fields.attributes, &span.attributes);
+    }
+    document.add_text(fields.status, span.status_code.as_str());
+    document.add_text(fields.span_type, span.span_type.as_str());
+    document.add_text(fields.trace_id, &span.trace_id);
+    document.add_u64(fields.file, file);
+    document.add_u64(fields.row, row);
+    document.add_i64(fields.start_time, span.start_time);
+    document
+}
+
+/// An open writer on one partition's index.
+pub struct PartitionIndexWriter {
+    writer: IndexWriter,
+    fields: SpanIndexFields,
+    dedup: TextDedup,
+}
+
+impl PartitionIndexWriter {
+    pub fn open(dir: &Path) -> Result<PartitionIndexWriter> {
+        let index = open_partition_index(dir)?;
+        let writer = index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)?;
+        let (_, fields) = span_index_schema();
+        Ok(PartitionIndexWriter {
+            writer,
+            fields,
+            dedup: TextDedup::default(),
+        })
+    }
+
+    /// Adds the spans of one Parquet file; `spans[i]` is row `i` of file `file`.
+    pub fn add_file(&mut self, file: u64, spans: &[CanonicalSpan]) -> Result<()> {
+        for (row, span) in spans.iter().enumerate() {
+            let document = span_document(&self.fields, span, file, row as u64, &mut self.dedup);
+            self.writer.add_document(document)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every document of a Parquet file (used to undo an interrupted flush).
+    pub fn delete_file(&mut self, file: u64) {
+        self.writer
+            .delete_term(Term::from_field_u64(self.fields.file, file));
+    }
+
+    /// Makes added documents durable and visible to new searchers.
+    pub fn commit(&mut self) -> Result<()> {
+        self.writer.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resent_conversation_messages_are_indexed_once() {
+        let mut dedup = TextDedup::default();
+        let turn_one =
+            r#"[{"role":"user","parts":[{"type":"text","content":"fix the flaky test"}]}]"#;
+        let turn_two = r#"[{"role":"user","parts":[{"type":"text","content":"fix the flaky test"}]},{"role":"assistant","parts":[{"type":"text","content":"running cargo test"}]}]"#;
+        assert!(new_input_text("s1", turn_one, &mut dedup).contains("flaky"));
+        let second = new_input_text("s1", turn_two, &mut dedup);
+        assert!(
+            !second.contains("flaky"),
+            "resent message indexed again: {second}"
+        );
+        assert!(second.contains("running cargo test"));
+        let other_conversation = new_input_text("s2", turn_one, &mut dedup);
+        assert!(
+            other_conversation.contains("flaky"),
+            "another run must stay findable"
+        );
+    }
+
+    #[test]
+    fn tool_payloads_are_indexed_in_full_every_time() {
+        let mut dedup = TextDedup::default();
+        assert_eq!(new_input_text("t", "ls -la", &mut dedup), "ls -la");
+        assert_eq!(new_input_text("t", "ls -la", &mut dedup), "ls -la");
+    }
+}

@@ -1,0 +1,138 @@
+//! The OTLP/HTTP receiver: `POST /v1/traces` (protobuf or JSON, optionally gzip).
+//!
+//! Answers per the OTLP spec: 200 with an `ExportTraceServiceResponse` in the request's
+//! encoding; 400/413/415 with a `google.rpc.Status` saying what to fix; 503 with
+//! `Retry-After` under backpressure; a generic 500 whose detail is logged once.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+
+use crate::error::{ErrorCode, IngestError};
+use crate::layout::DEFAULT_PROJECT;
+use crate::otlp_decode::{
+    OtlpEncoding, RpcStatus, decode_content_encoding, decode_request, encode_response,
+};
+use crate::pipeline::IngestPipeline;
+
+/// Shared state of the OTLP routes.
+#[derive(Clone)]
+pub struct OtlpState {
+    pub pipeline: Arc<IngestPipeline>,
+    /// Cap on a request body, before and after decompression.
+    pub body_limit_bytes: usize,
+}
+
+/// Routes `/v1/traces`.
+pub fn otlp_router(state: OtlpState) -> Router {
+    Router::new()
+        .route("/v1/traces", post(export_traces))
+        .with_state(state)
+}
+
+async fn export_traces(State(state): State<OtlpState>, request: Request) -> Response {
+    let headers = request.headers().clone();
+    let encoding = match OtlpEncoding::from_content_type(header_str(&headers, header::CONTENT_TYPE))
+    {
+        Ok(encoding) => encoding,
+        Err(error) => return error_response(&error, OtlpEncoding::Json),
+    };
+    match receive_traces(&state, &headers, request.into_body(), encoding).await {
+        Ok(()) => {
+            let response = ExportTraceServiceResponse {
+                partial_success: None,
+            };
+            otlp_response(
+                StatusCode::OK,
+                encoding,
+                encode_response(&response, encoding),
+            )
+        }
+        Err(error) => error_response(&error, encoding),
+    }
+}
+
+async fn receive_traces(
+    state: &OtlpState,
+    headers: &HeaderMap,
+    body: Body,
+    encoding: OtlpEncoding,
+) -> Result<(), IngestError> {
+    let limit_bytes = state.body_limit_bytes;
+    let raw = axum::body::to_bytes(body, limit_bytes)
+        .await
+        .map_err(|_| IngestError::PayloadTooLarge { limit_bytes })?;
+    let content_encoding = header_str(headers, header::CONTENT_ENCODING).map(str::to_string);
+    let body: Bytes = tokio::task::spawn_blocking(move || {
+        decode_content_encoding(raw, content_encoding.as_deref(), limit_bytes)
+    })
+    .await
+    .map_err(|error| IngestError::Internal(format!("decode task failed: {error}")))??;
+    let request: ExportTraceServiceRequest =
+        tokio::task::spawn_blocking(move || decode_request(&body, encoding))
+            .await
+            .map_err(|error| IngestError::Internal(format!("decode task failed: {error}")))??;
+    state
+        .pipeline
+        .ingest_traces(DEFAULT_PROJECT, request)
+        .await?;
+    Ok(())
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn otlp_response(status: StatusCode, encoding: OtlpEncoding, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(encoding.content_type()),
+    );
+    response
+}
+
+/// Maps an ingest error to the OTLP error response.
+pub fn error_response(error: &IngestError, encoding: OtlpEncoding) -> Response {
+    // gRPC codes, as google.rpc.Status wants them.
+    const INVALID_ARGUMENT: i32 = 3;
+    const RESOURCE_EXHAUSTED: i32 = 8;
+    const INTERNAL: i32 = 13;
+    const UNAVAILABLE: i32 = 14;
+    let (status, rpc_code) = match error.code() {
+        ErrorCode::InvalidInput => (StatusCode::BAD_REQUEST, INVALID_ARGUMENT),
+        ErrorCode::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED),
+        ErrorCode::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, INVALID_ARGUMENT),
+        ErrorCode::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+        ErrorCode::Internal => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL),
+    };
+    let message = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+        tracing::error!(%error, "otlp export failed");
+        "internal error; see the server log".to_string()
+    } else {
+        tracing::debug!(%error, status = status.as_u16(), "otlp export rejected");
+        error.to_string()
+    };
+    let body = encode_response(
+        &RpcStatus {
+            code: rpc_code,
+            message,
+        },
+        encoding,
+    );
+    let mut response = otlp_response(status, encoding, body);
+    if let Some(seconds) = error.retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}

@@ -1,0 +1,537 @@
+//! The ingest pipeline: WAL group commit, the in-memory buffer, and the flusher.
+//!
+//! Data flow:
+//!
+//! ```text
+//! request ─ normalize ─► WAL thread: append, fsync (group commit) ─► ack to client
+//!                                   └─► buffer of rows ─► flusher thread (every ~1 s or on size):
+//!                                        rotate WAL; per partition: stage Parquet, commit
+//!                                        index, publish Parquet; write checkpoint; delete
+//!                                        sealed WAL segments
+//! ```
+//!
+//! Invariants:
+//! - a request is acknowledged only after its WAL record is fsynced;
+//! - the WAL thread owns both the log and the buffer, so a rotation hands the flusher
+//!   exactly the rows of the sealed segments, no more, no less;
+//! - memory is bounded: past `max_pending_bytes` of unflushed rows, or a full command
+//!   queue, requests are refused as overloaded (HTTP 503 + `Retry-After`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+use crate::checkpoint::{Checkpoint, write_checkpoint};
+use crate::error::{IngestError, Result};
+use crate::index::PartitionIndexWriter;
+use crate::layout::{DataDir, PartitionKey};
+use crate::normalize::normalize_request;
+use crate::parquet_writer::write_parquet_temp;
+use crate::recovery::recover;
+use crate::span::CanonicalSpan;
+use crate::wal::{WalWriter, remove_segments_through};
+use crate::wal_record::encode_traces_record;
+
+/// Tuning of the pipeline. The defaults suit a laptop or a 2-core server.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Unflushed row bytes past which new requests are refused with 503.
+    pub max_pending_bytes: usize,
+    /// Buffered row bytes that trigger a flush before the interval ends.
+    pub flush_bytes: usize,
+    /// Longest time a row waits in memory before it is flushed (and queryable).
+    pub flush_interval: Duration,
+    /// Requests waiting for the WAL thread past which new requests are refused.
+    pub queue_depth: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            max_pending_bytes: 1024 * 1024 * 1024,
+            flush_bytes: 128 * 1024 * 1024,
+            flush_interval: Duration::from_millis(1000),
+            queue_depth: 1024,
+        }
+    }
+}
+
+/// What an accepted export produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestAck {
+    pub accepted_spans: usize,
+}
+
+/// Counters exposed for `/metrics` and benchmarks.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    pub spans_acknowledged: AtomicU64,
+    pub requests_refused_overloaded: AtomicU64,
+    pub flushes: AtomicU64,
+    pub parquet_bytes_written: AtomicU64,
+    pub spans_flushed: AtomicU64,
+}
+
+/// Answers one export request once its WAL record is durable (or failed).
+type AckSender = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
+/// Rows of an appended request, waiting for the batch's fsync.
+type PendingAck = (Vec<CanonicalSpan>, AckSender);
+
+enum WalCommand {
+    Append {
+        record: Vec<u8>,
+        rows: Vec<CanonicalSpan>,
+        done: AckSender,
+    },
+    Rotate {
+        done: Sender<io::Result<(u64, Vec<CanonicalSpan>)>>,
+    },
+    Stop,
+}
+
+enum FlusherCommand {
+    FlushNow,
+    Stop { done: Sender<()> },
+}
+
+struct Shared {
+    data_dir: DataDir,
+    config: PipelineConfig,
+    /// Bytes of rows accepted but not yet flushed (queued, buffered or being flushed).
+    pending_bytes: AtomicUsize,
+    accepting: AtomicBool,
+    stats: PipelineStats,
+}
+
+/// The write path of one data directory. Cheap to share behind an `Arc`.
+pub struct IngestPipeline {
+    shared: Arc<Shared>,
+    wal_commands: SyncSender<WalCommand>,
+    flusher_commands: Sender<FlusherCommand>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl IngestPipeline {
+    /// Recovers the data directory (undoing interrupted flushes, replaying the WAL) and starts
+    /// the WAL and flusher threads.
+    pub fn open(data_dir: DataDir, config: PipelineConfig) -> Result<IngestPipeline> {
+        let recovered = recover(&data_dir)?;
+        let replayed_bytes: usize = recovered.rows.iter().map(CanonicalSpan::approx_bytes).sum();
+        let replayed_rows = recovered.rows.len();
+        let wal = WalWriter::create(&data_dir.wal_dir(), recovered.next_segment)?;
+        let shared = Arc::new(Shared {
+            data_dir,
+            config: config.clone(),
+            pending_bytes: AtomicUsize::new(replayed_bytes),
+            accepting: AtomicBool::new(true),
+            stats: PipelineStats::default(),
+        });
+        let (wal_commands, wal_receiver) = mpsc::sync_channel(config.queue_depth);
+        let (flusher_commands, flusher_receiver) = mpsc::channel();
+
+        let wal_thread = {
+            let shared = shared.clone();
+            let flusher_commands = flusher_commands.clone();
+            let buffer = recovered.rows;
+            std::thread::Builder::new()
+                .name("sextant-wal".into())
+                .spawn(move || {
+                    run_wal_thread(wal, wal_receiver, buffer, &shared, &flusher_commands)
+                })?
+        };
+        let flusher_thread = {
+            let shared = shared.clone();
+            let wal_commands = wal_commands.clone();
+            std::thread::Builder::new()
+                .name("sextant-flusher".into())
+                .spawn(move || run_flusher_thread(flusher_receiver, &wal_commands, &shared))?
+        };
+        if replayed_rows > 0 {
+            tracing::info!(spans = replayed_rows, "replayed write-ahead log");
+            let _ = flusher_commands.send(FlusherCommand::FlushNow);
+        }
+        Ok(IngestPipeline {
+            shared,
+            wal_commands,
+            flusher_commands,
+            threads: Mutex::new(vec![wal_thread, flusher_thread]),
+        })
+    }
+
+    pub fn data_dir(&self) -> &DataDir {
+        &self.shared.data_dir
+    }
+
+    pub fn stats(&self) -> &PipelineStats {
+        &self.shared.stats
+    }
+
+    /// Normalizes and durably logs an export request. Returns once the WAL is fsynced.
+    pub async fn ingest_traces(
+        &self,
+        project_id: &str,
+        request: ExportTraceServiceRequest,
+    ) -> Result<IngestAck> {
+        if !self.shared.accepting.load(Ordering::Acquire) {
+            return Err(IngestError::ShuttingDown);
+        }
+        let project = project_id.to_string();
+        let (record, rows) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let rows = normalize_request(&project, &request)?;
+            let record = encode_traces_record(&project, &request);
+            Ok((record, rows))
+        })
+        .await
+        .map_err(|error| IngestError::Internal(format!("normalize task failed: {error}")))??;
+        if rows.is_empty() {
+            return Ok(IngestAck { accepted_spans: 0 });
+        }
+        let accepted_spans = rows.len();
+        let bytes: usize = rows.iter().map(CanonicalSpan::approx_bytes).sum();
+        self.reserve(bytes)?;
+
+        let (done, acknowledged) = tokio::sync::oneshot::channel();
+        let command = WalCommand::Append { record, rows, done };
+        if let Err(error) = self.wal_commands.try_send(command) {
+            self.release(bytes);
+            return Err(match error {
+                TrySendError::Full(_) => self.overloaded("write-ahead log queue is full"),
+                TrySendError::Disconnected(_) => IngestError::ShuttingDown,
+            });
+        }
+        match acknowledged.await {
+            Ok(Ok(())) => {
+                self.shared
+                    .stats
+                    .spans_acknowledged
+                    .fetch_add(accepted_spans as u64, Ordering::Relaxed);
+                Ok(IngestAck { accepted_spans })
+            }
+            Ok(Err(message)) => {
+                self.release(bytes);
+                Err(IngestError::Internal(format!(
+                    "write-ahead log write failed: {message}"
+                )))
+            }
+            Err(_) => {
+                self.release(bytes);
+                Err(IngestError::ShuttingDown)
+            }
+        }
+    }
+
+    fn reserve(&self, bytes: usize) -> Result<()> {
+        let limit = self.shared.config.max_pending_bytes;
+        let previous = self.shared.pending_bytes.fetch_add(bytes, Ordering::AcqRel);
+        // A single request larger than the whole budget is let through when nothing is
+        // pending, so an oversized-but-valid request cannot be refused forever.
+        if previous > 0 && previous + bytes > limit {
+            self.release(bytes);
+            let _ = self.flusher_commands.send(FlusherCommand::FlushNow);
+            return Err(self.overloaded("too much data waiting to be flushed"));
+        }
+        Ok(())
+    }
+
+    fn release(&self, bytes: usize) {
+        self.shared.pending_bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    fn overloaded(&self, reason: &'static str) -> IngestError {
+        self.shared
+            .stats
+            .requests_refused_overloaded
+            .fetch_add(1, Ordering::Relaxed);
+        IngestError::Overloaded {
+            reason,
+            retry_after_secs: 1,
+        }
+    }
+
+    /// Asks for a flush now (e.g. before a query that must see everything).
+    pub fn request_flush(&self) {
+        let _ = self.flusher_commands.send(FlusherCommand::FlushNow);
+    }
+
+    /// Stops accepting, flushes everything buffered, and stops the threads.
+    pub fn shutdown(&self) {
+        self.shared.accepting.store(false, Ordering::Release);
+        let (done, flushed) = mpsc::channel();
+        if self
+            .flusher_commands
+            .send(FlusherCommand::Stop { done })
+            .is_ok()
+        {
+            let _ = flushed.recv();
+        }
+        let _ = self.wal_commands.send(WalCommand::Stop);
+        let threads = std::mem::take(
+            &mut *self
+                .threads
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()),
+        );
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for IngestPipeline {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Appends in arrival order, fsyncs once per batch of queued requests, then acknowledges.
+fn run_wal_thread(
+    mut wal: WalWriter,
+    commands: Receiver<WalCommand>,
+    mut buffer: Vec<CanonicalSpan>,
+    shared: &Shared,
+    flusher: &Sender<FlusherCommand>,
+) {
+    const MAX_BATCH_COMMANDS: usize = 1024;
+    let mut buffered_bytes: usize = buffer.iter().map(CanonicalSpan::approx_bytes).sum();
+    let mut waiting: Vec<PendingAck> = Vec::new();
+    let mut append_error: Option<io::Error> = None;
+
+    while let Ok(first) = commands.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH_COMMANDS {
+            match commands.try_recv() {
+                Ok(command) => batch.push(command),
+                Err(_) => break,
+            }
+        }
+        for command in batch {
+            match command {
+                WalCommand::Append { record, rows, done } => {
+                    if append_error.is_none()
+                        && let Err(error) = wal.append(&record)
+                    {
+                        append_error = Some(error);
+                    }
+                    waiting.push((rows, done));
+                }
+                WalCommand::Rotate { done } => {
+                    commit_waiting(
+                        &mut wal,
+                        &mut waiting,
+                        &mut append_error,
+                        &mut buffer,
+                        &mut buffered_bytes,
+                    );
+                    let rotated = wal.rotate().map(|sealed| {
+                        buffered_bytes = 0;
+                        (sealed, std::mem::take(&mut buffer))
+                    });
+                    let _ = done.send(rotated);
+                }
+                WalCommand::Stop => {
+                    commit_waiting(
+                        &mut wal,
+                        &mut waiting,
+                        &mut append_error,
+                        &mut buffer,
+                        &mut buffered_bytes,
+                    );
+                    return;
+                }
+            }
+        }
+        commit_waiting(
+            &mut wal,
+            &mut waiting,
+            &mut append_error,
+            &mut buffer,
+            &mut buffered_bytes,
+        );
+        if buffered_bytes >= shared.config.flush_bytes {
+            let _ = flusher.send(FlusherCommand::FlushNow);
+        }
+    }
+}
+
+/// Fsyncs the appended records and answers their requests; on success their rows join the buffer.
+fn commit_waiting(
+    wal: &mut WalWriter,
+    waiting: &mut Vec<PendingAck>,
+    append_error: &mut Option<io::Error>,
+    buffer: &mut Vec<CanonicalSpan>,
+    buffered_bytes: &mut usize,
+) {
+    if waiting.is_empty() {
+        return;
+    }
+    let outcome = match append_error.take() {
+        Some(error) => Err(error),
+        None => wal.sync(),
+    };
+    match outcome {
+        Ok(()) => {
+            for (rows, done) in waiting.drain(..) {
+                *buffered_bytes += rows.iter().map(CanonicalSpan::approx_bytes).sum::<usize>();
+                buffer.extend(rows);
+                let _ = done.send(Ok(()));
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, segment = wal.segment(), "write-ahead log append failed; starting a new segment");
+            // The failed segment may now end in a torn record; later records must not go
+            // after it, or replay would stop before them.
+            match WalWriter::create(&wal.wal_dir_path(), wal.segment() + 1) {
+                Ok(fresh) => *wal = fresh,
+                Err(create_error) => {
+                    tracing::error!(%create_error, "cannot start a new wal segment")
+                }
+            }
+            for (_, done) in waiting.drain(..) {
+                let _ = done.send(Err(error.to_string()));
+            }
+        }
+    }
+}
+
+/// Flushes on a timer, on request, and once more at stop.
+fn run_flusher_thread(
+    commands: Receiver<FlusherCommand>,
+    wal: &SyncSender<WalCommand>,
+    shared: &Shared,
+) {
+    let mut flusher = Flusher::default();
+    loop {
+        let stop = match commands.recv_timeout(shared.config.flush_interval) {
+            Ok(FlusherCommand::FlushNow) | Err(RecvTimeoutError::Timeout) => None,
+            Ok(FlusherCommand::Stop { done }) => Some(done),
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let has_work = shared.pending_bytes.load(Ordering::Acquire) > 0 || stop.is_some();
+        if has_work && let Err(error) = flusher.flush(wal, shared) {
+            tracing::error!(%error, "flush failed; rows stay in the write-ahead log and will be retried");
+        }
+        if let Some(done) = stop {
+            let _ = done.send(());
+            return;
+        }
+    }
+}
+
+/// State kept by the flusher between flushes.
+#[derive(Default)]
+struct Flusher {
+    /// A sealed batch whose flush failed, retried before anything newer.
+    retry: Option<(u64, Vec<CanonicalSpan>)>,
+    index_writers: HashMap<PartitionKey, (PartitionIndexWriter, u64)>,
+    flush_count: u64,
+}
+
+impl Flusher {
+    const IDLE_WRITER_FLUSHES: u64 = 60;
+
+    fn flush(&mut self, wal: &SyncSender<WalCommand>, shared: &Shared) -> Result<()> {
+        let (sealed, rows) = match self.retry.take() {
+            Some(batch) => batch,
+            None => {
+                let (done, rotated) = mpsc::channel();
+                wal.send(WalCommand::Rotate { done })
+                    .map_err(|_| IngestError::ShuttingDown)?;
+                rotated.recv().map_err(|_| IngestError::ShuttingDown)??
+            }
+        };
+        let bytes: usize = rows.iter().map(CanonicalSpan::approx_bytes).sum();
+        match self.write_batch(sealed, &rows, shared) {
+            Ok(()) => {
+                shared.pending_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                shared.stats.flushes.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .stats
+                    .spans_flushed
+                    .fetch_add(rows.len() as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(error) => {
+                self.retry = Some((sealed, rows));
+                Err(error)
+            }
+        }
+    }
+
+    /// Writes one sealed batch; idempotent, so a failed attempt can simply be repeated.
+    fn write_batch(
+        &mut self,
+        flush_id: u64,
+        rows: &[CanonicalSpan],
+        shared: &Shared,
+    ) -> Result<()> {
+        self.flush_count += 1;
+        let mut partitions: BTreeMap<PartitionKey, Vec<CanonicalSpan>> = BTreeMap::new();
+        for row in rows {
+            partitions
+                .entry(PartitionKey::for_span(&row.project_id, row.start_time))
+                .or_default()
+                .push(row.clone());
+        }
+        for (key, mut spans) in partitions {
+            spans.sort_by_key(|span| span.start_time);
+            let path = shared.data_dir.parquet_file_path(&key, flush_id);
+            let staged = write_parquet_temp(&path, &spans)?;
+            let written = staged.bytes;
+            let writer = self.index_writer(&key, shared)?;
+            writer.delete_file(flush_id);
+            writer.add_file(flush_id, &spans)?;
+            writer.commit()?;
+            // Published after the index commit: whatever SQL sees, search sees too.
+            staged.publish()?;
+            shared
+                .stats
+                .parquet_bytes_written
+                .fetch_add(written, Ordering::Relaxed);
+        }
+        write_checkpoint(
+            &shared.data_dir,
+            Checkpoint {
+                flushed_through_segment: flush_id,
+            },
+        )?;
+        remove_segments_through(&shared.data_dir.wal_dir(), flush_id)?;
+        let now = self.flush_count;
+        self.index_writers
+            .retain(|_, (_, last_used)| now - *last_used < Self::IDLE_WRITER_FLUSHES);
+        Ok(())
+    }
+
+    fn index_writer(
+        &mut self,
+        key: &PartitionKey,
+        shared: &Shared,
+    ) -> Result<&mut PartitionIndexWriter> {
+        const MAX_OPEN_WRITERS: usize = 8;
+        if !self.index_writers.contains_key(key) && self.index_writers.len() >= MAX_OPEN_WRITERS {
+            let least_recent = self
+                .index_writers
+                .iter()
+                .min_by_key(|(_, (_, last_used))| *last_used)
+                .map(|(key, _)| key.clone());
+            if let Some(least_recent) = least_recent {
+                self.index_writers.remove(&least_recent);
+            }
+        }
+        let now = self.flush_count;
+        let entry = match self.index_writers.entry(key.clone()) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let writer = PartitionIndexWriter::open(&shared.data_dir.index_partition_dir(key))?;
+                entry.insert((writer, now))
+            }
+        };
+        entry.1 = now;
+        Ok(&mut entry.0)
+    }
+}
