@@ -1,0 +1,285 @@
+//! Full-text search over a project's partition indexes, newest spans first.
+//!
+//! Each partition (project, day) has its own tantivy index whose documents point at
+//! Parquet rows (`file`, `row`). A search walks the partitions in the time range, takes
+//! the newest matches of each by the `start_time` fast field, keeps the global newest
+//! `limit`, then reads just those rows from Parquet for the summary and the snippet.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::ops::Bound;
+
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use serde_json::{Map, Value};
+use sextant_ingest::index::{SpanIndexFields, register_tokenizers, span_index_schema};
+use sextant_ingest::layout::{DataDir, PartitionKey, day_of};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Index, Order, ReloadPolicy, Searcher, Term};
+
+use crate::error::{QueryError, Result};
+use crate::rows::batches_to_json_rows;
+
+/// Columns returned with each hit.
+const SUMMARY_COLUMNS: &[&str] = &[
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "span_type",
+    "status_code",
+    "status_message",
+    "start_time",
+    "duration_ns",
+    "service_name",
+    "agent_name",
+    "session_id",
+    "request_model",
+    "tool_name",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+];
+/// Columns read only to build snippets.
+const SNIPPET_COLUMNS: &[&str] = &["output", "input", "status_message", "system_prompt", "name"];
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// tantivy query syntax; field prefixes `tool:`, `model:`, `status:`, `service:`,
+    /// `agent:`, `session:`, `error:`, `type:`, `trace:`.
+    pub query: String,
+    /// Inclusive lower bound on span start, ns.
+    pub from_ns: Option<i64>,
+    /// Exclusive upper bound on span start, ns.
+    pub to_ns: Option<i64>,
+    pub limit: usize,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct SearchHit {
+    #[serde(flatten)]
+    pub span: Map<String, Value>,
+    /// HTML with matched terms in `<b>`; text is escaped.
+    pub snippet: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct SearchPage {
+    pub hits: Vec<SearchHit>,
+    /// Pass as `to_ns` to get the next (older) page; `None` when this page was the last.
+    pub next_before_ns: Option<i64>,
+}
+
+struct PartitionSearch {
+    key: PartitionKey,
+    searcher: Searcher,
+    query: Box<dyn Query>,
+}
+
+struct Candidate {
+    start_time: i64,
+    partition: usize,
+    file: u64,
+    row: u64,
+}
+
+pub fn search_spans(
+    data_dir: &DataDir,
+    project_id: &str,
+    request: &SearchRequest,
+) -> Result<SearchPage> {
+    if request.query.trim().is_empty() {
+        return Err(QueryError::InvalidQuery(
+            "empty search query; try a word, a phrase in quotes, or tool:bash".into(),
+        ));
+    }
+    let limit = request.limit.clamp(1, 1000);
+    let (_, fields) = span_index_schema();
+    let first_day = request.from_ns.map(day_of);
+    let last_day = request.to_ns.map(|to| day_of(to.saturating_sub(1)));
+
+    let mut partitions = Vec::new();
+    let mut candidates = Vec::new();
+    for key in data_dir.partitions()?.into_iter().rev() {
+        if key.project_id != project_id
+            || first_day.as_ref().is_some_and(|first| &key.day < first)
+            || last_day.as_ref().is_some_and(|last| &key.day > last)
+        {
+            continue;
+        }
+        let index_dir = data_dir.index_partition_dir(&key);
+        if !index_dir.join("meta.json").exists() {
+            continue;
+        }
+        let partition = open_partition(key, &index_dir, &fields, request)?;
+        let top = TopDocs::with_limit(limit).order_by_fast_field::<i64>("start_time", Order::Desc);
+        let matches: Vec<(Option<i64>, DocAddress)> =
+            partition.searcher.search(&*partition.query, &top)?;
+        for (start_time, address) in matches {
+            let segment = partition.searcher.segment_reader(address.segment_ord);
+            let fast_fields = segment.fast_fields();
+            let file = fast_fields.u64("file")?.first(address.doc_id);
+            let row = fast_fields.u64("row")?.first(address.doc_id);
+            if let (Some(start_time), Some(file), Some(row)) = (start_time, file, row) {
+                candidates.push(Candidate {
+                    start_time,
+                    partition: partitions.len(),
+                    file,
+                    row,
+                });
+            }
+        }
+        partitions.push(partition);
+        // Partitions are visited newest day first: once `limit` hits are newer than the
+        // start of the next day, older partitions cannot contribute.
+        if candidates.len() >= limit {
+            candidates.sort_by_key(|candidate| std::cmp::Reverse(candidate.start_time));
+            candidates.truncate(limit);
+        }
+    }
+    candidates.sort_by_key(|candidate| std::cmp::Reverse(candidate.start_time));
+    let has_more = candidates.len() > limit;
+    candidates.truncate(limit);
+    let next_before_ns = if candidates.len() == limit || has_more {
+        candidates.last().map(|last| last.start_time)
+    } else {
+        None
+    };
+    let hits = fetch_hits(data_dir, &partitions, &fields, &candidates)?;
+    Ok(SearchPage {
+        hits,
+        next_before_ns,
+    })
+}
+
+fn open_partition(
+    key: PartitionKey,
+    index_dir: &std::path::Path,
+    fields: &SpanIndexFields,
+    request: &SearchRequest,
+) -> Result<PartitionSearch> {
+    let index = Index::open_in_dir(index_dir)?;
+    register_tokenizers(&index);
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()?;
+    let mut parser = QueryParser::for_index(&index, fields.default_search_fields());
+    parser.set_conjunction_by_default();
+    let text_query = parser
+        .parse_query(&request.query)
+        .map_err(|error| QueryError::InvalidQuery(format!("invalid search query: {error}")))?;
+    let query: Box<dyn Query> = if request.from_ns.is_some() || request.to_ns.is_some() {
+        let lower = request.from_ns.map_or(Bound::Unbounded, |from| {
+            Bound::Included(Term::from_field_i64(fields.start_time, from))
+        });
+        let upper = request.to_ns.map_or(Bound::Unbounded, |to| {
+            Bound::Excluded(Term::from_field_i64(fields.start_time, to))
+        });
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, text_query),
+            (Occur::Must, Box::new(RangeQuery::new(lower, upper))),
+        ]))
+    } else {
+        text_query
+    };
+    Ok(PartitionSearch {
+        key,
+        searcher: reader.searcher(),
+        query,
+    })
+}
+
+/// Reads the candidates' rows from Parquet (one pass per file) and builds the hits.
+fn fetch_hits(
+    data_dir: &DataDir,
+    partitions: &[PartitionSearch],
+    fields: &SpanIndexFields,
+    candidates: &[Candidate],
+) -> Result<Vec<SearchHit>> {
+    let mut rows_by_file: BTreeMap<(usize, u64), Vec<u64>> = BTreeMap::new();
+    for candidate in candidates {
+        rows_by_file
+            .entry((candidate.partition, candidate.file))
+            .or_default()
+            .push(candidate.row);
+    }
+    let mut fetched: HashMap<(usize, u64, u64), Map<String, Value>> = HashMap::new();
+    for ((partition, file), mut rows) in rows_by_file {
+        rows.sort_unstable();
+        rows.dedup();
+        let path = data_dir.parquet_file_path(&partitions[partition].key, file);
+        // The index commits just before its Parquet file is published: a hit on a file
+        // not there yet is simply not visible yet.
+        if !path.exists() {
+            continue;
+        }
+        for (row, values) in rows.iter().zip(read_rows(&path, &rows)?) {
+            fetched.insert((partition, file, *row), values);
+        }
+    }
+    let mut generators: HashMap<(usize, &'static str), Option<SnippetGenerator>> = HashMap::new();
+    let mut hits = Vec::with_capacity(candidates.len());
+    for candidate in candidates {
+        let Some(mut span) = fetched.remove(&(candidate.partition, candidate.file, candidate.row))
+        else {
+            continue;
+        };
+        let partition = &partitions[candidate.partition];
+        let mut snippet = None;
+        for (field, column) in fields.snippet_fields() {
+            let Some(text) = span.get(column).and_then(Value::as_str) else {
+                continue;
+            };
+            let generator = generators
+                .entry((candidate.partition, column))
+                .or_insert_with(|| {
+                    SnippetGenerator::create(&partition.searcher, &*partition.query, field).ok()
+                });
+            if let Some(generator) = generator {
+                let found = generator.snippet(text);
+                if !found.highlighted().is_empty() {
+                    snippet = Some(found.to_html());
+                    break;
+                }
+            }
+        }
+        for column in SNIPPET_COLUMNS {
+            if !SUMMARY_COLUMNS.contains(column) {
+                span.remove(*column);
+            }
+        }
+        hits.push(SearchHit { span, snippet });
+    }
+    Ok(hits)
+}
+
+/// Reads the given rows (ascending) of one Parquet file, summary and snippet columns only.
+fn read_rows(path: &std::path::Path, rows: &[u64]) -> Result<Vec<Map<String, Value>>> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?;
+    let total_rows = builder.metadata().file_metadata().num_rows() as u64;
+    let schema = builder.schema().clone();
+    let wanted: Vec<usize> = SUMMARY_COLUMNS
+        .iter()
+        .chain(SNIPPET_COLUMNS)
+        .filter_map(|name| schema.index_of(name).ok())
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
+    let mut selectors = Vec::new();
+    let mut position = 0u64;
+    for &row in rows.iter().filter(|&&row| row < total_rows) {
+        if row > position {
+            selectors.push(RowSelector::skip((row - position) as usize));
+        }
+        selectors.push(RowSelector::select(1));
+        position = row + 1;
+    }
+    let reader = builder
+        .with_projection(mask)
+        .with_row_selection(RowSelection::from(selectors))
+        .build()?;
+    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
+    batches_to_json_rows(&batches)
+}

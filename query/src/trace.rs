@@ -1,0 +1,145 @@
+//! Loads one trace and orders its spans as a tree (depth-first, children by start time).
+//!
+//! The tree is returned flat, each span with its `depth`, so arbitrarily deep traces
+//! serialize without recursion and a UI can page through them.
+
+use std::collections::HashMap;
+
+use datafusion::execution::context::SessionContext;
+use serde_json::{Map, Value};
+
+use crate::error::{QueryError, Result};
+use crate::rows::batches_to_json_rows;
+use crate::sql::run_read_only_sql;
+
+/// Spans of a trace in tree order, each with a `depth` field.
+#[derive(Debug, serde::Serialize)]
+pub struct TraceTree {
+    pub trace_id: String,
+    pub span_count: usize,
+    pub spans: Vec<Map<String, Value>>,
+}
+
+pub fn is_valid_trace_id(trace_id: &str) -> bool {
+    trace_id.len() == 32 && trace_id.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
+pub async fn load_trace(context: &SessionContext, trace_id: &str) -> Result<TraceTree> {
+    if !is_valid_trace_id(trace_id) {
+        return Err(QueryError::InvalidQuery(format!(
+            "invalid trace id {trace_id:?}: expected 32 hex characters"
+        )));
+    }
+    let trace_id = trace_id.to_ascii_lowercase();
+    // The id is validated hex, so interpolating it cannot inject SQL.
+    let sql =
+        format!("SELECT * FROM spans WHERE trace_id = '{trace_id}' ORDER BY start_time, span_id");
+    let output = run_read_only_sql(context, &sql, usize::MAX).await?;
+    let rows = batches_to_json_rows(&output.batches)?;
+    if rows.is_empty() {
+        return Err(QueryError::NotFound(format!("trace {trace_id} not found")));
+    }
+    let spans = order_as_tree(rows);
+    Ok(TraceTree {
+        trace_id,
+        span_count: spans.len(),
+        spans,
+    })
+}
+
+fn text_field<'a>(row: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    row.get(key).and_then(Value::as_str)
+}
+
+/// Depth-first order from the roots (spans whose parent is absent from the trace).
+fn order_as_tree(rows: Vec<Map<String, Value>>) -> Vec<Map<String, Value>> {
+    let span_ids: std::collections::HashSet<String> = rows
+        .iter()
+        .filter_map(|row| text_field(row, "span_id").map(str::to_string))
+        .collect();
+    let mut children: HashMap<Option<String>, Vec<usize>> = HashMap::new();
+    for (position, row) in rows.iter().enumerate() {
+        let parent = text_field(row, "parent_span_id")
+            .filter(|parent| span_ids.contains(*parent))
+            .map(str::to_string);
+        children.entry(parent).or_default().push(position);
+    }
+    let mut ordered = Vec::with_capacity(rows.len());
+    let mut slots: Vec<Option<Map<String, Value>>> = rows.into_iter().map(Some).collect();
+    // Rows are sorted by start time, so each child list already is.
+    let mut stack: Vec<(usize, u64)> = children
+        .get(&None)
+        .map(|roots| roots.iter().rev().map(|&position| (position, 0)).collect())
+        .unwrap_or_default();
+    while let Some((position, depth)) = stack.pop() {
+        let Some(mut row) = slots[position].take() else {
+            continue;
+        };
+        let span_id = text_field(&row, "span_id").map(str::to_string);
+        if let Some(kids) = children.get(&span_id) {
+            stack.extend(kids.iter().rev().map(|&kid| (kid, depth + 1)));
+        }
+        row.insert("depth".into(), Value::from(depth));
+        ordered.push(row);
+    }
+    // Spans in a parent cycle are unreachable from a root: append them rather than lose them.
+    ordered.extend(slots.into_iter().flatten().map(|mut row| {
+        row.insert("depth".into(), Value::from(0));
+        row
+    }));
+    ordered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(span_id: &str, parent: Option<&str>) -> Map<String, Value> {
+        let mut row = Map::new();
+        row.insert("span_id".into(), Value::from(span_id));
+        row.insert(
+            "parent_span_id".into(),
+            parent.map_or(Value::Null, Value::from),
+        );
+        row
+    }
+
+    #[test]
+    fn spans_come_out_depth_first_with_depths() {
+        let rows = vec![
+            row("root", None),
+            row("llm1", Some("root")),
+            row("tool1", Some("llm1")),
+            row("llm2", Some("root")),
+            row("orphan", Some("missing")),
+        ];
+        let ordered = order_as_tree(rows);
+        let summary: Vec<(String, u64)> = ordered
+            .iter()
+            .map(|row| {
+                (
+                    row["span_id"].as_str().unwrap_or_default().to_string(),
+                    row["depth"].as_u64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let expected = [
+            ("root", 0),
+            ("llm1", 1),
+            ("tool1", 2),
+            ("llm2", 1),
+            ("orphan", 0),
+        ];
+        let expected: Vec<(String, u64)> = expected
+            .iter()
+            .map(|(id, depth)| (id.to_string(), *depth))
+            .collect();
+        assert_eq!(summary, expected);
+    }
+
+    #[test]
+    fn cycles_do_not_lose_spans() {
+        let ordered = order_as_tree(vec![row("a", Some("b")), row("b", Some("a"))]);
+        assert_eq!(ordered.len(), 2);
+    }
+}

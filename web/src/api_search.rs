@@ -1,0 +1,75 @@
+//! `GET /api/search`: full-text search over the caller's project, newest first.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use sextant_ingest::layout::DEFAULT_PROJECT;
+use sextant_query::search::{SearchRequest, search_spans};
+
+use crate::api_error::ApiError;
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: usize = 20;
+
+#[derive(Debug, serde::Deserialize)]
+pub struct SearchParams {
+    pub q: Option<String>,
+    /// RFC 3339 time or nanoseconds since the epoch.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+pub async fn get_search(
+    State(state): State<AppState>,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let query = params.q.unwrap_or_default();
+    let from_ns = params
+        .from
+        .as_deref()
+        .map(|value| parse_time("from", value))
+        .transpose()?;
+    let mut to_ns = params
+        .to
+        .as_deref()
+        .map(|value| parse_time("to", value))
+        .transpose()?;
+    if let Some(cursor) = params.cursor.as_deref() {
+        let before: i64 = cursor.parse().map_err(|_| {
+            ApiError::bad_request("invalid cursor; pass the next_cursor of the previous page")
+        })?;
+        to_ns = Some(to_ns.map_or(before, |to| to.min(before)));
+    }
+    let request = SearchRequest {
+        query,
+        from_ns,
+        to_ns,
+        limit: params.limit.unwrap_or(DEFAULT_LIMIT),
+    };
+    let data_dir = state.data_dir().clone();
+    let page =
+        tokio::task::spawn_blocking(move || search_spans(&data_dir, DEFAULT_PROJECT, &request))
+            .await
+            .map_err(ApiError::internal)??;
+    Ok(Json(serde_json::json!({
+        "hits": page.hits,
+        "next_cursor": page.next_before_ns.map(|before| before.to_string()),
+    })))
+}
+
+/// Parses an RFC 3339 time or an integer of nanoseconds since the epoch.
+pub fn parse_time(name: &str, value: &str) -> Result<i64, ApiError> {
+    if let Ok(nanos) = value.parse::<i64>() {
+        return Ok(nanos);
+    }
+    chrono::DateTime::parse_from_rfc3339(value)
+        .ok()
+        .and_then(|time| time.timestamp_nanos_opt())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "invalid {name} {value:?}: use RFC 3339 (2026-11-22T10:00:00Z) or nanoseconds since the epoch"
+            ))
+        })
+}

@@ -1,0 +1,36 @@
+//! The one HTTP router: OTLP ingest (`/v1/*`), the JSON API (`/api/*`) and `/healthz`.
+
+use axum::Router;
+use axum::routing::{get, post};
+use sextant_ingest::otlp_http::{OtlpState, otlp_router};
+
+use crate::api_error::ApiError;
+use crate::state::AppState;
+use crate::{api_search, api_sql, api_traces};
+
+pub fn router(state: AppState) -> Router {
+    let otlp = otlp_router(OtlpState {
+        pipeline: state.pipeline.clone(),
+        body_limit_bytes: state.body_limit_bytes,
+    });
+    let api = Router::new()
+        .route("/api/sql", post(api_sql::post_sql))
+        .route("/api/search", get(api_search::get_search))
+        .route("/api/traces/{trace_id}", get(api_traces::get_trace))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .with_state(state);
+    otlp.merge(api)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn not_found() -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::NOT_FOUND,
+        code: "not_found",
+        message: "no such route; see the README for the API".into(),
+    }
+}
