@@ -1,0 +1,109 @@
+//! Server configuration: defaults, then the TOML file, then `SEXTANT_*` env and flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+use sextant_ingest::pipeline::PipelineConfig;
+
+/// The TOML config file. Every key is optional; unknown keys are an error naming the key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub data_dir: Option<PathBuf>,
+    pub http_addr: Option<SocketAddr>,
+    pub grpc_addr: Option<SocketAddr>,
+    #[serde(default)]
+    pub ingest: IngestSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSection {
+    /// Longest time an acknowledged span waits before it is flushed and queryable.
+    pub flush_interval_ms: Option<u64>,
+    /// Unflushed data (MiB) past which exports get 503 + Retry-After.
+    pub max_pending_mib: Option<usize>,
+    /// Largest OTLP request body (MiB), before and after decompression.
+    pub body_limit_mib: Option<usize>,
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> anyhow::Result<ConfigFile> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+}
+
+/// Everything `serve` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub pipeline: PipelineConfig,
+    pub body_limit_bytes: usize,
+}
+
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4318";
+pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:4317";
+pub const DEFAULT_DATA_DIR: &str = "./sextant-data";
+
+impl ServeConfig {
+    /// Flags and env (already merged by clap) win over the file, which wins over defaults.
+    pub fn resolve(
+        file: ConfigFile,
+        data_dir: Option<PathBuf>,
+        http_addr: Option<SocketAddr>,
+        grpc_addr: Option<SocketAddr>,
+    ) -> anyhow::Result<ServeConfig> {
+        let mut pipeline = PipelineConfig::default();
+        if let Some(millis) = file.ingest.flush_interval_ms {
+            pipeline.flush_interval = Duration::from_millis(millis.max(10));
+        }
+        if let Some(mib) = file.ingest.max_pending_mib {
+            pipeline.max_pending_bytes = mib.max(1) * 1024 * 1024;
+        }
+        let body_limit_bytes = file.ingest.body_limit_mib.unwrap_or(64).max(1) * 1024 * 1024;
+        Ok(ServeConfig {
+            data_dir: data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            http_addr: http_addr
+                .or(file.http_addr)
+                .unwrap_or(DEFAULT_HTTP_ADDR.parse()?),
+            grpc_addr: grpc_addr
+                .or(file.grpc_addr)
+                .unwrap_or(DEFAULT_GRPC_ADDR.parse()?),
+            pipeline,
+            body_limit_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let error = toml::from_str::<ConfigFile>("data_dir = 'x'\nhttp_adr = '127.0.0.1:1'")
+            .expect_err("unknown key");
+        assert!(error.to_string().contains("http_adr"), "{error}");
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let file: ConfigFile =
+            toml::from_str("data_dir = 'from-file'\n[ingest]\nflush_interval_ms = 250")
+                .expect("valid");
+        let config =
+            ServeConfig::resolve(file, Some("from-flag".into()), None, None).expect("resolves");
+        assert_eq!(config.data_dir, PathBuf::from("from-flag"));
+        assert_eq!(config.pipeline.flush_interval, Duration::from_millis(250));
+        assert_eq!(config.http_addr.to_string(), DEFAULT_HTTP_ADDR);
+    }
+}

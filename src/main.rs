@@ -1,0 +1,116 @@
+//! The `sextant` binary: a thin CLI over the ingest, query and web crates.
+
+mod config;
+mod serve;
+mod sql_command;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigFile, ServeConfig};
+use crate::sql_command::OutputFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sextant",
+    version,
+    about = "Trace observability and evals for AI agents"
+)]
+struct Cli {
+    /// TOML config file (flags and SEXTANT_* env override it).
+    #[arg(long, global = true, env = "SEXTANT_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct DataDirArg {
+    /// Data directory [default: ./sextant-data].
+    #[arg(long, env = "SEXTANT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Receive OTLP and serve the API.
+    Serve {
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        /// OTLP/HTTP, API and UI listener [default: 127.0.0.1:4318].
+        #[arg(long, env = "SEXTANT_HTTP_ADDR")]
+        http_addr: Option<SocketAddr>,
+        /// OTLP/gRPC listener [default: 127.0.0.1:4317].
+        #[arg(long, env = "SEXTANT_GRPC_ADDR")]
+        grpc_addr: Option<SocketAddr>,
+    },
+    /// Run a read-only SQL query over the stored spans.
+    Sql {
+        sql: String,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Full-text search over the stored spans (tantivy syntax, e.g. `tool:bash "cargo test"`).
+    Search {
+        query: String,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEXTANT_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let file = match &cli.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    match cli.command {
+        Command::Serve {
+            data_dir,
+            http_addr,
+            grpc_addr,
+        } => {
+            let config = ServeConfig::resolve(file, data_dir.data_dir, http_addr, grpc_addr)?;
+            runtime.block_on(serve::serve(config))
+        }
+        Command::Sql {
+            sql,
+            data_dir,
+            format,
+            limit,
+        } => {
+            let data_dir = resolve_data_dir(data_dir, file);
+            runtime.block_on(sql_command::run_sql(&data_dir, &sql, format, limit))
+        }
+        Command::Search {
+            query,
+            data_dir,
+            limit,
+        } => {
+            let data_dir = resolve_data_dir(data_dir, file);
+            sql_command::run_search(&data_dir, &query, limit)
+        }
+    }
+}
+
+fn resolve_data_dir(arg: DataDirArg, file: ConfigFile) -> PathBuf {
+    arg.data_dir
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR))
+}

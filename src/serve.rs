@@ -1,0 +1,91 @@
+//! `sextant serve`: open the data dir, start the pipeline and the HTTP and gRPC listeners, drain on SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sextant_ingest::layout::DataDir;
+use sextant_ingest::otlp_grpc::grpc_trace_service;
+use sextant_ingest::pipeline::IngestPipeline;
+use sextant_web::router::router;
+use sextant_web::state::AppState;
+use tonic::transport::server::TcpIncoming;
+
+use crate::config::ServeConfig;
+
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    for addr in [config.http_addr, config.grpc_addr] {
+        if !addr.ip().is_loopback() {
+            anyhow::bail!(
+                "refusing to listen on {addr} without authentication: Sextant has no keys yet, so bind a loopback address (127.0.0.1)"
+            );
+        }
+    }
+    let data_dir = DataDir::open(&config.data_dir)
+        .with_context(|| format!("cannot open data dir {}", config.data_dir.display()))?;
+    let pipeline_config = config.pipeline.clone();
+    let pipeline =
+        tokio::task::spawn_blocking(move || IngestPipeline::open(data_dir, pipeline_config))
+            .await?
+            .context("cannot start the ingest pipeline")?;
+    let pipeline = Arc::new(pipeline);
+    let state = AppState {
+        pipeline: pipeline.clone(),
+        body_limit_bytes: config.body_limit_bytes,
+    };
+    let http_listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.http_addr))?;
+    let grpc_listener = tokio::net::TcpListener::bind(config.grpc_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.grpc_addr))?;
+    let http_addr = http_listener.local_addr()?;
+    let grpc_addr = grpc_listener.local_addr()?;
+    tracing::info!(http = %http_addr, grpc = %grpc_addr, data_dir = %config.data_dir.display(), "sextant is serving");
+    println!(
+        "sextant listening on http://{http_addr} (OTLP/HTTP, API) and grpc://{grpc_addr} (OTLP/gRPC)"
+    );
+
+    let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
+    let grpc = tonic::transport::Server::builder()
+        .add_service(grpc_trace_service(
+            pipeline.clone(),
+            config.body_limit_bytes,
+        ))
+        .serve_with_incoming_shutdown(TcpIncoming::from(grpc_listener), async {
+            let _ = grpc_stopped.await;
+        });
+    let grpc = tokio::spawn(grpc);
+    axum::serve(http_listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    let _ = stop_grpc.send(());
+    grpc.await??;
+    tracing::info!("draining: flushing buffered spans");
+    tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

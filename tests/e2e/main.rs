@@ -1,0 +1,6 @@
+//! End-to-end tests of the `sextant` binary with real clients over loopback.
+
+mod bad_input;
+mod crash;
+mod otel_exporter;
+mod server;

@@ -1,0 +1,143 @@
+//! Starts the real `sextant` binary on a loopback port and talks to it over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use serde_json::Value;
+
+/// A running `sextant serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    pub base_url: String,
+    /// `http://host:port` of the OTLP/gRPC listener.
+    pub grpc_url: String,
+    client: reqwest::blocking::Client,
+}
+
+impl Server {
+    /// Starts `sextant serve` on an ephemeral loopback port; `config` is TOML for `--config`.
+    pub fn start(data_dir: &Path, config: &str) -> Server {
+        let config_path = data_dir.with_extension("toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .args([
+                "serve",
+                "--http-addr",
+                "127.0.0.1:0",
+                "--grpc-addr",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--config")
+            .arg(&config_path)
+            .env("SEXTANT_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sextant");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut first_line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first_line)
+            .expect("read startup line");
+        let address = |scheme: &str| {
+            first_line
+                .split_whitespace()
+                .find_map(|word| word.strip_prefix(scheme))
+                .unwrap_or_else(|| panic!("no {scheme} address in startup line {first_line:?}"))
+                .to_string()
+        };
+        let base_url = format!("http://{}", address("http://"));
+        let grpc_url = format!("http://{}", address("grpc://"));
+        Server {
+            child,
+            base_url,
+            grpc_url,
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn client(&self) -> &reqwest::blocking::Client {
+        &self.client
+    }
+
+    /// Posts an OTLP protobuf export; returns the status code.
+    pub fn export_protobuf(&self, request: &ExportTraceServiceRequest) -> reqwest::StatusCode {
+        self.client
+            .post(self.url("/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(request.encode_to_vec())
+            .send()
+            .expect("export")
+            .status()
+    }
+
+    /// Runs SQL through `POST /api/sql` and returns the rows.
+    pub fn sql(&self, sql: &str) -> Vec<Value> {
+        let response = self
+            .client
+            .post(self.url("/api/sql?limit=1000000"))
+            .json(&serde_json::json!({ "sql": sql }))
+            .send()
+            .expect("sql request");
+        let status = response.status();
+        let body: Value = response.json().expect("sql json");
+        assert!(status.is_success(), "sql {sql:?} failed: {status} {body}");
+        body["rows"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until `SELECT count(*) AS n ...` reaches `expected` (data is flushed about
+    /// every second). Not a timing assertion: the bound only stops a broken build hanging.
+    pub fn wait_for_count(&self, count_sql: &str, expected: i64) -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let count = self.sql(count_sql)[0]["n"].as_i64().unwrap_or(0);
+            if count >= expected || Instant::now() > deadline {
+                return count;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn get_json(&self, path: &str) -> (reqwest::StatusCode, Value) {
+        let response = self.client.get(self.url(path)).send().expect("get");
+        let status = response.status();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        assert!(sent.success());
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
