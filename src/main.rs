@@ -1,5 +1,6 @@
 //! The `sextant` binary: a thin CLI over the ingest, query and web crates.
 
+mod bench;
 mod config;
 mod serve;
 mod sql_command;
@@ -56,6 +57,11 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
+    /// Measure Sextant (figures, not pass/fail).
+    Bench {
+        #[command(subcommand)]
+        bench: BenchCommand,
+    },
     /// Full-text search over the stored spans (tantivy syntax, e.g. `tool:bash "cargo test"`).
     Search {
         query: String,
@@ -64,6 +70,12 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// OTLP/HTTP ingest throughput, bytes on disk and memory, with realistic agent traces.
+    Ingest(bench::IngestBenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -98,6 +110,9 @@ fn main() -> anyhow::Result<()> {
             let data_dir = resolve_data_dir(data_dir, file);
             runtime.block_on(sql_command::run_sql(&data_dir, &sql, format, limit))
         }
+        Command::Bench {
+            bench: BenchCommand::Ingest(args),
+        } => runtime.block_on(bench::run_ingest_bench(args)),
         Command::Search {
             query,
             data_dir,

@@ -12,6 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures::StreamExt;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -67,9 +68,7 @@ async fn receive_traces(
     encoding: OtlpEncoding,
 ) -> Result<(), IngestError> {
     let limit_bytes = state.body_limit_bytes;
-    let raw = axum::body::to_bytes(body, limit_bytes)
-        .await
-        .map_err(|_| IngestError::PayloadTooLarge { limit_bytes })?;
+    let raw = read_body_capped(body, limit_bytes).await?;
     let content_encoding = header_str(headers, header::CONTENT_ENCODING).map(str::to_string);
     let body: Bytes = tokio::task::spawn_blocking(move || {
         decode_content_encoding(raw, content_encoding.as_deref(), limit_bytes)
@@ -85,6 +84,35 @@ async fn receive_traces(
         .ingest_traces(DEFAULT_PROJECT, request)
         .await?;
     Ok(())
+}
+
+/// Past the limit, up to this much more of an oversized body is read and discarded before
+/// answering 413, so the client sees the answer instead of a reset mid-upload and the
+/// connection stays usable.
+const OVERSIZED_DRAIN_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads a request body of at most `limit_bytes`.
+async fn read_body_capped(body: Body, limit_bytes: usize) -> Result<Bytes, IngestError> {
+    let mut stream = body.into_data_stream();
+    let mut collected = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| {
+            IngestError::InvalidInput(format!("cannot read request body: {error}"))
+        })?;
+        seen += chunk.len();
+        if seen > limit_bytes {
+            if seen > limit_bytes + OVERSIZED_DRAIN_BYTES {
+                break;
+            }
+            continue;
+        }
+        collected.extend_from_slice(&chunk);
+    }
+    if seen > limit_bytes {
+        return Err(IngestError::PayloadTooLarge { limit_bytes });
+    }
+    Ok(Bytes::from(collected))
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {

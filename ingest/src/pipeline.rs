@@ -172,6 +172,11 @@ impl IngestPipeline {
         &self.shared.stats
     }
 
+    /// Bytes of accepted rows not yet flushed.
+    pub fn pending_bytes(&self) -> usize {
+        self.shared.pending_bytes.load(Ordering::Relaxed)
+    }
+
     /// Normalizes and durably logs an export request. Returns once the WAL is fsynced.
     pub async fn ingest_traces(
         &self,
@@ -291,17 +296,20 @@ impl Drop for IngestPipeline {
 
 /// Appends in arrival order, fsyncs once per batch of queued requests, then acknowledges.
 fn run_wal_thread(
-    mut wal: WalWriter,
+    wal: WalWriter,
     commands: Receiver<WalCommand>,
-    mut buffer: Vec<CanonicalSpan>,
+    buffer: Vec<CanonicalSpan>,
     shared: &Shared,
     flusher: &Sender<FlusherCommand>,
 ) {
     const MAX_BATCH_COMMANDS: usize = 1024;
-    let mut buffered_bytes: usize = buffer.iter().map(CanonicalSpan::approx_bytes).sum();
-    let mut waiting: Vec<PendingAck> = Vec::new();
-    let mut append_error: Option<io::Error> = None;
-
+    let mut log = WalThreadState {
+        buffered_bytes: buffer.iter().map(CanonicalSpan::approx_bytes).sum(),
+        wal,
+        buffer,
+        waiting: Vec::new(),
+        append_error: None,
+    };
     while let Ok(first) = commands.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH_COMMANDS {
@@ -312,88 +320,85 @@ fn run_wal_thread(
         }
         for command in batch {
             match command {
-                WalCommand::Append { record, rows, done } => {
-                    if append_error.is_none()
-                        && let Err(error) = wal.append(&record)
-                    {
-                        append_error = Some(error);
-                    }
-                    waiting.push((rows, done));
-                }
+                WalCommand::Append { record, rows, done } => log.append(&record, rows, done),
                 WalCommand::Rotate { done } => {
-                    commit_waiting(
-                        &mut wal,
-                        &mut waiting,
-                        &mut append_error,
-                        &mut buffer,
-                        &mut buffered_bytes,
-                    );
-                    let rotated = wal.rotate().map(|sealed| {
-                        buffered_bytes = 0;
-                        (sealed, std::mem::take(&mut buffer))
-                    });
-                    let _ = done.send(rotated);
+                    log.commit_waiting();
+                    let _ = done.send(log.rotate());
                 }
                 WalCommand::Stop => {
-                    commit_waiting(
-                        &mut wal,
-                        &mut waiting,
-                        &mut append_error,
-                        &mut buffer,
-                        &mut buffered_bytes,
-                    );
+                    log.commit_waiting();
                     return;
                 }
             }
         }
-        commit_waiting(
-            &mut wal,
-            &mut waiting,
-            &mut append_error,
-            &mut buffer,
-            &mut buffered_bytes,
-        );
-        if buffered_bytes >= shared.config.flush_bytes {
+        log.commit_waiting();
+        if log.buffered_bytes >= shared.config.flush_bytes {
             let _ = flusher.send(FlusherCommand::FlushNow);
         }
     }
 }
 
-/// Fsyncs the appended records and answers their requests; on success their rows join the buffer.
-fn commit_waiting(
-    wal: &mut WalWriter,
-    waiting: &mut Vec<PendingAck>,
-    append_error: &mut Option<io::Error>,
-    buffer: &mut Vec<CanonicalSpan>,
-    buffered_bytes: &mut usize,
-) {
-    if waiting.is_empty() {
-        return;
-    }
-    let outcome = match append_error.take() {
-        Some(error) => Err(error),
-        None => wal.sync(),
-    };
-    match outcome {
-        Ok(()) => {
-            for (rows, done) in waiting.drain(..) {
-                *buffered_bytes += rows.iter().map(CanonicalSpan::approx_bytes).sum::<usize>();
-                buffer.extend(rows);
-                let _ = done.send(Ok(()));
-            }
+/// What the WAL thread owns: the log, the rows it made durable, and the requests waiting
+/// for the next fsync.
+struct WalThreadState {
+    wal: WalWriter,
+    buffer: Vec<CanonicalSpan>,
+    buffered_bytes: usize,
+    waiting: Vec<PendingAck>,
+    /// The first append error of the current batch; the whole batch fails with it.
+    append_error: Option<io::Error>,
+}
+
+impl WalThreadState {
+    fn append(&mut self, record: &[u8], rows: Vec<CanonicalSpan>, done: AckSender) {
+        if self.append_error.is_none()
+            && let Err(error) = self.wal.append(record)
+        {
+            self.append_error = Some(error);
         }
-        Err(error) => {
-            tracing::error!(%error, segment = wal.segment(), "write-ahead log append failed; starting a new segment");
-            // The failed segment may now end in a torn record; later records must not go
-            // after it, or replay would stop before them.
-            match WalWriter::create(&wal.wal_dir_path(), wal.segment() + 1) {
-                Ok(fresh) => *wal = fresh,
-                Err(create_error) => {
-                    tracing::error!(%create_error, "cannot start a new wal segment")
+        self.waiting.push((rows, done));
+    }
+
+    /// Seals the segment and hands over the rows it holds.
+    fn rotate(&mut self) -> io::Result<(u64, Vec<CanonicalSpan>)> {
+        let sealed = self.wal.rotate()?;
+        self.buffered_bytes = 0;
+        Ok((sealed, std::mem::take(&mut self.buffer)))
+    }
+
+    /// Fsyncs the appended records and answers their requests; on success their rows join
+    /// the buffer.
+    fn commit_waiting(&mut self) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        let outcome = match self.append_error.take() {
+            Some(error) => Err(error),
+            None => self.wal.sync(),
+        };
+        match outcome {
+            Ok(()) => {
+                for (rows, done) in self.waiting.drain(..) {
+                    self.buffered_bytes +=
+                        rows.iter().map(CanonicalSpan::approx_bytes).sum::<usize>();
+                    self.buffer.extend(rows);
+                    let _ = done.send(Ok(()));
                 }
             }
-            for (_, done) in waiting.drain(..) {
-                let _ = done.send(Err(error.to_string()));
+            Err(error) => {
+                let segment = self.wal.segment();
+                tracing::error!(%error, segment, "write-ahead log append failed; starting a new segment");
+                // The failed segment may now end in a torn record; later records must not
+                // go after it, or replay would stop before them.
+                match WalWriter::create(&self.wal.wal_dir_path(), segment + 1) {
+                    Ok(fresh) => self.wal = fresh,
+                    Err(create_error) => {
+                        tracing::error!(%create_error, "cannot start a new wal segment")
+                    }
+                }
+                for (_, done) in self.waiting.drain(..) {
+                    let _ = done.send(Err(error.to_string()));
+                }
             }
         }
     }
@@ -423,11 +428,43 @@ fn run_flusher_thread(
     }
 }
 
+/// The rows of sealed WAL segments, grouped by partition and sorted by start time.
+struct SealedBatch {
+    /// The last sealed WAL segment; also the id of the files this batch writes.
+    flush_id: u64,
+    partitions: BTreeMap<PartitionKey, Vec<CanonicalSpan>>,
+    rows: usize,
+    bytes: usize,
+}
+
+impl SealedBatch {
+    fn new(flush_id: u64, rows: Vec<CanonicalSpan>) -> SealedBatch {
+        let row_count = rows.len();
+        let bytes = rows.iter().map(CanonicalSpan::approx_bytes).sum();
+        let mut partitions: BTreeMap<PartitionKey, Vec<CanonicalSpan>> = BTreeMap::new();
+        for row in rows {
+            partitions
+                .entry(PartitionKey::for_span(&row.project_id, row.start_time))
+                .or_default()
+                .push(row);
+        }
+        for spans in partitions.values_mut() {
+            spans.sort_by_key(|span| span.start_time);
+        }
+        SealedBatch {
+            flush_id,
+            partitions,
+            rows: row_count,
+            bytes,
+        }
+    }
+}
+
 /// State kept by the flusher between flushes.
 #[derive(Default)]
 struct Flusher {
     /// A sealed batch whose flush failed, retried before anything newer.
-    retry: Option<(u64, Vec<CanonicalSpan>)>,
+    retry: Option<SealedBatch>,
     index_writers: HashMap<PartitionKey, (PartitionIndexWriter, u64)>,
     flush_count: u64,
 }
@@ -436,56 +473,46 @@ impl Flusher {
     const IDLE_WRITER_FLUSHES: u64 = 60;
 
     fn flush(&mut self, wal: &SyncSender<WalCommand>, shared: &Shared) -> Result<()> {
-        let (sealed, rows) = match self.retry.take() {
+        let batch = match self.retry.take() {
             Some(batch) => batch,
             None => {
                 let (done, rotated) = mpsc::channel();
                 wal.send(WalCommand::Rotate { done })
                     .map_err(|_| IngestError::ShuttingDown)?;
-                rotated.recv().map_err(|_| IngestError::ShuttingDown)??
+                let (sealed, rows) = rotated.recv().map_err(|_| IngestError::ShuttingDown)??;
+                SealedBatch::new(sealed, rows)
             }
         };
-        let bytes: usize = rows.iter().map(CanonicalSpan::approx_bytes).sum();
-        match self.write_batch(sealed, &rows, shared) {
+        match self.write_batch(&batch, shared) {
             Ok(()) => {
-                shared.pending_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                shared
+                    .pending_bytes
+                    .fetch_sub(batch.bytes, Ordering::AcqRel);
                 shared.stats.flushes.fetch_add(1, Ordering::Relaxed);
                 shared
                     .stats
                     .spans_flushed
-                    .fetch_add(rows.len() as u64, Ordering::Relaxed);
+                    .fetch_add(batch.rows as u64, Ordering::Relaxed);
                 Ok(())
             }
             Err(error) => {
-                self.retry = Some((sealed, rows));
+                self.retry = Some(batch);
                 Err(error)
             }
         }
     }
 
     /// Writes one sealed batch; idempotent, so a failed attempt can simply be repeated.
-    fn write_batch(
-        &mut self,
-        flush_id: u64,
-        rows: &[CanonicalSpan],
-        shared: &Shared,
-    ) -> Result<()> {
+    fn write_batch(&mut self, batch: &SealedBatch, shared: &Shared) -> Result<()> {
         self.flush_count += 1;
-        let mut partitions: BTreeMap<PartitionKey, Vec<CanonicalSpan>> = BTreeMap::new();
-        for row in rows {
-            partitions
-                .entry(PartitionKey::for_span(&row.project_id, row.start_time))
-                .or_default()
-                .push(row.clone());
-        }
-        for (key, mut spans) in partitions {
-            spans.sort_by_key(|span| span.start_time);
-            let path = shared.data_dir.parquet_file_path(&key, flush_id);
-            let staged = write_parquet_temp(&path, &spans)?;
+        let flush_id = batch.flush_id;
+        for (key, spans) in &batch.partitions {
+            let path = shared.data_dir.parquet_file_path(key, flush_id);
+            let staged = write_parquet_temp(&path, spans)?;
             let written = staged.bytes;
-            let writer = self.index_writer(&key, shared)?;
+            let writer = self.index_writer(key, shared)?;
             writer.delete_file(flush_id);
-            writer.add_file(flush_id, &spans)?;
+            writer.add_file(flush_id, spans)?;
             writer.commit()?;
             // Published after the index commit: whatever SQL sees, search sees too.
             staged.publish()?;

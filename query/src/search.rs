@@ -168,9 +168,7 @@ fn open_partition(
         .try_into()?;
     let mut parser = QueryParser::for_index(&index, fields.default_search_fields());
     parser.set_conjunction_by_default();
-    let text_query = parser
-        .parse_query(&request.query)
-        .map_err(|error| QueryError::InvalidQuery(format!("invalid search query: {error}")))?;
+    let text_query = parse_search_query(&parser, &request.query)?;
     let query: Box<dyn Query> = if request.from_ns.is_some() || request.to_ns.is_some() {
         let lower = request.from_ns.map_or(Bound::Unbounded, |from| {
             Bound::Included(Term::from_field_i64(fields.start_time, from))
@@ -190,6 +188,23 @@ fn open_partition(
         searcher: reader.searcher(),
         query,
     })
+}
+
+/// Parses tantivy syntax; text that is not valid syntax (`std::io::Error`, `a(b`) is
+/// searched as quoted words instead of failing, as a search box should.
+fn parse_search_query(parser: &QueryParser, query: &str) -> Result<Box<dyn Query>> {
+    match parser.parse_query(query) {
+        Ok(parsed) => Ok(parsed),
+        Err(strict_error) => {
+            let quoted: Vec<String> = query
+                .split_whitespace()
+                .map(|word| format!("\"{}\"", word.replace(['"', '\\'], " ")))
+                .collect();
+            parser.parse_query(&quoted.join(" ")).map_err(|_| {
+                QueryError::InvalidQuery(format!("invalid search query: {strict_error}"))
+            })
+        }
+    }
 }
 
 /// Reads the candidates' rows from Parquet (one pass per file) and builds the hits.

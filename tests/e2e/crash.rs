@@ -6,51 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
+use crate::requests::{SPANS_PER_REQUEST, export_request, span_id};
 use crate::server::Server;
 
 const CLIENTS: u64 = 4;
-const SPANS_PER_REQUEST: u64 = 20;
-
-fn span_id(client: u64, sequence: u64, index: u64) -> [u8; 8] {
-    let value = (client << 48) | (sequence << 8) | index;
-    value.to_be_bytes()
-}
-
-fn export_request(client: u64, sequence: u64) -> ExportTraceServiceRequest {
-    let spans = (0..SPANS_PER_REQUEST)
-        .map(|index| Span {
-            trace_id: [client as u8 + 1; 16].to_vec(),
-            span_id: span_id(client, sequence, index).to_vec(),
-            name: "execute_tool bash".into(),
-            start_time_unix_nano: 1_763_800_000_000_000_000 + sequence * 1_000_000 + index,
-            end_time_unix_nano: 1_763_800_000_000_000_000 + sequence * 1_000_000 + index + 500,
-            attributes: vec![KeyValue {
-                key: "gen_ai.tool.call.result".into(),
-                value: Some(AnyValue {
-                    value: Some(any_value::Value::StringValue(
-                        "running 42 tests\ntest parser::tokens ... ok\n".repeat(20),
-                    )),
-                }),
-                ..KeyValue::default()
-            }],
-            ..Span::default()
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..ScopeSpans::default()
-            }],
-            ..ResourceSpans::default()
-        }],
-    }
-}
 
 #[test]
 fn sigkill_while_streaming_loses_no_acknowledged_span() {

@@ -7,5 +7,6 @@ pub mod api_error;
 pub mod api_search;
 pub mod api_sql;
 pub mod api_traces;
+pub mod metrics;
 pub mod router;
 pub mod state;

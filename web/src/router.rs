@@ -1,4 +1,4 @@
-//! The one HTTP router: OTLP ingest (`/v1/*`), the JSON API (`/api/*`) and `/healthz`.
+//! The one HTTP router: OTLP ingest (`/v1/*`), the JSON API (`/api/*`), `/healthz` and `/metrics`.
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -6,7 +6,7 @@ use sextant_ingest::otlp_http::{OtlpState, otlp_router};
 
 use crate::api_error::ApiError;
 use crate::state::AppState;
-use crate::{api_search, api_sql, api_traces};
+use crate::{api_search, api_sql, api_traces, metrics};
 
 pub fn router(state: AppState) -> Router {
     let otlp = otlp_router(OtlpState {
@@ -18,6 +18,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/search", get(api_search::get_search))
         .route("/api/traces/{trace_id}", get(api_traces::get_trace))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::get_metrics))
         .fallback(not_found)
         .with_state(state);
     otlp.merge(api)

@@ -145,6 +145,31 @@ async fn bad_requests_say_what_to_fix() {
 }
 
 #[tokio::test]
+async fn metrics_are_prometheus_text() {
+    let app = app();
+    let response = router(app.state.clone())
+        .oneshot(
+            Request::get("/metrics")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let text = String::from_utf8(bytes.to_vec()).expect("utf-8");
+    assert!(
+        text.contains(
+            "# TYPE sextant_spans_acknowledged_total counter\nsextant_spans_acknowledged_total 0"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("sextant_pending_bytes 0"), "{text}");
+}
+
+#[tokio::test]
 async fn healthz_answers() {
     let app = app();
     let response = router(app.state.clone())

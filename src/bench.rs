@@ -1,0 +1,262 @@
+//! `sextant bench ingest`: OTLP/HTTP protobuf over loopback into a real server, measured.
+//!
+//! Generates realistic coding-agent traces up front (so generation is not timed), sends
+//! them with a few concurrent clients, waits for every acknowledgement, then drains the
+//! pipeline and reports spans/s, MB/s of raw OTLP, bytes on disk per raw byte, request
+//! latency percentiles and the peak RSS of the process (server and clients together).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use prost::Message;
+use sextant_datasets::agent_traces::AgentTraceGenerator;
+use sextant_ingest::layout::DataDir;
+use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
+use sextant_web::router::router;
+use sextant_web::state::AppState;
+
+#[derive(Debug, clap::Args)]
+pub struct IngestBenchArgs {
+    /// Agent traces to send (each one export request).
+    #[arg(long, default_value_t = 400)]
+    traces: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Generator seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where the in-process server stores data [default: a fresh temporary directory, removed after].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Print the figures as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct IngestFigures {
+    traces: usize,
+    spans: usize,
+    raw_otlp_bytes: u64,
+    seconds: f64,
+    spans_per_second: f64,
+    raw_megabytes_per_second: f64,
+    bytes_on_disk: u64,
+    parquet_bytes: u64,
+    index_bytes: u64,
+    disk_bytes_per_raw_byte: f64,
+    latency_p50_ms: f64,
+    latency_p99_ms: f64,
+    peak_rss_mib: f64,
+    refused_503: u64,
+}
+
+pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
+    let (data_root, remove_after) = match &args.data_dir {
+        Some(dir) => (dir.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("sextant-bench-{}", std::process::id())),
+            true,
+        ),
+    };
+    if data_root.exists() {
+        anyhow::bail!("{} exists; pass an empty --data-dir", data_root.display());
+    }
+    eprintln!(
+        "generating {} agent traces (seed {})…",
+        args.traces, args.seed
+    );
+    let (requests, spans) = generate_requests(args.traces, args.seed);
+    let raw_otlp_bytes: u64 = requests.iter().map(|body| body.len() as u64).sum();
+
+    let data_dir = DataDir::open(&data_root)?;
+    let pipeline = Arc::new(IngestPipeline::open(data_dir, PipelineConfig::default())?);
+    let state = AppState {
+        pipeline: pipeline.clone(),
+        body_limit_bytes: 64 * 1024 * 1024,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/v1/traces", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, router(state)).await });
+
+    eprintln!(
+        "sending {} spans, {:.1} MB of OTLP protobuf, {} clients…",
+        spans,
+        raw_otlp_bytes as f64 / 1e6,
+        args.concurrency
+    );
+    let started = Instant::now();
+    let (mut latencies, refused) = send_all(&url, requests, args.concurrency).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    server.abort();
+    let drain_pipeline = pipeline.clone();
+    tokio::task::spawn_blocking(move || drain_pipeline.shutdown()).await?;
+
+    latencies.sort();
+    let percentile = |p: f64| -> f64 {
+        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies
+            .get(index)
+            .map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
+    };
+    let parquet_bytes = directory_bytes(&data_root.join("spans"))?;
+    let index_bytes = directory_bytes(&data_root.join("index"))?;
+    let figures = IngestFigures {
+        traces: args.traces,
+        spans,
+        raw_otlp_bytes,
+        seconds,
+        spans_per_second: spans as f64 / seconds,
+        raw_megabytes_per_second: raw_otlp_bytes as f64 / 1e6 / seconds,
+        bytes_on_disk: parquet_bytes + index_bytes,
+        parquet_bytes,
+        index_bytes,
+        disk_bytes_per_raw_byte: (parquet_bytes + index_bytes) as f64 / raw_otlp_bytes as f64,
+        latency_p50_ms: percentile(0.50),
+        latency_p99_ms: percentile(0.99),
+        peak_rss_mib: peak_rss_bytes().unwrap_or(0) as f64 / (1024.0 * 1024.0),
+        refused_503: refused,
+    };
+    if remove_after {
+        std::fs::remove_dir_all(&data_root)
+            .with_context(|| format!("cannot remove {}", data_root.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        print_table(&figures);
+    }
+    Ok(())
+}
+
+fn generate_requests(traces: usize, seed: u64) -> (Vec<Vec<u8>>, usize) {
+    let mut generator = AgentTraceGenerator::new(seed);
+    let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64;
+    let spacing_ns = 3_600_000_000_000 / traces.max(1) as u64;
+    let mut spans = 0;
+    let requests = (0..traces)
+        .map(|index| {
+            let trace = generator.trace(now_ns - 3_600_000_000_000 + index as u64 * spacing_ns);
+            spans += trace.span_count;
+            trace.request.encode_to_vec()
+        })
+        .collect();
+    (requests, spans)
+}
+
+/// Sends every request, retrying after 503s; returns the latency of each accepted request.
+async fn send_all(
+    url: &str,
+    requests: Vec<Vec<u8>>,
+    concurrency: usize,
+) -> anyhow::Result<(Vec<Duration>, u64)> {
+    let client = reqwest::Client::new();
+    let queue = Arc::new(tokio::sync::Mutex::new(requests.into_iter()));
+    let mut workers = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let client = client.clone();
+        let queue = queue.clone();
+        let url = url.to_string();
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut refused = 0u64;
+            loop {
+                let Some(body) = queue.lock().await.next() else {
+                    break;
+                };
+                loop {
+                    let sent = Instant::now();
+                    let response = client
+                        .post(&url)
+                        .header("content-type", "application/x-protobuf")
+                        .body(body.clone())
+                        .send()
+                        .await?;
+                    match response.status().as_u16() {
+                        200 => {
+                            latencies.push(sent.elapsed());
+                            break;
+                        }
+                        429 | 503 => {
+                            refused += 1;
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                        status => {
+                            anyhow::bail!("export failed with {status}: {}", response.text().await?)
+                        }
+                    }
+                }
+            }
+            Ok::<_, anyhow::Error>((latencies, refused))
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut refused = 0;
+    for worker in workers {
+        let (worker_latencies, worker_refused) = worker.await??;
+        latencies.extend(worker_latencies);
+        refused += worker_refused;
+    }
+    Ok((latencies, refused))
+}
+
+fn directory_bytes(dir: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    for entry in entries {
+        let entry = entry?;
+        let metadata = entry.metadata()?;
+        total += if metadata.is_dir() {
+            directory_bytes(&entry.path())?
+        } else {
+            metadata.len()
+        };
+    }
+    Ok(total)
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn print_table(figures: &IngestFigures) {
+    println!("ingest benchmark (OTLP/HTTP protobuf over loopback, full-text indexing on)");
+    println!(
+        "  traces / spans            {} / {}",
+        figures.traces, figures.spans
+    );
+    println!(
+        "  raw OTLP                  {:.1} MB",
+        figures.raw_otlp_bytes as f64 / 1e6
+    );
+    println!("  wall time                 {:.2} s", figures.seconds);
+    println!(
+        "  throughput                {:.0} spans/s, {:.1} MB/s   (target ≥ 20 MB/s)",
+        figures.spans_per_second, figures.raw_megabytes_per_second
+    );
+    println!(
+        "  on disk                   {:.1} MB = {:.3}× raw (parquet {:.1} MB, index {:.1} MB)   (target ≤ 0.3×)",
+        figures.bytes_on_disk as f64 / 1e6,
+        figures.disk_bytes_per_raw_byte,
+        figures.parquet_bytes as f64 / 1e6,
+        figures.index_bytes as f64 / 1e6
+    );
+    println!(
+        "  request latency           p50 {:.1} ms, p99 {:.1} ms",
+        figures.latency_p50_ms, figures.latency_p99_ms
+    );
+    println!(
+        "  peak RSS (server+clients) {:.0} MiB   (target ≤ 2048 MiB)",
+        figures.peak_rss_mib
+    );
+    println!("  503 retries               {}", figures.refused_503);
+}

@@ -1,0 +1,119 @@
+//! The CLI against a data dir, and backpressure seen by a client.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::requests::{SPANS_PER_REQUEST, export_request, export_request_with_output};
+use crate::server::Server;
+
+fn sextant(args: &[&str], data_dir: &std::path::Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("SEXTANT_LOG", "warn")
+        .output()
+        .expect("run sextant");
+    assert!(
+        output.status.success(),
+        "sextant {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+#[test]
+fn sql_and_search_commands_read_the_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    let mut server = Server::start(&data_dir, "");
+    assert!(server.export_protobuf(&export_request(3, 1)).is_success());
+    assert!(server.terminate().success());
+
+    let rows: Value = serde_json::from_str(&sextant(
+        &[
+            "sql",
+            "SELECT tool_name, count(*) AS n FROM spans GROUP BY tool_name",
+            "--format",
+            "json",
+        ],
+        &data_dir,
+    ))
+    .expect("json rows");
+    assert_eq!(rows[0]["n"], SPANS_PER_REQUEST);
+
+    let table = sextant(&["sql", "SELECT count(*) AS n FROM spans"], &data_dir);
+    assert!(table.contains("| n "), "{table}");
+    assert!(
+        table.contains(&format!("| {SPANS_PER_REQUEST} ")),
+        "{table}"
+    );
+
+    let csv = sextant(
+        &[
+            "sql",
+            "SELECT span_type FROM spans LIMIT 1",
+            "--format",
+            "csv",
+        ],
+        &data_dir,
+    );
+    assert_eq!(csv, "span_type\ntool\n");
+
+    let hits: Value = serde_json::from_str(&sextant(
+        &["search", "parser::tokens", "--limit", "5"],
+        &data_dir,
+    ))
+    .expect("json hits");
+    assert_eq!(hits.as_array().map(Vec::len), Some(5), "{hits}");
+}
+
+#[test]
+fn overload_gets_503_with_retry_after_and_keeps_accepted_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    // 1 MiB of unflushed data allowed, and no timed flush: the second big export must wait.
+    let mut server = Server::start(
+        &data_dir,
+        "[ingest]\nmax_pending_mib = 1\nflush_interval_ms = 600000\n",
+    );
+    let big_output = "x".repeat(40 * 1024);
+    let first = export_request_with_output(1, 1, &big_output);
+    let second = export_request_with_output(1, 2, &big_output);
+    assert!(server.export_protobuf(&first).is_success());
+
+    let response = server
+        .client()
+        .post(server.url("/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(prost::Message::encode_to_vec(&second))
+        .send()
+        .expect("send");
+    assert_eq!(response.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let metrics = server
+        .client()
+        .get(server.url("/metrics"))
+        .send()
+        .and_then(|response| response.text())
+        .expect("metrics");
+    assert!(
+        metrics.contains("sextant_exports_refused_overloaded_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "sextant_spans_acknowledged_total {SPANS_PER_REQUEST}"
+        )),
+        "{metrics}"
+    );
+
+    assert!(server.terminate().success());
+    let server = Server::start(&data_dir, "");
+    let count = server.wait_for_count("SELECT count(*) AS n FROM spans", SPANS_PER_REQUEST as i64);
+    assert_eq!(
+        count, SPANS_PER_REQUEST as i64,
+        "only the accepted export is stored"
+    );
+}

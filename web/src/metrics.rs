@@ -1,0 +1,54 @@
+//! `GET /metrics`: Sextant's own counters in the Prometheus text format.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use crate::state::AppState;
+
+pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let stats = state.pipeline.stats();
+    let counters = [
+        (
+            "sextant_spans_acknowledged_total",
+            "Spans acknowledged to clients (durable in the WAL).",
+            stats.spans_acknowledged.load(Ordering::Relaxed),
+        ),
+        (
+            "sextant_spans_flushed_total",
+            "Spans written to Parquet and the index.",
+            stats.spans_flushed.load(Ordering::Relaxed),
+        ),
+        (
+            "sextant_flushes_total",
+            "Completed flushes.",
+            stats.flushes.load(Ordering::Relaxed),
+        ),
+        (
+            "sextant_parquet_bytes_written_total",
+            "Bytes of Parquet written.",
+            stats.parquet_bytes_written.load(Ordering::Relaxed),
+        ),
+        (
+            "sextant_exports_refused_overloaded_total",
+            "Exports refused with 503 because ingest was saturated.",
+            stats.requests_refused_overloaded.load(Ordering::Relaxed),
+        ),
+    ];
+    let mut body = String::new();
+    for (name, help, value) in counters {
+        let _ = writeln!(
+            body,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    }
+    let pending = state.pipeline.pending_bytes();
+    let _ = writeln!(
+        body,
+        "# HELP sextant_pending_bytes Accepted data not yet flushed.\n# TYPE sextant_pending_bytes gauge\nsextant_pending_bytes {pending}"
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
