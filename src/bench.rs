@@ -17,6 +17,8 @@ use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
 use sextant_web::router::router;
 use sextant_web::state::AppState;
 
+use crate::otlp_sender::export_with_retry;
+
 #[derive(Debug, clap::Args)]
 pub struct IngestBenchArgs {
     /// Agent traces to send (each one export request).
@@ -147,7 +149,8 @@ fn generate_requests(traces: usize, seed: u64) -> (Vec<Vec<u8>>, usize) {
     (requests, spans)
 }
 
-/// Sends every request, retrying after 503s; returns the latency of each accepted request.
+/// Sends every request, retrying after 503s; returns the latency of each accepted request
+/// and the number of refusals.
 async fn send_all(
     url: &str,
     requests: Vec<Vec<u8>>,
@@ -167,28 +170,9 @@ async fn send_all(
                 let Some(body) = queue.lock().await.next() else {
                     break;
                 };
-                loop {
-                    let sent = Instant::now();
-                    let response = client
-                        .post(&url)
-                        .header("content-type", "application/x-protobuf")
-                        .body(body.clone())
-                        .send()
-                        .await?;
-                    match response.status().as_u16() {
-                        200 => {
-                            latencies.push(sent.elapsed());
-                            break;
-                        }
-                        429 | 503 => {
-                            refused += 1;
-                            tokio::time::sleep(Duration::from_millis(200)).await;
-                        }
-                        status => {
-                            anyhow::bail!("export failed with {status}: {}", response.text().await?)
-                        }
-                    }
-                }
+                let outcome = export_with_retry(&client, &url, body).await?;
+                latencies.push(outcome.latency);
+                refused += outcome.refusals;
             }
             Ok::<_, anyhow::Error>((latencies, refused))
         }));

@@ -1,7 +1,19 @@
 //! The `sextant` binary: a thin CLI over the ingest, query and web crates.
 
+/// Prints a line for the person running the server. Unlike `println!`, a closed stdout
+/// (a piped `| head`, a supervisor that stopped reading) is ignored instead of panicking.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod config;
+mod demo;
+mod otlp_sender;
 mod serve;
 mod sql_command;
 
@@ -34,18 +46,28 @@ struct DataDirArg {
     data_dir: Option<PathBuf>,
 }
 
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    data_dir: DataDirArg,
+    /// OTLP/HTTP, API and UI listener [default: 127.0.0.1:4318].
+    #[arg(long, env = "SEXTANT_HTTP_ADDR")]
+    http_addr: Option<SocketAddr>,
+    /// OTLP/gRPC listener [default: 127.0.0.1:4317].
+    #[arg(long, env = "SEXTANT_GRPC_ADDR")]
+    grpc_addr: Option<SocketAddr>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Receive OTLP and serve the API.
-    Serve {
+    Serve(ServeArgs),
+    /// Serve, with generated coding-agent traces of the last 14 days loaded.
+    Demo {
         #[command(flatten)]
-        data_dir: DataDirArg,
-        /// OTLP/HTTP, API and UI listener [default: 127.0.0.1:4318].
-        #[arg(long, env = "SEXTANT_HTTP_ADDR")]
-        http_addr: Option<SocketAddr>,
-        /// OTLP/gRPC listener [default: 127.0.0.1:4317].
-        #[arg(long, env = "SEXTANT_GRPC_ADDR")]
-        grpc_addr: Option<SocketAddr>,
+        serve: ServeArgs,
+        #[command(flatten)]
+        demo: demo::DemoArgs,
     },
     /// Run a read-only SQL query over the stored spans.
     Sql {
@@ -93,13 +115,19 @@ fn main() -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
-        Command::Serve {
-            data_dir,
-            http_addr,
-            grpc_addr,
-        } => {
-            let config = ServeConfig::resolve(file, data_dir.data_dir, http_addr, grpc_addr)?;
-            runtime.block_on(serve::serve(config))
+        Command::Serve(args) => {
+            let config =
+                ServeConfig::resolve(file, args.data_dir.data_dir, args.http_addr, args.grpc_addr)?;
+            runtime.block_on(serve::serve(config, None))
+        }
+        Command::Demo { serve, demo } => {
+            let config = ServeConfig::resolve(
+                file,
+                serve.data_dir.data_dir,
+                serve.http_addr,
+                serve.grpc_addr,
+            )?;
+            runtime.block_on(serve::serve(config, Some(demo)))
         }
         Command::Sql {
             sql,

@@ -11,8 +11,10 @@ use sextant_web::state::AppState;
 use tonic::transport::server::TcpIncoming;
 
 use crate::config::ServeConfig;
+use crate::demo::{DemoArgs, load_demo_data};
 
-pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+/// Runs the server until SIGTERM/Ctrl-C; with `demo`, also loads generated data into it.
+pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Result<()> {
     for addr in [config.http_addr, config.grpc_addr] {
         if !addr.ip().is_loopback() {
             anyhow::bail!(
@@ -41,9 +43,18 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let http_addr = http_listener.local_addr()?;
     let grpc_addr = grpc_listener.local_addr()?;
     tracing::info!(http = %http_addr, grpc = %grpc_addr, data_dir = %config.data_dir.display(), "sextant is serving");
-    println!(
+    crate::say!(
         "sextant listening on http://{http_addr} (OTLP/HTTP, API) and grpc://{grpc_addr} (OTLP/gRPC)"
     );
+
+    if let Some(demo) = demo {
+        let data_dir = config.data_dir.clone();
+        tokio::spawn(async move {
+            if let Err(error) = load_demo_data(http_addr, data_dir, demo).await {
+                tracing::error!(%error, "loading demo data failed");
+            }
+        });
+    }
 
     let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
     let grpc = tonic::transport::Server::builder()

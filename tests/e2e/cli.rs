@@ -1,4 +1,4 @@
-//! The CLI against a data dir, and backpressure seen by a client.
+//! The CLI against a data dir, `sextant demo`, and backpressure seen by a client.
 
 use std::process::Command;
 
@@ -67,6 +67,26 @@ fn sql_and_search_commands_read_the_data_dir() {
     ))
     .expect("json hits");
     assert_eq!(hits.as_array().map(Vec::len), Some(5), "{hits}");
+}
+
+#[test]
+fn demo_serves_and_loads_generated_traces_through_ingest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    let server = Server::start_command(&["demo", "--traces", "12", "--seed", "7"], &data_dir, "");
+    let (status, _) = server.get_json("/healthz");
+    assert!(status.is_success());
+    let traces = server.wait_for_count("SELECT count(DISTINCT trace_id) AS n FROM spans", 12);
+    assert_eq!(traces, 12);
+    let rows = server.sql(
+        "SELECT count(*) AS n FROM spans WHERE span_type = 'llm' AND request_model IS NOT NULL AND input_tokens > 0",
+    );
+    assert!(rows[0]["n"].as_i64().unwrap_or(0) >= 12, "{rows:?}");
+    let days = server.sql("SELECT count(DISTINCT day) AS n FROM spans");
+    assert!(
+        days[0]["n"].as_i64().unwrap_or(0) > 1,
+        "demo data should span several days: {days:?}"
+    );
 }
 
 #[test]

@@ -21,16 +21,16 @@ pub struct Server {
 impl Server {
     /// Starts `sextant serve` on an ephemeral loopback port; `config` is TOML for `--config`.
     pub fn start(data_dir: &Path, config: &str) -> Server {
+        Server::start_command(&["serve"], data_dir, config)
+    }
+
+    /// Starts `sextant <command…>` (`serve` or `demo` with its flags).
+    pub fn start_command(command: &[&str], data_dir: &Path, config: &str) -> Server {
         let config_path = data_dir.with_extension("toml");
         std::fs::write(&config_path, config).expect("write config");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sextant"))
-            .args([
-                "serve",
-                "--http-addr",
-                "127.0.0.1:0",
-                "--grpc-addr",
-                "127.0.0.1:0",
-            ])
+            .args(command)
+            .args(["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--config")
@@ -41,10 +41,13 @@ impl Server {
             .spawn()
             .expect("spawn sextant");
         let stdout = child.stdout.take().expect("stdout");
+        let mut stdout = BufReader::new(stdout);
         let mut first_line = String::new();
-        BufReader::new(stdout)
+        stdout
             .read_line(&mut first_line)
             .expect("read startup line");
+        // Keep reading so the server never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let address = |scheme: &str| {
             first_line
                 .split_whitespace()
