@@ -51,6 +51,8 @@ pub struct ServeConfig {
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4318";
 pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:4317";
 pub const DEFAULT_DATA_DIR: &str = "./sextant-data";
+/// Largest allowed body limit: a request is one WAL record, and records are capped.
+const MAX_BODY_LIMIT_MIB: usize = sextant_ingest::wal::MAX_RECORD_BYTES / (1024 * 1024) / 2;
 
 impl ServeConfig {
     /// Flags and env (already merged by clap) win over the file, which wins over defaults.
@@ -67,7 +69,13 @@ impl ServeConfig {
         if let Some(mib) = file.ingest.max_pending_mib {
             pipeline.max_pending_bytes = mib.max(1) * 1024 * 1024;
         }
-        let body_limit_bytes = file.ingest.body_limit_mib.unwrap_or(64).max(1) * 1024 * 1024;
+        let body_limit_mib = file.ingest.body_limit_mib.unwrap_or(64).max(1);
+        if body_limit_mib > MAX_BODY_LIMIT_MIB {
+            anyhow::bail!(
+                "ingest.body_limit_mib = {body_limit_mib} is too large; the most is {MAX_BODY_LIMIT_MIB} (a request must fit in one write-ahead log record)"
+            );
+        }
+        let body_limit_bytes = body_limit_mib * 1024 * 1024;
         Ok(ServeConfig {
             data_dir: data_dir
                 .or(file.data_dir)
@@ -93,6 +101,14 @@ mod tests {
         let error = toml::from_str::<ConfigFile>("data_dir = 'x'\nhttp_adr = '127.0.0.1:1'")
             .expect_err("unknown key");
         assert!(error.to_string().contains("http_adr"), "{error}");
+    }
+
+    #[test]
+    fn body_limits_past_a_wal_record_are_refused() {
+        let file: ConfigFile =
+            toml::from_str("[ingest]\nbody_limit_mib = 300").expect("valid toml");
+        let error = ServeConfig::resolve(file, None, None, None).expect_err("too large");
+        assert!(error.to_string().contains("body_limit_mib"), "{error}");
     }
 
     #[test]

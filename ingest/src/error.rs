@@ -33,6 +33,8 @@ pub enum IngestError {
         reason: &'static str,
         retry_after_secs: u64,
     },
+    #[error("the write-ahead log cannot be written ({0}); retry later")]
+    StorageUnavailable(String),
     #[error("ingest is shutting down")]
     ShuttingDown,
     #[error("i/o error: {0}")]
@@ -53,7 +55,9 @@ impl IngestError {
             IngestError::InvalidInput(_) => ErrorCode::InvalidInput,
             IngestError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             IngestError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
-            IngestError::Overloaded { .. } | IngestError::ShuttingDown => ErrorCode::Overloaded,
+            IngestError::Overloaded { .. }
+            | IngestError::StorageUnavailable(_)
+            | IngestError::ShuttingDown => ErrorCode::Overloaded,
             IngestError::Io(_)
             | IngestError::Parquet(_)
             | IngestError::Arrow(_)
@@ -68,7 +72,7 @@ impl IngestError {
             IngestError::Overloaded {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
-            IngestError::ShuttingDown => Some(1),
+            IngestError::ShuttingDown | IngestError::StorageUnavailable(_) => Some(1),
             _ => None,
         }
     }

@@ -80,13 +80,16 @@ pub struct PipelineStats {
 
 /// Answers one export request once its WAL record is durable (or failed).
 type AckSender = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
-/// Rows of an appended request, waiting for the batch's fsync.
-type PendingAck = (Vec<CanonicalSpan>, AckSender);
+/// An appended request waiting for the batch's fsync: its rows, reserved bytes and answer.
+type PendingAck = (Vec<CanonicalSpan>, usize, AckSender);
 
 enum WalCommand {
     Append {
         record: Vec<u8>,
         rows: Vec<CanonicalSpan>,
+        /// Bytes reserved in `pending_bytes`; released here if the append fails, since the
+        /// request may have been cancelled by then.
+        bytes: usize,
         done: AckSender,
     },
     Rotate {
@@ -202,7 +205,12 @@ impl IngestPipeline {
         self.reserve(bytes)?;
 
         let (done, acknowledged) = tokio::sync::oneshot::channel();
-        let command = WalCommand::Append { record, rows, done };
+        let command = WalCommand::Append {
+            record,
+            rows,
+            bytes,
+            done,
+        };
         if let Err(error) = self.wal_commands.try_send(command) {
             self.release(bytes);
             return Err(match error {
@@ -218,12 +226,8 @@ impl IngestPipeline {
                     .fetch_add(accepted_spans as u64, Ordering::Relaxed);
                 Ok(IngestAck { accepted_spans })
             }
-            Ok(Err(message)) => {
-                self.release(bytes);
-                Err(IngestError::Internal(format!(
-                    "write-ahead log write failed: {message}"
-                )))
-            }
+            // The WAL thread released the reservation. Retryable: the disk may recover.
+            Ok(Err(message)) => Err(IngestError::StorageUnavailable(message)),
             Err(_) => {
                 self.release(bytes);
                 Err(IngestError::ShuttingDown)
@@ -309,6 +313,8 @@ fn run_wal_thread(
         buffer,
         waiting: Vec::new(),
         append_error: None,
+        poisoned: false,
+        shared,
     };
     while let Ok(first) = commands.recv() {
         let mut batch = vec![first];
@@ -320,7 +326,12 @@ fn run_wal_thread(
         }
         for command in batch {
             match command {
-                WalCommand::Append { record, rows, done } => log.append(&record, rows, done),
+                WalCommand::Append {
+                    record,
+                    rows,
+                    bytes,
+                    done,
+                } => log.append(&record, (rows, bytes, done)),
                 WalCommand::Rotate { done } => {
                     log.commit_waiting();
                     let _ = done.send(log.rotate());
@@ -340,27 +351,44 @@ fn run_wal_thread(
 
 /// What the WAL thread owns: the log, the rows it made durable, and the requests waiting
 /// for the next fsync.
-struct WalThreadState {
+struct WalThreadState<'a> {
     wal: WalWriter,
     buffer: Vec<CanonicalSpan>,
     buffered_bytes: usize,
     waiting: Vec<PendingAck>,
     /// The first append error of the current batch; the whole batch fails with it.
     append_error: Option<io::Error>,
+    /// Set when unsynced bytes could not be cut off the segment: nothing may be appended
+    /// after them until they are.
+    poisoned: bool,
+    shared: &'a Shared,
 }
 
-impl WalThreadState {
-    fn append(&mut self, record: &[u8], rows: Vec<CanonicalSpan>, done: AckSender) {
-        if self.append_error.is_none()
+impl WalThreadState<'_> {
+    fn append(&mut self, record: &[u8], pending: PendingAck) {
+        if self.poisoned && self.wal.discard_unsynced().is_ok() {
+            tracing::info!(
+                segment = self.wal.segment(),
+                "write-ahead log writable again"
+            );
+            self.poisoned = false;
+        }
+        if self.poisoned {
+            self.append_error
+                .get_or_insert_with(|| io::Error::other("write-ahead log is not writable"));
+        } else if self.append_error.is_none()
             && let Err(error) = self.wal.append(record)
         {
             self.append_error = Some(error);
         }
-        self.waiting.push((rows, done));
+        self.waiting.push(pending);
     }
 
     /// Seals the segment and hands over the rows it holds.
     fn rotate(&mut self) -> io::Result<(u64, Vec<CanonicalSpan>)> {
+        if self.poisoned {
+            return Err(io::Error::other("write-ahead log is not writable"));
+        }
         let sealed = self.wal.rotate()?;
         self.buffered_bytes = 0;
         Ok((sealed, std::mem::take(&mut self.buffer)))
@@ -378,25 +406,23 @@ impl WalThreadState {
         };
         match outcome {
             Ok(()) => {
-                for (rows, done) in self.waiting.drain(..) {
-                    self.buffered_bytes +=
-                        rows.iter().map(CanonicalSpan::approx_bytes).sum::<usize>();
+                for (rows, bytes, done) in self.waiting.drain(..) {
+                    self.buffered_bytes += bytes;
                     self.buffer.extend(rows);
                     let _ = done.send(Ok(()));
                 }
             }
             Err(error) => {
                 let segment = self.wal.segment();
-                tracing::error!(%error, segment, "write-ahead log append failed; starting a new segment");
-                // The failed segment may now end in a torn record; later records must not
-                // go after it, or replay would stop before them.
-                match WalWriter::create(&self.wal.wal_dir_path(), segment + 1) {
-                    Ok(fresh) => self.wal = fresh,
-                    Err(create_error) => {
-                        tracing::error!(%create_error, "cannot start a new wal segment")
-                    }
+                tracing::error!(%error, segment, "write-ahead log append failed; the batch is refused");
+                // Cut the failed records off, so no torn record sits in front of records
+                // acknowledged later (replay stops at the first torn record).
+                if let Err(discard_error) = self.wal.discard_unsynced() {
+                    tracing::error!(%discard_error, segment, "cannot cut the write-ahead log back; refusing writes until it can");
+                    self.poisoned = true;
                 }
-                for (_, done) in self.waiting.drain(..) {
+                for (_, bytes, done) in self.waiting.drain(..) {
+                    self.shared.pending_bytes.fetch_sub(bytes, Ordering::AcqRel);
                     let _ = done.send(Err(error.to_string()));
                 }
             }
@@ -412,11 +438,17 @@ fn run_flusher_thread(
 ) {
     let mut flusher = Flusher::default();
     loop {
-        let stop = match commands.recv_timeout(shared.config.flush_interval) {
+        let mut stop = match commands.recv_timeout(shared.config.flush_interval) {
             Ok(FlusherCommand::FlushNow) | Err(RecvTimeoutError::Timeout) => None,
             Ok(FlusherCommand::Stop { done }) => Some(done),
             Err(RecvTimeoutError::Disconnected) => return,
         };
+        // Many requests may have asked for a flush meanwhile: one flush answers them all.
+        while let Ok(command) = commands.try_recv() {
+            if let FlusherCommand::Stop { done } = command {
+                stop = Some(done);
+            }
+        }
         let has_work = shared.pending_bytes.load(Ordering::Acquire) > 0 || stop.is_some();
         if has_work && let Err(error) = flusher.flush(wal, shared) {
             tracing::error!(%error, "flush failed; rows stay in the write-ahead log and will be retried");
@@ -496,6 +528,10 @@ impl Flusher {
                 Ok(())
             }
             Err(error) => {
+                // A writer that failed may be dead (tantivy kills it on a failed commit),
+                // and its text dedup already counts this batch's text as indexed: start
+                // the retry from fresh writers.
+                self.index_writers.clear();
                 self.retry = Some(batch);
                 Err(error)
             }
@@ -527,7 +563,11 @@ impl Flusher {
                 flushed_through_segment: flush_id,
             },
         )?;
-        remove_segments_through(&shared.data_dir.wal_dir(), flush_id)?;
+        // The checkpoint committed the batch; cleanup that fails now is redone by the
+        // next flush (and ignored by recovery), so it must not fail the batch.
+        if let Err(error) = remove_segments_through(&shared.data_dir.wal_dir(), flush_id) {
+            tracing::warn!(%error, flush_id, "cannot delete flushed wal segments yet");
+        }
         let now = self.flush_count;
         self.index_writers
             .retain(|_, (_, last_used)| now - *last_used < Self::IDLE_WRITER_FLUSHES);

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use crate::layout::fsync_dir;
 
 const HEADER_BYTES: usize = 8;
-/// A record larger than this is treated as corruption when reading.
-const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
+/// The largest record the WAL writes; a larger length read back is treated as corruption.
+/// The HTTP and gRPC body limits are capped below it.
+pub const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
 
 pub fn segment_path(wal_dir: &Path, segment: u64) -> PathBuf {
     wal_dir.join(format!("{segment:020}.wal"))
@@ -49,6 +50,10 @@ pub fn read_segment(path: &Path) -> io::Result<Vec<Vec<u8>>> {
         let (header, after_header) = rest.split_at(HEADER_BYTES);
         let length = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let checksum = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if length == 0 {
+            // Never written by `append` (a request has at least a header): a zero-filled tail.
+            break;
+        }
         if length > MAX_RECORD_BYTES || length > after_header.len() {
             tracing::warn!(path = %path.display(), "wal segment ends with a torn record; ignoring the tail");
             break;
@@ -79,6 +84,10 @@ pub struct WalWriter {
     wal_dir: PathBuf,
     segment: u64,
     file: BufWriter<File>,
+    /// Length of the segment up to the last successful fsync.
+    synced_len: u64,
+    /// Length including records appended since.
+    written_len: u64,
 }
 
 impl WalWriter {
@@ -93,6 +102,8 @@ impl WalWriter {
             wal_dir: wal_dir.to_path_buf(),
             segment,
             file: BufWriter::with_capacity(1 << 20, file),
+            synced_len: 0,
+            written_len: 0,
         })
     }
 
@@ -106,18 +117,44 @@ impl WalWriter {
 
     /// Buffers one record; it is durable only after [`WalWriter::sync`].
     pub fn append(&mut self, payload: &[u8]) -> io::Result<()> {
-        let length = u32::try_from(payload.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "wal record too large"))?;
+        if payload.is_empty() || payload.len() > MAX_RECORD_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "wal record empty or too large",
+            ));
+        }
+        let length = payload.len() as u32;
         self.file.write_all(&length.to_le_bytes())?;
         self.file
             .write_all(&crc32fast::hash(payload).to_le_bytes())?;
-        self.file.write_all(payload)
+        self.file.write_all(payload)?;
+        self.written_len += (HEADER_BYTES + payload.len()) as u64;
+        Ok(())
     }
 
     /// Writes buffered records and fsyncs them.
     pub fn sync(&mut self) -> io::Result<()> {
         self.file.flush()?;
-        self.file.get_ref().sync_data()
+        self.file.get_ref().sync_data()?;
+        self.synced_len = self.written_len;
+        Ok(())
+    }
+
+    /// After a failed append or sync: drops unsynced records, buffered or partly written,
+    /// by cutting the segment back to its last synced length, so no torn record can sit
+    /// in front of records acknowledged later. If this fails the writer must not be used.
+    pub fn discard_unsynced(&mut self) -> io::Result<()> {
+        let path = segment_path(&self.wal_dir, self.segment);
+        let file = OpenOptions::new().append(true).open(&path)?;
+        // `into_parts` gives the old writer up without flushing: its buffered bytes must
+        // not reach the file after the cut.
+        let old = std::mem::replace(&mut self.file, BufWriter::with_capacity(1 << 20, file));
+        let (_old_file, _unsynced_bytes) = old.into_parts();
+        let file = self.file.get_ref();
+        file.set_len(self.synced_len)?;
+        file.sync_all()?;
+        self.written_len = self.synced_len;
+        Ok(())
     }
 
     /// Seals the current segment and starts the next; returns the sealed segment number.
@@ -149,6 +186,36 @@ mod tests {
 
         let records = read_segment(&path).expect("read");
         assert_eq!(records, vec![b"first".to_vec(), b"second".to_vec()]);
+    }
+
+    #[test]
+    fn discarding_unsynced_records_keeps_synced_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut writer = WalWriter::create(dir.path(), 1).expect("create");
+        writer.append(b"durable").expect("append");
+        writer.sync().expect("sync");
+        writer
+            .append(&vec![7; 2 << 20])
+            .expect("append past the buffer");
+        writer.discard_unsynced().expect("discard");
+        writer.append(b"after").expect("append");
+        writer.sync().expect("sync");
+        let records = read_segment(&segment_path(dir.path(), 1)).expect("read");
+        assert_eq!(records, vec![b"durable".to_vec(), b"after".to_vec()]);
+    }
+
+    #[test]
+    fn zero_filled_tail_ends_the_segment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut writer = WalWriter::create(dir.path(), 1).expect("create");
+        writer.append(b"one").expect("append");
+        writer.sync().expect("sync");
+        drop(writer);
+        let path = segment_path(dir.path(), 1);
+        let mut file = OpenOptions::new().append(true).open(&path).expect("open");
+        file.write_all(&[0; 64]).expect("zeros");
+        drop(file);
+        assert_eq!(read_segment(&path).expect("read"), vec![b"one".to_vec()]);
     }
 
     #[test]

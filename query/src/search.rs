@@ -42,6 +42,8 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "output_tokens",
     "cost_usd",
 ];
+/// Most hits with one identical start time that paging keeps apart exactly.
+const MAX_TIES: usize = 100_000;
 /// Columns read only to build snippets.
 const SNIPPET_COLUMNS: &[&str] = &["output", "input", "status_message", "system_prompt", "name"];
 
@@ -55,6 +57,34 @@ pub struct SearchRequest {
     /// Exclusive upper bound on span start, ns.
     pub to_ns: Option<i64>,
     pub limit: usize,
+    /// Where the previous page ended.
+    pub cursor: Option<SearchCursor>,
+}
+
+/// The end of a page: its last hit's start time, and how many hits with exactly that
+/// start time have been returned so far (ties are common: parallel tool calls,
+/// millisecond clocks), so the next page neither repeats nor skips them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchCursor {
+    pub start_time: i64,
+    pub ties_seen: usize,
+}
+
+impl SearchCursor {
+    /// Parses the `next_cursor` text of a page (`<start_time>:<ties_seen>`).
+    pub fn parse(text: &str) -> Option<SearchCursor> {
+        let (start_time, ties_seen) = text.split_once(':')?;
+        Some(SearchCursor {
+            start_time: start_time.parse().ok()?,
+            ties_seen: ties_seen.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for SearchCursor {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}:{}", self.start_time, self.ties_seen)
+    }
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -65,11 +95,11 @@ pub struct SearchHit {
     pub snippet: Option<String>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug)]
 pub struct SearchPage {
     pub hits: Vec<SearchHit>,
-    /// Pass as `to_ns` to get the next (older) page; `None` when this page was the last.
-    pub next_before_ns: Option<i64>,
+    /// Pass as `cursor` to get the next (older) page; `None` when this page was the last.
+    pub next_cursor: Option<SearchCursor>,
 }
 
 struct PartitionSearch {
@@ -96,13 +126,25 @@ pub fn search_spans(
         ));
     }
     let limit = request.limit.clamp(1, 1000);
+    let ties_seen = request.cursor.map_or(0, |cursor| cursor.ties_seen);
+    // Enough to skip the ties already returned and still tell whether more follow.
+    let wanted = limit + ties_seen + 1;
+    let to_ns = match (request.to_ns, request.cursor) {
+        (Some(to), Some(cursor)) => Some(to.min(cursor.start_time.saturating_add(1))),
+        (to, cursor) => to.or(cursor.map(|cursor| cursor.start_time.saturating_add(1))),
+    };
     let (_, fields) = span_index_schema();
     let first_day = request.from_ns.map(day_of);
-    let last_day = request.to_ns.map(|to| day_of(to.saturating_sub(1)));
+    let last_day = to_ns.map(|to| day_of(to.saturating_sub(1)));
 
     let mut partitions = Vec::new();
     let mut candidates = Vec::new();
     for key in data_dir.partitions()?.into_iter().rev() {
+        // Partitions come newest day first and a day's spans all start that day: once
+        // enough hits are found, older partitions cannot contribute.
+        if candidates.len() >= wanted {
+            break;
+        }
         if key.project_id != project_id
             || first_day.as_ref().is_some_and(|first| &key.day < first)
             || last_day.as_ref().is_some_and(|last| &key.day > last)
@@ -113,10 +155,38 @@ pub fn search_spans(
         if !index_dir.join("meta.json").exists() {
             continue;
         }
-        let partition = open_partition(key, &index_dir, &fields, request)?;
-        let top = TopDocs::with_limit(limit).order_by_fast_field::<i64>("start_time", Order::Desc);
-        let matches: Vec<(Option<i64>, DocAddress)> =
+        let partition = open_partition(
+            key,
+            &index_dir,
+            &fields,
+            &request.query,
+            request.from_ns,
+            to_ns,
+        )?;
+        let top = TopDocs::with_limit(wanted).order_by_fast_field::<i64>("start_time", Order::Desc);
+        let mut matches: Vec<(Option<i64>, DocAddress)> =
             partition.searcher.search(&*partition.query, &top)?;
+        // Top-k cuts arbitrarily among hits sharing the oldest start time: take all of
+        // those, so the total order below (and so paging) does not depend on the cut.
+        if matches.len() == wanted
+            && let Some((Some(oldest), _)) = matches.last().copied()
+        {
+            matches.retain(|(start_time, _)| *start_time != Some(oldest));
+            let exact = Term::from_field_i64(fields.start_time, oldest);
+            let ties = BooleanQuery::new(vec![
+                (Occur::Must, partition.query.box_clone()),
+                (
+                    Occur::Must,
+                    Box::new(RangeQuery::new(
+                        Bound::Included(exact.clone()),
+                        Bound::Included(exact),
+                    )),
+                ),
+            ]);
+            let all_ties =
+                TopDocs::with_limit(MAX_TIES).order_by_fast_field::<i64>("start_time", Order::Desc);
+            matches.extend(partition.searcher.search(&ties, &all_ties)?);
+        }
         for (start_time, address) in matches {
             let segment = partition.searcher.segment_reader(address.segment_ord);
             let fast_fields = segment.fast_fields();
@@ -132,33 +202,54 @@ pub fn search_spans(
             }
         }
         partitions.push(partition);
-        // Partitions are visited newest day first: once `limit` hits are newer than the
-        // start of the next day, older partitions cannot contribute.
-        if candidates.len() >= limit {
-            candidates.sort_by_key(|candidate| std::cmp::Reverse(candidate.start_time));
-            candidates.truncate(limit);
-        }
     }
-    candidates.sort_by_key(|candidate| std::cmp::Reverse(candidate.start_time));
+    // A total order, so pages split ties the same way every time.
+    candidates.sort_by_key(|candidate| {
+        (
+            std::cmp::Reverse(candidate.start_time),
+            candidate.partition,
+            std::cmp::Reverse(candidate.file),
+            std::cmp::Reverse(candidate.row),
+        )
+    });
+    if let Some(cursor) = request.cursor {
+        let already_returned = candidates
+            .iter()
+            .take_while(|candidate| candidate.start_time == cursor.start_time)
+            .count()
+            .min(cursor.ties_seen);
+        candidates.drain(..already_returned);
+    }
     let has_more = candidates.len() > limit;
     candidates.truncate(limit);
-    let next_before_ns = if candidates.len() == limit || has_more {
-        candidates.last().map(|last| last.start_time)
-    } else {
-        None
+    let next_cursor = match candidates.last() {
+        Some(last) if has_more => {
+            let ties_on_page = candidates
+                .iter()
+                .filter(|candidate| candidate.start_time == last.start_time)
+                .count();
+            let earlier_ties = match request.cursor {
+                Some(cursor) if cursor.start_time == last.start_time => cursor.ties_seen,
+                _ => 0,
+            };
+            Some(SearchCursor {
+                start_time: last.start_time,
+                ties_seen: ties_on_page + earlier_ties,
+            })
+        }
+        _ => None,
     };
     let hits = fetch_hits(data_dir, &partitions, &fields, &candidates)?;
-    Ok(SearchPage {
-        hits,
-        next_before_ns,
-    })
+    Ok(SearchPage { hits, next_cursor })
 }
 
 fn open_partition(
     key: PartitionKey,
     index_dir: &std::path::Path,
     fields: &SpanIndexFields,
-    request: &SearchRequest,
+    query_text: &str,
+    from_ns: Option<i64>,
+    to_ns: Option<i64>,
 ) -> Result<PartitionSearch> {
     let index = Index::open_in_dir(index_dir)?;
     register_tokenizers(&index);
@@ -168,12 +259,12 @@ fn open_partition(
         .try_into()?;
     let mut parser = QueryParser::for_index(&index, fields.default_search_fields());
     parser.set_conjunction_by_default();
-    let text_query = parse_search_query(&parser, &request.query)?;
-    let query: Box<dyn Query> = if request.from_ns.is_some() || request.to_ns.is_some() {
-        let lower = request.from_ns.map_or(Bound::Unbounded, |from| {
+    let text_query = parse_search_query(&parser, query_text)?;
+    let query: Box<dyn Query> = if from_ns.is_some() || to_ns.is_some() {
+        let lower = from_ns.map_or(Bound::Unbounded, |from| {
             Bound::Included(Term::from_field_i64(fields.start_time, from))
         });
-        let upper = request.to_ns.map_or(Bound::Unbounded, |to| {
+        let upper = to_ns.map_or(Bound::Unbounded, |to| {
             Bound::Excluded(Term::from_field_i64(fields.start_time, to))
         });
         Box::new(BooleanQuery::new(vec![

@@ -90,6 +90,42 @@ fn demo_serves_and_loads_generated_traces_through_ingest() {
 }
 
 #[test]
+fn search_pages_through_equal_start_times_without_repeats_or_gaps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"), "");
+    let mut request = export_request_with_output(5, 1, "flaky numbat test output");
+    for span in &mut request.resource_spans[0].scope_spans[0].spans {
+        span.start_time_unix_nano = 1_763_800_000_000_000_000;
+    }
+    assert!(server.export_protobuf(&request).is_success());
+    server.wait_for_count("SELECT count(*) AS n FROM spans", SPANS_PER_REQUEST as i64);
+
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(cursor) => format!("/api/search?q=numbat&limit=8&cursor={cursor}"),
+            None => "/api/search?q=numbat&limit=8".to_string(),
+        };
+        let (status, page) = server.get_json(&path);
+        assert!(status.is_success(), "{page}");
+        for hit in page["hits"].as_array().expect("hits") {
+            let span_id = hit["span_id"].as_str().expect("span id").to_string();
+            assert!(seen.insert(span_id), "span returned twice: {page}");
+        }
+        pages += 1;
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(seen.len(), SPANS_PER_REQUEST as usize);
+    assert_eq!(pages, 3);
+}
+
+#[test]
 fn overload_gets_503_with_retry_after_and_keeps_accepted_data() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = dir.path().join("data");

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use sextant_ingest::layout::DEFAULT_PROJECT;
-use sextant_query::search::{SearchRequest, search_spans};
+use sextant_query::search::{SearchCursor, SearchRequest, search_spans};
 
 use crate::api_error::ApiError;
 use crate::state::AppState;
@@ -31,22 +31,26 @@ pub async fn get_search(
         .as_deref()
         .map(|value| parse_time("from", value))
         .transpose()?;
-    let mut to_ns = params
+    let to_ns = params
         .to
         .as_deref()
         .map(|value| parse_time("to", value))
         .transpose()?;
-    if let Some(cursor) = params.cursor.as_deref() {
-        let before: i64 = cursor.parse().map_err(|_| {
-            ApiError::bad_request("invalid cursor; pass the next_cursor of the previous page")
-        })?;
-        to_ns = Some(to_ns.map_or(before, |to| to.min(before)));
-    }
+    let cursor = params
+        .cursor
+        .as_deref()
+        .map(|text| {
+            SearchCursor::parse(text).ok_or_else(|| {
+                ApiError::bad_request("invalid cursor; pass the next_cursor of the previous page")
+            })
+        })
+        .transpose()?;
     let request = SearchRequest {
         query,
         from_ns,
         to_ns,
         limit: params.limit.unwrap_or(DEFAULT_LIMIT),
+        cursor,
     };
     let data_dir = state.data_dir().clone();
     let page =
@@ -55,7 +59,7 @@ pub async fn get_search(
             .map_err(ApiError::internal)??;
     Ok(Json(serde_json::json!({
         "hits": page.hits,
-        "next_cursor": page.next_before_ns.map(|before| before.to_string()),
+        "next_cursor": page.next_cursor.map(|cursor| cursor.to_string()),
     })))
 }
 
