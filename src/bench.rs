@@ -43,9 +43,13 @@ struct IngestFigures {
     traces: usize,
     spans: usize,
     raw_otlp_bytes: u64,
+    /// Until the last export was acknowledged (durable in the WAL).
     seconds: f64,
     spans_per_second: f64,
     raw_megabytes_per_second: f64,
+    /// Until everything was flushed to Parquet and indexed.
+    indexed_seconds: f64,
+    indexed_megabytes_per_second: f64,
     bytes_on_disk: u64,
     parquet_bytes: u64,
     index_bytes: u64,
@@ -96,6 +100,8 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
     server.abort();
     let drain_pipeline = pipeline.clone();
     tokio::task::spawn_blocking(move || drain_pipeline.shutdown()).await?;
+    // Until everything is in Parquet and the index, not just acknowledged.
+    let indexed_seconds = started.elapsed().as_secs_f64();
 
     latencies.sort();
     let percentile = |p: f64| -> f64 {
@@ -113,6 +119,8 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
         seconds,
         spans_per_second: spans as f64 / seconds,
         raw_megabytes_per_second: raw_otlp_bytes as f64 / 1e6 / seconds,
+        indexed_seconds,
+        indexed_megabytes_per_second: raw_otlp_bytes as f64 / 1e6 / indexed_seconds,
         bytes_on_disk: parquet_bytes + index_bytes,
         parquet_bytes,
         index_bytes,
@@ -222,10 +230,13 @@ fn print_table(figures: &IngestFigures) {
         "  raw OTLP                  {:.1} MB",
         figures.raw_otlp_bytes as f64 / 1e6
     );
-    println!("  wall time                 {:.2} s", figures.seconds);
     println!(
-        "  throughput                {:.0} spans/s, {:.1} MB/s   (target ≥ 20 MB/s)",
-        figures.spans_per_second, figures.raw_megabytes_per_second
+        "  acknowledged (WAL)        {:.2} s: {:.0} spans/s, {:.1} MB/s",
+        figures.seconds, figures.spans_per_second, figures.raw_megabytes_per_second
+    );
+    println!(
+        "  flushed + indexed         {:.2} s: {:.1} MB/s   (target ≥ 20 MB/s)",
+        figures.indexed_seconds, figures.indexed_megabytes_per_second
     );
     println!(
         "  on disk                   {:.1} MB = {:.3}× raw (parquet {:.1} MB, index {:.1} MB)   (target ≤ 0.3×)",

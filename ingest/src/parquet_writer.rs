@@ -22,6 +22,10 @@ use crate::span::CanonicalSpan;
 /// lookup pruned by statistics reads little.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
 
+fn heavy_compression() -> Compression {
+    Compression::ZSTD(ZstdLevel::try_new(5).unwrap_or_default())
+}
+
 fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
@@ -30,6 +34,11 @@ fn writer_properties() -> WriterProperties {
         // Trace and session lookups are point queries: a bloom filter lets them skip row groups.
         .set_column_bloom_filter_enabled(ColumnPath::from("trace_id"), true)
         .set_column_bloom_filter_enabled(ColumnPath::from("session_id"), true)
+        // Agent loops resend the conversation on every LLM call: larger pages and a higher
+        // zstd level let the compressor see (and remove) the repetition between rows.
+        .set_data_page_size_limit(8 * 1024 * 1024)
+        .set_column_compression(ColumnPath::from("input"), heavy_compression())
+        .set_column_compression(ColumnPath::from("output"), heavy_compression())
         // Big free-text columns gain nothing from dictionaries.
         .set_column_dictionary_enabled(ColumnPath::from("input"), false)
         .set_column_dictionary_enabled(ColumnPath::from("output"), false)

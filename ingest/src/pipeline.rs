@@ -145,7 +145,9 @@ impl IngestPipeline {
             std::thread::Builder::new()
                 .name("sextant-wal".into())
                 .spawn(move || {
-                    run_wal_thread(wal, wal_receiver, buffer, &shared, &flusher_commands)
+                    abort_on_panic("wal", || {
+                        run_wal_thread(wal, wal_receiver, buffer, &shared, &flusher_commands)
+                    })
                 })?
         };
         let flusher_thread = {
@@ -153,7 +155,11 @@ impl IngestPipeline {
             let wal_commands = wal_commands.clone();
             std::thread::Builder::new()
                 .name("sextant-flusher".into())
-                .spawn(move || run_flusher_thread(flusher_receiver, &wal_commands, &shared))?
+                .spawn(move || {
+                    abort_on_panic("flusher", || {
+                        run_flusher_thread(flusher_receiver, &wal_commands, &shared)
+                    })
+                })?
         };
         if replayed_rows > 0 {
             tracing::info!(spans = replayed_rows, "replayed write-ahead log");
@@ -295,6 +301,18 @@ impl IngestPipeline {
 impl Drop for IngestPipeline {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// A panic in the WAL or flusher thread would leave a server that acknowledges but never
+/// flushes: abort instead, and let restart recovery replay the WAL.
+fn abort_on_panic(thread: &'static str, body: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).is_err() {
+        tracing::error!(
+            thread,
+            "ingest thread panicked; aborting so recovery can replay the write-ahead log"
+        );
+        std::process::abort();
     }
 }
 
