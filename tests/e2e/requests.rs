@@ -41,6 +41,11 @@ pub fn export_request_with_output(
             ..Span::default()
         })
         .collect();
+    request_with(spans)
+}
+
+/// An export request holding `spans` under one resource and scope.
+pub fn request_with(spans: Vec<Span>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             scope_spans: vec![ScopeSpans {
