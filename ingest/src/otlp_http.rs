@@ -68,7 +68,14 @@ async fn receive_traces(
     encoding: OtlpEncoding,
 ) -> Result<(), IngestError> {
     let limit_bytes = state.body_limit_bytes;
-    let raw = read_body_capped(body, limit_bytes).await?;
+    let raw = tokio::time::timeout(BODY_READ_TIMEOUT, read_body_capped(body, limit_bytes))
+        .await
+        .map_err(|_| {
+            IngestError::InvalidInput(format!(
+                "request body not received within {} s; send it faster or in smaller exports",
+                BODY_READ_TIMEOUT.as_secs()
+            ))
+        })??;
     let content_encoding = header_str(headers, header::CONTENT_ENCODING).map(str::to_string);
     let body: Bytes = tokio::task::spawn_blocking(move || {
         decode_content_encoding(raw, content_encoding.as_deref(), limit_bytes)
@@ -85,6 +92,9 @@ async fn receive_traces(
         .await?;
     Ok(())
 }
+
+/// A client that stalls mid-upload must not hold a connection (or a graceful shutdown) forever.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Past the limit, up to this much more of an oversized body is read and discarded before
 /// answering 413, so the client sees the answer instead of a reset mid-upload and the
