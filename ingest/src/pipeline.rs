@@ -269,11 +269,6 @@ impl IngestPipeline {
         }
     }
 
-    /// Asks for a flush now (e.g. before a query that must see everything).
-    pub fn request_flush(&self) {
-        let _ = self.flusher_commands.send(FlusherCommand::FlushNow);
-    }
-
     /// Stops accepting, flushes everything buffered, and stops the threads.
     pub fn shutdown(&self) {
         self.shared.accepting.store(false, Ordering::Release);

@@ -111,10 +111,6 @@ impl WalWriter {
         self.segment
     }
 
-    pub fn wal_dir_path(&self) -> PathBuf {
-        self.wal_dir.clone()
-    }
-
     /// Buffers one record; it is durable only after [`WalWriter::sync`].
     pub fn append(&mut self, payload: &[u8]) -> io::Result<()> {
         if payload.is_empty() || payload.len() > MAX_RECORD_BYTES {
