@@ -77,15 +77,13 @@ async fn receive_traces(
             ))
         })??;
     let content_encoding = header_str(headers, header::CONTENT_ENCODING).map(str::to_string);
-    let body: Bytes = tokio::task::spawn_blocking(move || {
-        decode_content_encoding(raw, content_encoding.as_deref(), limit_bytes)
+    // Decompression and decoding are CPU work: one hop off the async runtime for both.
+    let request: ExportTraceServiceRequest = tokio::task::spawn_blocking(move || {
+        let body: Bytes = decode_content_encoding(raw, content_encoding.as_deref(), limit_bytes)?;
+        decode_request(&body, encoding)
     })
     .await
     .map_err(|error| IngestError::Internal(format!("decode task failed: {error}")))??;
-    let request: ExportTraceServiceRequest =
-        tokio::task::spawn_blocking(move || decode_request(&body, encoding))
-            .await
-            .map_err(|error| IngestError::Internal(format!("decode task failed: {error}")))??;
     state
         .pipeline
         .ingest_traces(DEFAULT_PROJECT, request)
