@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use sextant_ingest::layout::DataDir;
-use sextant_ingest::otlp_grpc::grpc_trace_service;
+use sextant_ingest::otlp_grpc::grpc_services;
 use sextant_ingest::pipeline::IngestPipeline;
 use sextant_web::router::router;
 use sextant_web::state::AppState;
@@ -57,11 +57,11 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
     }
 
     let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
+    let services = grpc_services(pipeline.clone(), config.body_limit_bytes);
     let grpc = tonic::transport::Server::builder()
-        .add_service(grpc_trace_service(
-            pipeline.clone(),
-            config.body_limit_bytes,
-        ))
+        .add_service(services.traces)
+        .add_service(services.logs)
+        .add_service(services.metrics)
         .serve_with_incoming_shutdown(TcpIncoming::from(grpc_listener), async {
             let _ = grpc_stopped.await;
         });

@@ -5,7 +5,9 @@
 //!   wal/<segment:020>.wal                                  write-ahead log segments
 //!   checkpoint.json                                        last WAL segment fully flushed
 //!   spans/project=<p>/day=<YYYY-MM-DD>/part-<flush:020>.parquet
-//!   index/project=<p>/day=<YYYY-MM-DD>/                    one tantivy index per partition
+//!   logs/project=<p>/day=<YYYY-MM-DD>/part-<flush:020>.parquet
+//!   metrics/project=<p>/day=<YYYY-MM-DD>/part-<flush:020>.parquet
+//!   index/project=<p>/day=<YYYY-MM-DD>/                    one tantivy index per spans partition
 //! ```
 //!
 //! The Parquet tree uses Hive-style `key=value` folders so DuckDB or Spark can read
@@ -16,6 +18,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+
+use crate::rows::Table;
 
 /// The project every span goes to while Sextant runs in open local mode.
 pub const DEFAULT_PROJECT: &str = "default";
@@ -29,10 +33,10 @@ pub struct PartitionKey {
 }
 
 impl PartitionKey {
-    pub fn for_span(project_id: &str, start_time_ns: i64) -> PartitionKey {
+    pub fn for_time(project_id: &str, time_ns: i64) -> PartitionKey {
         PartitionKey {
             project_id: project_id.to_string(),
-            day: day_of(start_time_ns),
+            day: day_of(time_ns),
         }
     }
 }
@@ -64,7 +68,9 @@ impl DataDir {
     pub fn open(root: impl Into<PathBuf>) -> io::Result<DataDir> {
         let data_dir = DataDir { root: root.into() };
         fs::create_dir_all(data_dir.wal_dir())?;
-        fs::create_dir_all(data_dir.root.join("spans"))?;
+        for table in Table::ALL {
+            fs::create_dir_all(data_dir.root.join(table.name()))?;
+        }
         fs::create_dir_all(data_dir.root.join("index"))?;
         Ok(data_dir)
     }
@@ -81,14 +87,15 @@ impl DataDir {
         self.root.join("checkpoint.json")
     }
 
-    pub fn project_spans_dir(&self, project_id: &str) -> PathBuf {
+    /// The folder of one project's rows of `table`.
+    pub fn project_table_dir(&self, table: Table, project_id: &str) -> PathBuf {
         self.root
-            .join("spans")
+            .join(table.name())
             .join(format!("project={project_id}"))
     }
 
-    pub fn spans_partition_dir(&self, key: &PartitionKey) -> PathBuf {
-        self.project_spans_dir(&key.project_id)
+    pub fn table_partition_dir(&self, table: Table, key: &PartitionKey) -> PathBuf {
+        self.project_table_dir(table, &key.project_id)
             .join(format!("day={}", key.day))
     }
 
@@ -99,16 +106,16 @@ impl DataDir {
             .join(format!("day={}", key.day))
     }
 
-    /// The Parquet file a flush writes for one partition.
-    pub fn parquet_file_path(&self, key: &PartitionKey, flush_id: u64) -> PathBuf {
-        self.spans_partition_dir(key)
+    /// The Parquet file a flush writes for one partition of `table`.
+    pub fn parquet_file_path(&self, table: Table, key: &PartitionKey, flush_id: u64) -> PathBuf {
+        self.table_partition_dir(table, key)
             .join(parquet_file_name(flush_id))
     }
 
-    /// Every partition that has span files, for all projects, sorted by project then day.
-    pub fn partitions(&self) -> io::Result<Vec<PartitionKey>> {
+    /// Every partition that has files of `table`, for all projects, sorted by project then day.
+    pub fn partitions(&self, table: Table) -> io::Result<Vec<PartitionKey>> {
         let mut partitions = Vec::new();
-        for project_entry in read_dir_sorted(&self.root.join("spans"))? {
+        for project_entry in read_dir_sorted(&self.root.join(table.name()))? {
             let Some(project_id) = strip_key(&project_entry, "project=") else {
                 continue;
             };
@@ -124,9 +131,13 @@ impl DataDir {
         Ok(partitions)
     }
 
-    /// Parquet files of one partition with their flush ids, oldest first.
-    pub fn partition_files(&self, key: &PartitionKey) -> io::Result<Vec<(u64, PathBuf)>> {
-        let mut files: Vec<(u64, PathBuf)> = read_dir_sorted(&self.spans_partition_dir(key))?
+    /// Parquet files of one partition of `table` with their flush ids, oldest first.
+    pub fn partition_files(
+        &self,
+        table: Table,
+        key: &PartitionKey,
+    ) -> io::Result<Vec<(u64, PathBuf)>> {
+        let mut files: Vec<(u64, PathBuf)> = read_dir_sorted(&self.table_partition_dir(table, key))?
             .into_iter()
             .filter_map(|path| Some((parse_parquet_file_name(&path)?, path)))
             .collect();

@@ -1,7 +1,8 @@
 //! Sextant's write path.
 //!
-//! OTLP arrives at [`otlp_http`], is decoded by [`otlp_decode`], normalized into
-//! [`span::CanonicalSpan`] rows by [`normalize`], made durable in the write-ahead log
+//! OTLP traces, logs and metrics arrive at [`otlp_http`] or [`otlp_grpc`], are decoded by
+//! [`otlp_decode`], normalized into [`span::CanonicalSpan`], [`log_row::CanonicalLog`] and
+//! [`metric_row::CanonicalMetricPoint`] rows ([`rows`]) by [`normalize`], made durable in the write-ahead log
 //! ([`wal`], [`wal_record`]) by the [`pipeline`], then flushed to Parquet
 //! ([`parquet_writer`], [`schema`]) and the full-text index ([`index`]) under the
 //! [`layout`] of the data directory. [`recovery`] and [`checkpoint`] make a crash lose
@@ -9,10 +10,13 @@
 //!
 //! Entry points: [`pipeline::IngestPipeline::open`] and [`otlp_http::otlp_router`].
 
+pub mod arrow_columns;
 pub mod checkpoint;
 pub mod error;
 pub mod index;
 pub mod layout;
+pub mod log_row;
+pub mod metric_row;
 pub mod normalize;
 pub mod otlp_decode;
 pub mod otlp_grpc;
@@ -20,6 +24,7 @@ pub mod otlp_http;
 pub mod parquet_writer;
 pub mod pipeline;
 pub mod recovery;
+pub mod rows;
 pub mod schema;
 pub mod span;
 pub mod wal;

@@ -1,11 +1,23 @@
-//! The OTLP/gRPC trace receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+//! The OTLP/gRPC receivers: the trace, logs and metrics collector `Export` services.
 //!
-//! Same pipeline, same durability as OTLP/HTTP: the call returns once the spans are in the
+//! Same pipeline, same durability as OTLP/HTTP: a call returns once its rows are in the
 //! fsynced WAL. Errors map to `INVALID_ARGUMENT` (bad data, says what to fix),
 //! `RESOURCE_EXHAUSTED` (too large), `UNAVAILABLE` (backpressure; retryable) or `INTERNAL`.
 
 use std::sync::Arc;
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -18,36 +30,83 @@ use tonic::{Request, Response, Status};
 use crate::error::{ErrorCode, IngestError};
 use crate::layout::DEFAULT_PROJECT;
 use crate::pipeline::IngestPipeline;
+use crate::wal_record::ExportRequest;
 
-pub struct GrpcTraceReceiver {
+/// Answers all three collector services from one pipeline.
+#[derive(Clone)]
+pub struct GrpcReceiver {
     pipeline: Arc<IngestPipeline>,
 }
 
+impl GrpcReceiver {
+    async fn ingest(&self, request: ExportRequest) -> Result<(), Status> {
+        self.pipeline
+            .ingest(DEFAULT_PROJECT, request)
+            .await
+            .map(|_| ())
+            .map_err(|error| grpc_status(&error))
+    }
+}
+
 #[tonic::async_trait]
-impl TraceService for GrpcTraceReceiver {
+impl TraceService for GrpcReceiver {
     async fn export(
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.pipeline
-            .ingest_traces(DEFAULT_PROJECT, request.into_inner())
-            .await
-            .map_err(|error| grpc_status(&error))?;
-        Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: None,
-        }))
+        self.ingest(ExportRequest::Traces(request.into_inner()))
+            .await?;
+        Ok(Response::new(ExportTraceServiceResponse::default()))
     }
 }
 
-/// The gRPC trace service, accepting gzip, capped at `body_limit_bytes` per message.
-pub fn grpc_trace_service(
-    pipeline: Arc<IngestPipeline>,
-    body_limit_bytes: usize,
-) -> TraceServiceServer<GrpcTraceReceiver> {
-    TraceServiceServer::new(GrpcTraceReceiver { pipeline })
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(body_limit_bytes)
+#[tonic::async_trait]
+impl LogsService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        self.ingest(ExportRequest::Logs(request.into_inner()))
+            .await?;
+        Ok(Response::new(ExportLogsServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        self.ingest(ExportRequest::Metrics(request.into_inner()))
+            .await?;
+        Ok(Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+/// The three gRPC services, accepting gzip, capped at `body_limit_bytes` per message.
+pub struct GrpcServices {
+    pub traces: TraceServiceServer<GrpcReceiver>,
+    pub logs: LogsServiceServer<GrpcReceiver>,
+    pub metrics: MetricsServiceServer<GrpcReceiver>,
+}
+
+pub fn grpc_services(pipeline: Arc<IngestPipeline>, body_limit_bytes: usize) -> GrpcServices {
+    let receiver = GrpcReceiver { pipeline };
+    GrpcServices {
+        traces: TraceServiceServer::new(receiver.clone())
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(body_limit_bytes),
+        logs: LogsServiceServer::new(receiver.clone())
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(body_limit_bytes),
+        metrics: MetricsServiceServer::new(receiver)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(body_limit_bytes),
+    }
 }
 
 pub fn grpc_status(error: &IngestError) -> Status {

@@ -1,6 +1,7 @@
-//! The OTLP/HTTP receiver: `POST /v1/traces` (protobuf or JSON, optionally gzip).
+//! The OTLP/HTTP receiver: `POST /v1/traces`, `/v1/logs`, `/v1/metrics` (protobuf or JSON,
+//! optionally gzip, with or without `Content-Length`).
 //!
-//! Answers per the OTLP spec: 200 with an `ExportTraceServiceResponse` in the request's
+//! Answers per the OTLP spec: 200 with the signal's `Export…ServiceResponse` in the request's
 //! encoding; 400/413/415 with a `google.rpc.Status` saying what to fix; 503 with
 //! `Retry-After` under backpressure; a generic 500 whose detail is logged once.
 
@@ -13,9 +14,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::StreamExt;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use prost::Message;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::{ErrorCode, IngestError};
 use crate::layout::DEFAULT_PROJECT;
@@ -23,6 +33,7 @@ use crate::otlp_decode::{
     OtlpEncoding, RpcStatus, decode_content_encoding, decode_request, encode_response,
 };
 use crate::pipeline::IngestPipeline;
+use crate::wal_record::ExportRequest;
 
 /// Shared state of the OTLP routes.
 #[derive(Clone)]
@@ -32,36 +43,60 @@ pub struct OtlpState {
     pub body_limit_bytes: usize,
 }
 
-/// Routes `/v1/traces`.
+/// Routes `/v1/traces`, `/v1/logs` and `/v1/metrics`.
 pub fn otlp_router(state: OtlpState) -> Router {
     Router::new()
-        .route("/v1/traces", post(export_traces))
+        .route("/v1/traces", post(export::<ExportTraceServiceRequest>))
+        .route("/v1/logs", post(export::<ExportLogsServiceRequest>))
+        .route("/v1/metrics", post(export::<ExportMetricsServiceRequest>))
         .with_state(state)
 }
 
-async fn export_traces(State(state): State<OtlpState>, request: Request) -> Response {
+/// An OTLP export request type and the response it is answered with.
+pub trait OtlpSignal: Message + Default + DeserializeOwned + Send + 'static {
+    type Response: Message + Serialize + Default;
+    fn into_export(self) -> ExportRequest;
+}
+
+impl OtlpSignal for ExportTraceServiceRequest {
+    type Response = ExportTraceServiceResponse;
+    fn into_export(self) -> ExportRequest {
+        ExportRequest::Traces(self)
+    }
+}
+
+impl OtlpSignal for ExportLogsServiceRequest {
+    type Response = ExportLogsServiceResponse;
+    fn into_export(self) -> ExportRequest {
+        ExportRequest::Logs(self)
+    }
+}
+
+impl OtlpSignal for ExportMetricsServiceRequest {
+    type Response = ExportMetricsServiceResponse;
+    fn into_export(self) -> ExportRequest {
+        ExportRequest::Metrics(self)
+    }
+}
+
+async fn export<S: OtlpSignal>(State(state): State<OtlpState>, request: Request) -> Response {
     let headers = request.headers().clone();
     let encoding = match OtlpEncoding::from_content_type(header_str(&headers, header::CONTENT_TYPE))
     {
         Ok(encoding) => encoding,
         Err(error) => return error_response(&error, OtlpEncoding::Json),
     };
-    match receive_traces(&state, &headers, request.into_body(), encoding).await {
-        Ok(()) => {
-            let response = ExportTraceServiceResponse {
-                partial_success: None,
-            };
-            otlp_response(
-                StatusCode::OK,
-                encoding,
-                encode_response(&response, encoding),
-            )
-        }
+    match receive::<S>(&state, &headers, request.into_body(), encoding).await {
+        Ok(()) => otlp_response(
+            StatusCode::OK,
+            encoding,
+            encode_response(&S::Response::default(), encoding),
+        ),
         Err(error) => error_response(&error, encoding),
     }
 }
 
-async fn receive_traces(
+async fn receive<S: OtlpSignal>(
     state: &OtlpState,
     headers: &HeaderMap,
     body: Body,
@@ -78,7 +113,7 @@ async fn receive_traces(
         })??;
     let content_encoding = header_str(headers, header::CONTENT_ENCODING).map(str::to_string);
     // Decompression and decoding are CPU work: one hop off the async runtime for both.
-    let request: ExportTraceServiceRequest = tokio::task::spawn_blocking(move || {
+    let request: S = tokio::task::spawn_blocking(move || {
         let body: Bytes = decode_content_encoding(raw, content_encoding.as_deref(), limit_bytes)?;
         decode_request(&body, encoding)
     })
@@ -86,7 +121,7 @@ async fn receive_traces(
     .map_err(|error| IngestError::Internal(format!("decode task failed: {error}")))??;
     state
         .pipeline
-        .ingest_traces(DEFAULT_PROJECT, request)
+        .ingest(DEFAULT_PROJECT, request.into_export())
         .await?;
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Writes one partition's flushed spans as a zstd-compressed, time-sorted Parquet file.
+//! Writes one partition's flushed rows of a table as a zstd-compressed, time-sorted Parquet file.
 //!
 //! Files are written to a temporary name and fsynced ([`write_parquet_temp`]), then
 //! published by a rename ([`StagedParquetFile::publish`]), so a reader (or a crash) never
@@ -13,10 +13,16 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::error::ArrowError;
+
 use crate::error::Result;
 use crate::layout::fsync_dir;
-use crate::schema::spans_to_batch;
-use crate::span::CanonicalSpan;
+use crate::log_row::{logs_schema, logs_to_batch};
+use crate::metric_row::{metrics_schema, metrics_to_batch};
+use crate::rows::{NormalizedRows, Table};
+use crate::schema::{spans_schema, spans_to_batch};
 
 /// Rows per row group: large enough for good compression, small enough that a trace
 /// lookup pruned by statistics reads little.
@@ -26,7 +32,7 @@ fn heavy_compression() -> Compression {
     Compression::ZSTD(ZstdLevel::try_new(5).unwrap_or_default())
 }
 
-fn writer_properties() -> WriterProperties {
+fn spans_writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -44,6 +50,25 @@ fn writer_properties() -> WriterProperties {
         .set_column_dictionary_enabled(ColumnPath::from("output"), false)
         .set_column_dictionary_enabled(ColumnPath::from("attributes"), false)
         .set_column_dictionary_enabled(ColumnPath::from("events"), false)
+        .build()
+}
+
+fn logs_writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_column_bloom_filter_enabled(ColumnPath::from("trace_id"), true)
+        .set_column_bloom_filter_enabled(ColumnPath::from("session_id"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("attributes"), false)
+        .build()
+}
+
+fn metrics_writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::Page)
         .build()
 }
 
@@ -66,21 +91,56 @@ impl StagedParquetFile {
     }
 }
 
-/// Writes `spans` (already sorted by start time) next to `path`, durably, unpublished.
-pub fn write_parquet_temp(path: &Path, spans: &[CanonicalSpan]) -> Result<StagedParquetFile> {
+/// Writes the rows of `table` (already sorted by time) next to `path`, durably, unpublished.
+/// `None` when `rows` holds none of that table.
+pub fn write_table_temp(
+    path: &Path,
+    table: Table,
+    rows: &NormalizedRows,
+) -> Result<Option<StagedParquetFile>> {
+    let staged = match table {
+        Table::Spans if !rows.spans.is_empty() => write_parquet_temp(
+            path,
+            &rows.spans,
+            spans_schema(),
+            spans_to_batch,
+            spans_writer_properties(),
+        )?,
+        Table::Logs if !rows.logs.is_empty() => write_parquet_temp(
+            path,
+            &rows.logs,
+            logs_schema(),
+            logs_to_batch,
+            logs_writer_properties(),
+        )?,
+        Table::Metrics if !rows.metrics.is_empty() => write_parquet_temp(
+            path,
+            &rows.metrics,
+            metrics_schema(),
+            metrics_to_batch,
+            metrics_writer_properties(),
+        )?,
+        _ => return Ok(None),
+    };
+    Ok(Some(staged))
+}
+
+fn write_parquet_temp<R>(
+    path: &Path,
+    rows: &[R],
+    schema: SchemaRef,
+    to_batch: fn(&[R]) -> std::result::Result<RecordBatch, ArrowError>,
+    properties: WriterProperties,
+) -> Result<StagedParquetFile> {
     let dir = path
         .parent()
         .ok_or_else(|| crate::error::IngestError::Internal("parquet path has no parent".into()))?;
     fs::create_dir_all(dir)?;
     let temp_path = path.with_extension("parquet.tmp");
     let file = File::create(&temp_path)?;
-    let mut writer = ArrowWriter::try_new(
-        file,
-        crate::schema::spans_schema(),
-        Some(writer_properties()),
-    )?;
-    for chunk in spans.chunks(ROW_GROUP_ROWS) {
-        writer.write(&spans_to_batch(chunk)?)?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(properties))?;
+    for chunk in rows.chunks(ROW_GROUP_ROWS) {
+        writer.write(&to_batch(chunk)?)?;
     }
     let file = writer.into_inner()?;
     file.sync_all()?;

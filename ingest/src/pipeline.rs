@@ -5,9 +5,10 @@
 //! ```text
 //! request ─ normalize ─► WAL thread: append, fsync (group commit) ─► ack to client
 //!                                   └─► buffer of rows ─► flusher thread (every ~1 s or on size):
-//!                                        rotate WAL; per partition: stage Parquet, commit
-//!                                        index, publish Parquet; write checkpoint; delete
-//!                                        sealed WAL segments
+//!                                        rotate WAL; per partition: stage Parquet of spans,
+//!                                        logs and metrics, commit the span index, publish the
+//!                                        Parquet files; write checkpoint; delete sealed WAL
+//!                                        segments
 //! ```
 //!
 //! Invariants:
@@ -25,18 +26,20 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::checkpoint::{Checkpoint, write_checkpoint};
 use crate::error::{IngestError, Result};
 use crate::index::PartitionIndexWriter;
 use crate::layout::{DataDir, PartitionKey};
-use crate::normalize::normalize_request;
-use crate::parquet_writer::write_parquet_temp;
+use crate::normalize::normalize_export;
+use crate::parquet_writer::write_table_temp;
 use crate::recovery::recover;
-use crate::span::CanonicalSpan;
+use crate::rows::{NormalizedRows, Table};
 use crate::wal::{WalWriter, remove_segments_through};
-use crate::wal_record::encode_traces_record;
+use crate::wal_record::{ExportRequest, encode_record};
 
 /// Tuning of the pipeline. The defaults suit a laptop or a 2-core server.
 #[derive(Debug, Clone)]
@@ -65,13 +68,16 @@ impl Default for PipelineConfig {
 /// What an accepted export produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IngestAck {
-    pub accepted_spans: usize,
+    /// Spans, log records or metric data points, by the request's signal.
+    pub accepted: usize,
 }
 
 /// Counters exposed for `/metrics` and benchmarks.
 #[derive(Debug, Default)]
 pub struct PipelineStats {
     pub spans_acknowledged: AtomicU64,
+    pub log_records_acknowledged: AtomicU64,
+    pub metric_points_acknowledged: AtomicU64,
     pub requests_refused_overloaded: AtomicU64,
     pub flushes: AtomicU64,
     pub parquet_bytes_written: AtomicU64,
@@ -81,25 +87,27 @@ pub struct PipelineStats {
 /// Answers one export request once its WAL record is durable (or failed).
 type AckSender = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
 /// An appended request waiting for the batch's fsync: its rows, reserved bytes and answer.
-type PendingAck = (Vec<CanonicalSpan>, usize, AckSender);
+type PendingAck = (NormalizedRows, usize, AckSender);
 
 enum WalCommand {
     Append {
         record: Vec<u8>,
-        rows: Vec<CanonicalSpan>,
+        rows: NormalizedRows,
         /// Bytes reserved in `pending_bytes`; released here if the append fails, since the
         /// request may have been cancelled by then.
         bytes: usize,
         done: AckSender,
     },
     Rotate {
-        done: Sender<io::Result<(u64, Vec<CanonicalSpan>)>>,
+        done: Sender<io::Result<(u64, NormalizedRows)>>,
     },
     Stop,
 }
 
 enum FlusherCommand {
     FlushNow,
+    /// Flush, then answer: everything acknowledged before the call is queryable after it.
+    FlushAndNotify { done: Sender<Result<()>> },
     Stop { done: Sender<()> },
 }
 
@@ -125,7 +133,7 @@ impl IngestPipeline {
     /// the WAL and flusher threads.
     pub fn open(data_dir: DataDir, config: PipelineConfig) -> Result<IngestPipeline> {
         let recovered = recover(&data_dir)?;
-        let replayed_bytes: usize = recovered.rows.iter().map(CanonicalSpan::approx_bytes).sum();
+        let replayed_bytes = recovered.rows.approx_bytes();
         let replayed_rows = recovered.rows.len();
         let wal = WalWriter::create(&data_dir.wal_dir(), recovered.next_segment)?;
         let shared = Arc::new(Shared {
@@ -162,7 +170,7 @@ impl IngestPipeline {
                 })?
         };
         if replayed_rows > 0 {
-            tracing::info!(spans = replayed_rows, "replayed write-ahead log");
+            tracing::info!(rows = replayed_rows, "replayed write-ahead log");
             let _ = flusher_commands.send(FlusherCommand::FlushNow);
         }
         Ok(IngestPipeline {
@@ -186,28 +194,53 @@ impl IngestPipeline {
         self.shared.pending_bytes.load(Ordering::Relaxed)
     }
 
-    /// Normalizes and durably logs an export request. Returns once the WAL is fsynced.
+    /// Normalizes and durably logs a traces export request. Returns once the WAL is fsynced.
     pub async fn ingest_traces(
         &self,
         project_id: &str,
         request: ExportTraceServiceRequest,
     ) -> Result<IngestAck> {
+        self.ingest(project_id, ExportRequest::Traces(request))
+            .await
+    }
+
+    /// Normalizes and durably logs a logs export request. Returns once the WAL is fsynced.
+    pub async fn ingest_logs(
+        &self,
+        project_id: &str,
+        request: ExportLogsServiceRequest,
+    ) -> Result<IngestAck> {
+        self.ingest(project_id, ExportRequest::Logs(request)).await
+    }
+
+    /// Normalizes and durably logs a metrics export request. Returns once the WAL is fsynced.
+    pub async fn ingest_metrics(
+        &self,
+        project_id: &str,
+        request: ExportMetricsServiceRequest,
+    ) -> Result<IngestAck> {
+        self.ingest(project_id, ExportRequest::Metrics(request))
+            .await
+    }
+
+    /// Normalizes and durably logs an export request of any signal.
+    pub async fn ingest(&self, project_id: &str, request: ExportRequest) -> Result<IngestAck> {
         if !self.shared.accepting.load(Ordering::Acquire) {
             return Err(IngestError::ShuttingDown);
         }
         let project = project_id.to_string();
         let (record, rows) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let rows = normalize_request(&project, &request)?;
-            let record = encode_traces_record(&project, &request);
+            let rows = normalize_export(&project, &request)?;
+            let record = encode_record(&project, &request);
             Ok((record, rows))
         })
         .await
         .map_err(|error| IngestError::Internal(format!("normalize task failed: {error}")))??;
         if rows.is_empty() {
-            return Ok(IngestAck { accepted_spans: 0 });
+            return Ok(IngestAck { accepted: 0 });
         }
-        let accepted_spans = rows.len();
-        let bytes: usize = rows.iter().map(CanonicalSpan::approx_bytes).sum();
+        let counts = (rows.spans.len(), rows.logs.len(), rows.metrics.len());
+        let bytes = rows.approx_bytes();
         self.reserve(bytes)?;
 
         let (done, acknowledged) = tokio::sync::oneshot::channel();
@@ -226,11 +259,20 @@ impl IngestPipeline {
         }
         match acknowledged.await {
             Ok(Ok(())) => {
-                self.shared
-                    .stats
+                let stats = &self.shared.stats;
+                let (spans, logs, metrics) = counts;
+                stats
                     .spans_acknowledged
-                    .fetch_add(accepted_spans as u64, Ordering::Relaxed);
-                Ok(IngestAck { accepted_spans })
+                    .fetch_add(spans as u64, Ordering::Relaxed);
+                stats
+                    .log_records_acknowledged
+                    .fetch_add(logs as u64, Ordering::Relaxed);
+                stats
+                    .metric_points_acknowledged
+                    .fetch_add(metrics as u64, Ordering::Relaxed);
+                Ok(IngestAck {
+                    accepted: spans + logs + metrics,
+                })
             }
             // The WAL thread released the reservation. Retryable: the disk may recover.
             Ok(Err(message)) => Err(IngestError::StorageUnavailable(message)),
@@ -267,6 +309,15 @@ impl IngestPipeline {
             reason,
             retry_after_secs: 1,
         }
+    }
+
+    /// Flushes everything acknowledged so far to Parquet and the index, and waits for it.
+    pub fn flush_and_wait(&self) -> Result<()> {
+        let (done, flushed) = mpsc::channel();
+        self.flusher_commands
+            .send(FlusherCommand::FlushAndNotify { done })
+            .map_err(|_| IngestError::ShuttingDown)?;
+        flushed.recv().map_err(|_| IngestError::ShuttingDown)?
     }
 
     /// Stops accepting, flushes everything buffered, and stops the threads.
@@ -315,13 +366,13 @@ fn abort_on_panic(thread: &'static str, body: impl FnOnce()) {
 fn run_wal_thread(
     wal: WalWriter,
     commands: Receiver<WalCommand>,
-    buffer: Vec<CanonicalSpan>,
+    buffer: NormalizedRows,
     shared: &Shared,
     flusher: &Sender<FlusherCommand>,
 ) {
     const MAX_BATCH_COMMANDS: usize = 1024;
     let mut log = WalThreadState {
-        buffered_bytes: buffer.iter().map(CanonicalSpan::approx_bytes).sum(),
+        buffered_bytes: buffer.approx_bytes(),
         wal,
         buffer,
         waiting: Vec::new(),
@@ -366,7 +417,7 @@ fn run_wal_thread(
 /// for the next fsync.
 struct WalThreadState<'a> {
     wal: WalWriter,
-    buffer: Vec<CanonicalSpan>,
+    buffer: NormalizedRows,
     buffered_bytes: usize,
     waiting: Vec<PendingAck>,
     /// The first append error of the current batch; the whole batch fails with it.
@@ -398,7 +449,7 @@ impl WalThreadState<'_> {
     }
 
     /// Seals the segment and hands over the rows it holds.
-    fn rotate(&mut self) -> io::Result<(u64, Vec<CanonicalSpan>)> {
+    fn rotate(&mut self) -> io::Result<(u64, NormalizedRows)> {
         if self.poisoned {
             return Err(io::Error::other("write-ahead log is not writable"));
         }
@@ -421,7 +472,7 @@ impl WalThreadState<'_> {
             Ok(()) => {
                 for (rows, bytes, done) in self.waiting.drain(..) {
                     self.buffered_bytes += bytes;
-                    self.buffer.extend(rows);
+                    self.buffer.append(rows);
                     let _ = done.send(Ok(()));
                 }
             }
@@ -451,20 +502,38 @@ fn run_flusher_thread(
 ) {
     let mut flusher = Flusher::default();
     loop {
-        let mut stop = match commands.recv_timeout(shared.config.flush_interval) {
-            Ok(FlusherCommand::FlushNow) | Err(RecvTimeoutError::Timeout) => None,
-            Ok(FlusherCommand::Stop { done }) => Some(done),
-            Err(RecvTimeoutError::Disconnected) => return,
+        let mut stop = None;
+        let mut waiting = Vec::new();
+        let mut handle = |command| match command {
+            FlusherCommand::FlushNow => {}
+            FlusherCommand::FlushAndNotify { done } => waiting.push(done),
+            FlusherCommand::Stop { done } => stop = Some(done),
         };
+        match commands.recv_timeout(shared.config.flush_interval) {
+            Ok(command) => handle(command),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
         // Many requests may have asked for a flush meanwhile: one flush answers them all.
         while let Ok(command) = commands.try_recv() {
-            if let FlusherCommand::Stop { done } = command {
-                stop = Some(done);
-            }
+            handle(command);
         }
-        let has_work = shared.pending_bytes.load(Ordering::Acquire) > 0 || stop.is_some();
-        if has_work && let Err(error) = flusher.flush(wal, shared) {
+        let has_work = shared.pending_bytes.load(Ordering::Acquire) > 0
+            || stop.is_some()
+            || !waiting.is_empty();
+        let outcome = if has_work {
+            flusher.flush(wal, shared)
+        } else {
+            Ok(())
+        };
+        if let Err(error) = &outcome {
             tracing::error!(%error, "flush failed; rows stay in the write-ahead log and will be retried");
+        }
+        for done in waiting {
+            let _ = done.send(match &outcome {
+                Ok(()) => Ok(()),
+                Err(error) => Err(IngestError::Internal(format!("flush failed: {error}"))),
+            });
         }
         if let Some(done) = stop {
             let _ = done.send(());
@@ -473,33 +542,23 @@ fn run_flusher_thread(
     }
 }
 
-/// The rows of sealed WAL segments, grouped by partition and sorted by start time.
+/// The rows of sealed WAL segments, grouped by partition and sorted by time.
 struct SealedBatch {
     /// The last sealed WAL segment; also the id of the files this batch writes.
     flush_id: u64,
-    partitions: BTreeMap<PartitionKey, Vec<CanonicalSpan>>,
-    rows: usize,
+    partitions: BTreeMap<PartitionKey, NormalizedRows>,
+    spans: usize,
     bytes: usize,
 }
 
 impl SealedBatch {
-    fn new(flush_id: u64, rows: Vec<CanonicalSpan>) -> SealedBatch {
-        let row_count = rows.len();
-        let bytes = rows.iter().map(CanonicalSpan::approx_bytes).sum();
-        let mut partitions: BTreeMap<PartitionKey, Vec<CanonicalSpan>> = BTreeMap::new();
-        for row in rows {
-            partitions
-                .entry(PartitionKey::for_span(&row.project_id, row.start_time))
-                .or_default()
-                .push(row);
-        }
-        for spans in partitions.values_mut() {
-            spans.sort_by_key(|span| span.start_time);
-        }
+    fn new(flush_id: u64, rows: NormalizedRows) -> SealedBatch {
+        let spans = rows.spans.len();
+        let bytes = rows.approx_bytes();
         SealedBatch {
             flush_id,
-            partitions,
-            rows: row_count,
+            partitions: rows.into_partitions(),
+            spans,
             bytes,
         }
     }
@@ -537,7 +596,7 @@ impl Flusher {
                 shared
                     .stats
                     .spans_flushed
-                    .fetch_add(batch.rows as u64, Ordering::Relaxed);
+                    .fetch_add(batch.spans as u64, Ordering::Relaxed);
                 Ok(())
             }
             Err(error) => {
@@ -555,20 +614,27 @@ impl Flusher {
     fn write_batch(&mut self, batch: &SealedBatch, shared: &Shared) -> Result<()> {
         self.flush_count += 1;
         let flush_id = batch.flush_id;
-        for (key, spans) in &batch.partitions {
-            let path = shared.data_dir.parquet_file_path(key, flush_id);
-            let staged = write_parquet_temp(&path, spans)?;
-            let written = staged.bytes;
-            let writer = self.index_writer(key, shared)?;
-            writer.delete_file(flush_id);
-            writer.add_file(flush_id, spans)?;
-            writer.commit()?;
+        for (key, rows) in &batch.partitions {
+            let mut staged = Vec::new();
+            for table in Table::ALL {
+                let path = shared.data_dir.parquet_file_path(table, key, flush_id);
+                staged.extend(write_table_temp(&path, table, rows)?);
+            }
+            if !rows.spans.is_empty() {
+                let writer = self.index_writer(key, shared)?;
+                writer.delete_file(flush_id);
+                writer.add_file(flush_id, &rows.spans)?;
+                writer.commit()?;
+            }
             // Published after the index commit: whatever SQL sees, search sees too.
-            staged.publish()?;
-            shared
-                .stats
-                .parquet_bytes_written
-                .fetch_add(written, Ordering::Relaxed);
+            for file in staged {
+                let written = file.bytes;
+                file.publish()?;
+                shared
+                    .stats
+                    .parquet_bytes_written
+                    .fetch_add(written, Ordering::Relaxed);
+            }
         }
         write_checkpoint(
             &shared.data_dir,

@@ -7,22 +7,21 @@
 //! documents are deleted, then their files, and the rows come back from the WAL. Every
 //! acknowledged span ends up stored exactly once.
 
-use std::collections::BTreeSet;
 use std::fs;
 
 use crate::checkpoint::read_checkpoint;
 use crate::error::Result;
 use crate::index::PartitionIndexWriter;
 use crate::layout::{DataDir, PartitionKey};
-use crate::normalize::normalize_request;
-use crate::span::CanonicalSpan;
+use crate::normalize::normalize_export;
+use crate::rows::{NormalizedRows, Table};
 use crate::wal::{list_segments, read_segment, segment_path};
 use crate::wal_record::decode_record;
 
 /// What start-up recovery hands to the pipeline.
 pub struct Recovered {
     /// Rows from WAL segments past the checkpoint, in log order.
-    pub rows: Vec<CanonicalSpan>,
+    pub rows: NormalizedRows,
     /// The number of the WAL segment to write next.
     pub next_segment: u64,
 }
@@ -37,7 +36,7 @@ pub fn recover(data_dir: &DataDir) -> Result<Recovered> {
         .filter(|&segment| segment > checkpoint)
         .collect();
 
-    let mut rows = Vec::new();
+    let mut rows = NormalizedRows::default();
     for &segment in &unflushed {
         for payload in read_segment(&segment_path(&wal_dir, segment))? {
             let record = match decode_record(&payload) {
@@ -47,19 +46,15 @@ pub fn recover(data_dir: &DataDir) -> Result<Recovered> {
                     continue;
                 }
             };
-            match normalize_request(&record.project_id, &record.request) {
-                Ok(normalized) => rows.extend(normalized),
+            match normalize_export(&record.project_id, &record.request) {
+                Ok(normalized) => rows.append(normalized),
                 Err(error) => {
                     tracing::error!(%error, segment, "skipping wal record the normalizer now rejects")
                 }
             }
         }
     }
-    let touched: BTreeSet<PartitionKey> = rows
-        .iter()
-        .map(|row| PartitionKey::for_span(&row.project_id, row.start_time))
-        .collect();
-    for key in &touched {
+    for key in &rows.partition_keys() {
         undo_interrupted_flushes(data_dir, key, checkpoint, &unflushed)?;
     }
     let last_segment = segments.last().copied().unwrap_or(0).max(checkpoint);
@@ -69,7 +64,7 @@ pub fn recover(data_dir: &DataDir) -> Result<Recovered> {
     })
 }
 
-/// Removes index documents, then Parquet files, of flushes above the checkpoint.
+/// Removes index documents, then Parquet files of every table, of flushes above the checkpoint.
 fn undo_interrupted_flushes(
     data_dir: &DataDir,
     key: &PartitionKey,
@@ -84,18 +79,20 @@ fn undo_interrupted_flushes(
         }
         index.commit()?;
     }
-    for (flush_id, path) in data_dir.partition_files(key)? {
-        if flush_id > checkpoint {
-            tracing::warn!(flush_id, path = %path.display(), "removing parquet file of an interrupted flush");
-            fs::remove_file(path)?;
-        }
-    }
-    let spans_dir = data_dir.spans_partition_dir(key);
-    if spans_dir.exists() {
-        for entry in fs::read_dir(spans_dir)? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|extension| extension == "tmp") {
+    for table in Table::ALL {
+        for (flush_id, path) in data_dir.partition_files(table, key)? {
+            if flush_id > checkpoint {
+                tracing::warn!(flush_id, path = %path.display(), "removing parquet file of an interrupted flush");
                 fs::remove_file(path)?;
+            }
+        }
+        let table_dir = data_dir.table_partition_dir(table, key);
+        if table_dir.exists() {
+            for entry in fs::read_dir(table_dir)? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|extension| extension == "tmp") {
+                    fs::remove_file(path)?;
+                }
             }
         }
     }

@@ -5,10 +5,10 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{
-    ArrayRef, Float64Builder, Int64Builder, RecordBatch, StringBuilder, TimestampNanosecondBuilder,
-};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+use crate::arrow_columns::{decimals, integers, strings, timestamp_type, timestamps};
 
 use crate::span::CanonicalSpan;
 
@@ -17,10 +17,6 @@ static SPANS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(build_spans_schema);
 /// The schema of the `spans` table.
 pub fn spans_schema() -> SchemaRef {
     SPANS_SCHEMA.clone()
-}
-
-fn timestamp() -> DataType {
-    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
 }
 
 fn build_spans_schema() -> SchemaRef {
@@ -35,8 +31,8 @@ fn build_spans_schema() -> SchemaRef {
         text("kind", false),
         text("service_name", true),
         text("scope_name", true),
-        Field::new("start_time", timestamp(), false),
-        Field::new("end_time", timestamp(), false),
+        Field::new("start_time", timestamp_type(), false),
+        Field::new("end_time", timestamp_type(), false),
         Field::new("duration_ns", DataType::Int64, false),
         text("status_code", false),
         text("status_message", true),
@@ -72,72 +68,45 @@ fn build_spans_schema() -> SchemaRef {
 pub fn spans_to_batch(
     spans: &[CanonicalSpan],
 ) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
-    let strings = |value: &dyn Fn(&CanonicalSpan) -> Option<&str>| -> ArrayRef {
-        let mut builder = StringBuilder::new();
-        for span in spans {
-            builder.append_option(value(span));
-        }
-        Arc::new(builder.finish())
-    };
-    let integers = |value: &dyn Fn(&CanonicalSpan) -> Option<i64>| -> ArrayRef {
-        let mut builder = Int64Builder::with_capacity(spans.len());
-        for span in spans {
-            builder.append_option(value(span));
-        }
-        Arc::new(builder.finish())
-    };
-    let timestamps = |value: &dyn Fn(&CanonicalSpan) -> i64| -> ArrayRef {
-        let mut builder =
-            TimestampNanosecondBuilder::with_capacity(spans.len()).with_timezone("UTC");
-        for span in spans {
-            builder.append_value(value(span));
-        }
-        Arc::new(builder.finish())
-    };
-    let mut cost = Float64Builder::with_capacity(spans.len());
-    for span in spans {
-        cost.append_option(span.cost_usd);
-    }
-
     let columns: Vec<ArrayRef> = vec![
-        strings(&|s| Some(&s.project_id)),
-        strings(&|s| Some(&s.trace_id)),
-        strings(&|s| Some(&s.span_id)),
-        strings(&|s| s.parent_span_id.as_deref()),
-        strings(&|s| Some(&s.name)),
-        strings(&|s| Some(&s.kind)),
-        strings(&|s| s.service_name.as_deref()),
-        strings(&|s| s.scope_name.as_deref()),
-        timestamps(&|s| s.start_time),
-        timestamps(&|s| s.end_time),
-        integers(&|s| Some(s.duration_ns)),
-        strings(&|s| Some(s.status_code.as_str())),
-        strings(&|s| s.status_message.as_deref()),
-        strings(&|s| s.error_type.as_deref()),
-        strings(&|s| Some(s.span_type.as_str())),
-        strings(&|s| s.operation.as_deref()),
-        strings(&|s| s.provider.as_deref()),
-        strings(&|s| s.request_model.as_deref()),
-        strings(&|s| s.response_model.as_deref()),
-        integers(&|s| s.input_tokens),
-        integers(&|s| s.output_tokens),
-        integers(&|s| s.cache_read_tokens),
-        integers(&|s| s.cache_write_tokens),
-        integers(&|s| s.reasoning_tokens),
-        Arc::new(cost.finish()),
-        strings(&|s| s.finish_reason.as_deref()),
-        strings(&|s| s.tool_name.as_deref()),
-        strings(&|s| s.tool_call_id.as_deref()),
-        strings(&|s| s.agent_name.as_deref()),
-        strings(&|s| s.session_id.as_deref()),
-        strings(&|s| s.user_id.as_deref()),
-        strings(&|s| s.input.as_deref()),
-        strings(&|s| s.output.as_deref()),
-        strings(&|s| s.system_prompt.as_deref()),
-        strings(&|s| Some(&s.attributes)),
-        strings(&|s| Some(&s.resource_attributes)),
-        strings(&|s| Some(&s.events)),
-        strings(&|s| Some(&s.links)),
+        strings(spans, |s| Some(&s.project_id)),
+        strings(spans, |s| Some(&s.trace_id)),
+        strings(spans, |s| Some(&s.span_id)),
+        strings(spans, |s| s.parent_span_id.as_deref()),
+        strings(spans, |s| Some(&s.name)),
+        strings(spans, |s| Some(&s.kind)),
+        strings(spans, |s| s.service_name.as_deref()),
+        strings(spans, |s| s.scope_name.as_deref()),
+        timestamps(spans, |s| Some(s.start_time)),
+        timestamps(spans, |s| Some(s.end_time)),
+        integers(spans, |s| Some(s.duration_ns)),
+        strings(spans, |s| Some(s.status_code.as_str())),
+        strings(spans, |s| s.status_message.as_deref()),
+        strings(spans, |s| s.error_type.as_deref()),
+        strings(spans, |s| Some(s.span_type.as_str())),
+        strings(spans, |s| s.operation.as_deref()),
+        strings(spans, |s| s.provider.as_deref()),
+        strings(spans, |s| s.request_model.as_deref()),
+        strings(spans, |s| s.response_model.as_deref()),
+        integers(spans, |s| s.input_tokens),
+        integers(spans, |s| s.output_tokens),
+        integers(spans, |s| s.cache_read_tokens),
+        integers(spans, |s| s.cache_write_tokens),
+        integers(spans, |s| s.reasoning_tokens),
+        decimals(spans, |s| s.cost_usd),
+        strings(spans, |s| s.finish_reason.as_deref()),
+        strings(spans, |s| s.tool_name.as_deref()),
+        strings(spans, |s| s.tool_call_id.as_deref()),
+        strings(spans, |s| s.agent_name.as_deref()),
+        strings(spans, |s| s.session_id.as_deref()),
+        strings(spans, |s| s.user_id.as_deref()),
+        strings(spans, |s| s.input.as_deref()),
+        strings(spans, |s| s.output.as_deref()),
+        strings(spans, |s| s.system_prompt.as_deref()),
+        strings(spans, |s| Some(&s.attributes)),
+        strings(spans, |s| Some(&s.resource_attributes)),
+        strings(spans, |s| Some(&s.events)),
+        strings(spans, |s| Some(&s.links)),
     ];
     RecordBatch::try_new(spans_schema(), columns)
 }

@@ -99,6 +99,7 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("gen_ai.system"),        // G before 1.37, TL
             key("llm.provider"),         // OI
             key("llm.system"),           // OI
+            key("ai.model.provider"),    // V
         ],
     ),
     (
@@ -107,11 +108,17 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("gen_ai.request.model"),
             key("llm.request.model_name"),
             key("llm.model_name"),
+            key("ai.model.id"),             // V
+            on(SpanType::Agent, "model_name"), // PA agent run
         ],
     ),
     (
         Field::ResponseModel,
-        &[key("gen_ai.response.model"), key("llm.response.model_name")],
+        &[
+            key("gen_ai.response.model"),
+            key("llm.response.model_name"),
+            key("ai.response.model"), // V
+        ],
     ),
     (
         Field::InputTokens,
@@ -120,6 +127,9 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("gen_ai.usage.prompt_tokens"),
             key("llm.token_count.prompt"),
             key("llm.usage.prompt_tokens"),
+            key("ai.usage.inputTokens"),       // V 5
+            key("ai.usage.promptTokens"),      // V 4
+            on(SpanType::Llm, "input_tokens"), // Claude Code: excludes cache tokens
         ],
     ),
     (
@@ -129,6 +139,9 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("gen_ai.usage.completion_tokens"),
             key("llm.token_count.completion"),
             key("llm.usage.completion_tokens"),
+            key("ai.usage.outputTokens"),       // V 5
+            key("ai.usage.completionTokens"),   // V 4
+            on(SpanType::Llm, "output_tokens"), // Claude Code
         ],
     ),
     (
@@ -137,6 +150,8 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("gen_ai.usage.cache_read.input_tokens"),
             key("gen_ai.usage.cache_read_input_tokens"),
             key("llm.token_count.prompt_details.cache_read"),
+            key("ai.usage.cachedInputTokens"),       // V
+            on(SpanType::Llm, "cache_read_tokens"), // Claude Code
         ],
     ),
     (
@@ -146,6 +161,7 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("gen_ai.usage.cache_write.input_tokens"),
             key("gen_ai.usage.cache_creation_input_tokens"),
             key("llm.token_count.prompt_details.cache_write"),
+            on(SpanType::Llm, "cache_creation_tokens"), // Claude Code
         ],
     ),
     (
@@ -154,6 +170,7 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("gen_ai.usage.reasoning.output_tokens"),
             key("gen_ai.usage.reasoning_tokens"),
             key("llm.token_count.completion_details.reasoning"),
+            key("ai.usage.reasoningTokens"), // V
         ],
     ),
     (
@@ -165,6 +182,8 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
         &[
             key("gen_ai.response.finish_reasons"),
             key("llm.finish_reason"),
+            key("ai.response.finishReason"), // V
+            on(SpanType::Llm, "stop_reason"), // Claude Code
         ],
     ),
     (
@@ -174,6 +193,8 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("tool.name"),
             key("tool_call.function.name"),
             on(SpanType::Tool, "traceloop.entity.name"),
+            key("ai.toolCall.name"),         // V
+            on(SpanType::Tool, "tool_name"), // Claude Code
         ],
     ),
     (
@@ -182,6 +203,8 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("gen_ai.tool.call.id"),
             key("tool.id"),
             key("tool_call.id"),
+            key("ai.toolCall.id"), // V
+            key("tool_use_id"),    // Claude Code
         ],
     ),
     (
@@ -190,6 +213,8 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("gen_ai.agent.name"),
             key("agent.name"),
             on(SpanType::Agent, "traceloop.entity.name"),
+            on(SpanType::Agent, "agent_name"), // PA agent run
+            key("ai.telemetry.functionId"),    // V
             key("gen_ai.workflow.name"),
             key("traceloop.workflow.name"),
         ],
@@ -200,6 +225,7 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("gen_ai.conversation.id"),
             key("session.id"),
             key("traceloop.association.properties.session_id"),
+            key("ai.telemetry.metadata.sessionId"), // V
         ],
     ),
     (
@@ -208,6 +234,7 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("user.id"),
             key("enduser.id"),
             key("traceloop.association.properties.user_id"),
+            key("ai.telemetry.metadata.userId"), // V
         ],
     ),
     (Field::ErrorType, &[key("error.type")]),
@@ -265,6 +292,38 @@ pub static SPAN_TYPE_RULES: &[(&str, &[(&str, SpanType)])] = &[
             ("rerank", SpanType::Retrieval),
         ],
     ),
+    (
+        // Vercel AI SDK: the outer call is the agent loop (steps of model calls and tools).
+        "ai.operationId",
+        &[
+            ("ai.generateText", SpanType::Agent),
+            ("ai.streamText", SpanType::Agent),
+            ("ai.generateText.doGenerate", SpanType::Llm),
+            ("ai.streamText.doStream", SpanType::Llm),
+            ("ai.generateObject", SpanType::Chain),
+            ("ai.streamObject", SpanType::Chain),
+            ("ai.generateObject.doGenerate", SpanType::Llm),
+            ("ai.streamObject.doStream", SpanType::Llm),
+            ("ai.toolCall", SpanType::Tool),
+            ("ai.embed", SpanType::Embedding),
+            ("ai.embedMany", SpanType::Embedding),
+            ("ai.embed.doEmbed", SpanType::Embedding),
+            ("ai.embedMany.doEmbed", SpanType::Embedding),
+        ],
+    ),
+    (
+        // Claude Code (`claude_code.*` spans). Its tool spans have phases as children
+        // (execution, waiting for the user's permission): they are steps, not more tool calls.
+        "span.type",
+        &[
+            ("interaction", SpanType::Agent),
+            ("llm_request", SpanType::Llm),
+            ("tool", SpanType::Tool),
+            ("tool.execution", SpanType::Chain),
+            ("tool.blocked_on_user", SpanType::Chain),
+            ("hook", SpanType::Chain),
+        ],
+    ),
 ];
 
 /// Which side of a model call content belongs to.
@@ -305,10 +364,17 @@ pub static INPUT_SOURCES: &[ContentSource] = &[
     ContentSource::FlattenedMessages(&OPENINFERENCE_INPUT_MESSAGES),
     ContentSource::FlattenedMessages(&OPENLLMETRY_PROMPT),
     ContentSource::MessagesAttribute("gen_ai.prompt"),
+    ContentSource::MessagesAttribute("ai.prompt.messages"), // V model call
     ContentSource::MessageEvents,
     ContentSource::Raw("gen_ai.tool.call.arguments"),
     ContentSource::Raw("traceloop.entity.input"),
     ContentSource::Raw("input.value"),
+    ContentSource::Raw("ai.prompt"),        // V outer call: {system, prompt | messages}
+    ContentSource::Raw("ai.toolCall.args"), // V
+    ContentSource::Raw("tool_arguments"),   // PA
+    ContentSource::MessagesAttribute("pydantic_ai.all_messages"), // PA agent run
+    ContentSource::Raw("user_prompt"),  // Claude Code interaction
+    ContentSource::Raw("full_command"), // Claude Code Bash tool
 ];
 
 /// Sources for `output`, highest priority first.
@@ -321,6 +387,20 @@ pub static OUTPUT_SOURCES: &[ContentSource] = &[
     ContentSource::Raw("gen_ai.tool.call.result"),
     ContentSource::Raw("traceloop.entity.output"),
     ContentSource::Raw("output.value"),
+    ContentSource::Raw("ai.response.text"),      // V
+    ContentSource::Raw("ai.response.toolCalls"), // V, when the model only called tools
+    ContentSource::Raw("ai.response.object"),    // V generateObject
+    ContentSource::Raw("ai.toolCall.result"),    // V
+    ContentSource::Raw("tool_response"),         // PA
+    ContentSource::Raw("final_result"),          // PA agent run
+];
+
+/// Span classification by exact span name, for emitters that type spans by name only
+/// (consulted after [`SPAN_TYPE_RULES`]). PA = Pydantic AI / Logfire defaults.
+pub static SPAN_NAME_RULES: &[(&str, SpanType)] = &[
+    ("agent run", SpanType::Agent),
+    ("running tool", SpanType::Tool),
+    ("running tools", SpanType::Chain),
 ];
 
 /// System prompt attributes (`[{type:"text", content}]` or a string). Without one, the
@@ -519,6 +599,7 @@ pub fn all_documented_keys() -> Vec<&'static str> {
         keys.extend(aliases.iter().map(|alias| alias.key));
     }
     keys.extend(SPAN_TYPE_RULES.iter().map(|(key, _)| *key));
+    keys.extend(SPAN_NAME_RULES.iter().map(|(name, _)| *name));
     for source in INPUT_SOURCES.iter().chain(OUTPUT_SOURCES) {
         match source {
             ContentSource::MessagesAttribute(key) | ContentSource::Raw(key) => keys.push(key),

@@ -4,17 +4,24 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 
 use crate::span::{CanonicalSpan, SpanType};
 
-use super::aliases::{FIELD_ALIASES, Field, FieldKind, SPAN_TYPE_RULES};
+use super::aliases::{FIELD_ALIASES, Field, FieldKind, SPAN_NAME_RULES, SPAN_TYPE_RULES};
 use super::attributes::AttributeSet;
 use super::values::{lenient_f64, lenient_i64, lenient_string};
 
-/// The span type a convention states, if any (`SPAN_TYPE_RULES`, first known value wins).
-pub fn convention_span_type(attributes: &AttributeSet<'_>) -> Option<SpanType> {
-    SPAN_TYPE_RULES.iter().find_map(|(key, values)| {
+/// The span type a convention states, if any: `SPAN_TYPE_RULES` (first known value wins),
+/// then the span names of `SPAN_NAME_RULES`.
+pub fn convention_span_type(attributes: &AttributeSet<'_>, span_name: &str) -> Option<SpanType> {
+    let by_attribute = SPAN_TYPE_RULES.iter().find_map(|(key, values)| {
         let stated = lenient_string(attributes.get(key)?)?;
         values
             .iter()
             .find(|(value, _)| value.eq_ignore_ascii_case(&stated))
+            .map(|(_, span_type)| *span_type)
+    });
+    by_attribute.or_else(|| {
+        SPAN_NAME_RULES
+            .iter()
+            .find(|(name, _)| *name == span_name)
             .map(|(_, span_type)| *span_type)
     })
 }

@@ -76,6 +76,16 @@ fn openllmetry() {
     check("openllmetry");
 }
 
+#[test]
+fn vercel_ai_sdk() {
+    check("vercel-ai-sdk");
+}
+
+#[test]
+fn pydantic_ai() {
+    check("pydantic-ai");
+}
+
 /// The OTLP/JSON decoder really reads hex ids, string int64s and nested AnyValues.
 #[test]
 fn otlp_json_decoding_reads_hex_ids_and_string_integers() {

@@ -12,9 +12,14 @@ mod content;
 mod events;
 mod fields;
 mod flattened;
+pub mod log_aliases;
+mod logs;
 pub mod messages;
+mod metrics;
 pub mod values;
 
+#[cfg(test)]
+mod capture_tests;
 #[cfg(test)]
 mod fixture_tests;
 #[cfg(test)]
@@ -29,7 +34,13 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use serde_json::{Value as Json, json};
 
+use crate::error::IngestError;
+use crate::rows::NormalizedRows;
 use crate::span::{CanonicalSpan, StatusCode};
+use crate::wal_record::ExportRequest;
+
+pub use self::logs::normalize_logs_request;
+pub use self::metrics::normalize_metrics_request;
 
 use self::aliases::{SERVICE_NAME_KEY, SPAN_KINDS};
 use self::attributes::AttributeSet;
@@ -136,6 +147,27 @@ impl NormalizeError {
     }
 }
 
+/// Normalizes an export request of any signal into rows; invalid input fails the whole
+/// request with a message that says what to fix.
+pub fn normalize_export(
+    project_id: &str,
+    request: &ExportRequest,
+) -> Result<NormalizedRows, IngestError> {
+    let mut rows = NormalizedRows::default();
+    match request {
+        ExportRequest::Traces(request) => rows.spans = normalize_request(project_id, request)?,
+        ExportRequest::Logs(request) => {
+            rows.logs =
+                normalize_logs_request(project_id, request).map_err(IngestError::InvalidInput)?
+        }
+        ExportRequest::Metrics(request) => {
+            rows.metrics = normalize_metrics_request(project_id, request)
+                .map_err(IngestError::InvalidInput)?
+        }
+    }
+    Ok(rows)
+}
+
 /// Normalizes every span of an export request; the first invalid span fails the whole request.
 pub fn normalize_request(
     project_id: &str,
@@ -224,7 +256,7 @@ pub fn normalize_span(
     };
 
     let attributes = AttributeSet::new(&span.attributes);
-    let convention_type = fields::convention_span_type(&attributes);
+    let convention_type = fields::convention_span_type(&attributes, &span.name);
     fields::apply_field_aliases(&attributes, convention_type, &mut row);
     content::apply_content(&attributes, &span.events, &mut row);
     if row.error_type.is_none() {
@@ -590,6 +622,7 @@ mod tests {
         let docs = include_str!("../../../docs/normalization.md");
         let missing: Vec<&str> = aliases::all_documented_keys()
             .into_iter()
+            .chain(log_aliases::all_documented_log_keys())
             .filter(|key| !docs.contains(&format!("`{key}")))
             .collect();
         assert!(
