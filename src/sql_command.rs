@@ -24,7 +24,7 @@ pub async fn run_sql(
     limit: usize,
 ) -> anyhow::Result<()> {
     let data_dir = DataDir::open(data_dir).context("cannot open data dir")?;
-    let context = project_session(&data_dir, DEFAULT_PROJECT)?;
+    let context = project_session(&data_dir, DEFAULT_PROJECT).await?;
     let output = run_read_only_sql(&context, sql, limit).await?;
     match format {
         OutputFormat::Table => println!("{}", pretty_format_batches(&output.batches)?),

@@ -1,15 +1,20 @@
 //! Sextant's read path.
 //!
-//! [`session::project_session`] builds a DataFusion session that sees one project's spans;
+//! [`session::project_session`] builds a DataFusion session that sees one project's spans,
+//! logs and metrics, with the [`views`] (`traces`, `sessions`, cost from [`prices`]);
 //! [`sql::run_read_only_sql`] runs user SQL on it; [`search::search_spans`] runs a
 //! full-text query over the partition indexes and fetches the matching rows from Parquet;
 //! [`trace::load_trace`] assembles one trace in tree order.
 
 pub mod error;
+pub mod event_costs;
+pub mod prices;
 pub mod rows;
 pub mod search;
 pub mod session;
+pub mod session_detail;
 pub mod sql;
 pub mod trace;
+pub mod views;
 
 pub use error::{QueryError, Result};

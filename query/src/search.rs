@@ -14,6 +14,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection
 use serde_json::{Map, Value};
 use sextant_ingest::index::{SpanIndexFields, register_tokenizers, span_index_schema};
 use sextant_ingest::layout::{DataDir, PartitionKey, day_of};
+use sextant_ingest::rows::Table;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery};
 use tantivy::snippet::SnippetGenerator;
@@ -139,7 +140,7 @@ pub fn search_spans(
 
     let mut partitions = Vec::new();
     let mut candidates = Vec::new();
-    for key in data_dir.partitions()?.into_iter().rev() {
+    for key in data_dir.partitions(Table::Spans)?.into_iter().rev() {
         // Partitions come newest day first and a day's spans all start that day: once
         // enough hits are found, older partitions cannot contribute.
         if candidates.len() >= wanted {
@@ -316,7 +317,7 @@ fn fetch_hits(
     for ((partition, file), mut rows) in rows_by_file {
         rows.sort_unstable();
         rows.dedup();
-        let path = data_dir.parquet_file_path(&partitions[partition].key, file);
+        let path = data_dir.parquet_file_path(Table::Spans, &partitions[partition].key, file);
         // The index commits just before its Parquet file is published: a hit on a file
         // not there yet is simply not visible yet.
         if !path.exists() {

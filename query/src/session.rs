@@ -1,11 +1,12 @@
 //! Builds the DataFusion session a query runs in: it sees exactly one project.
 //!
-//! Isolation is by construction: the `spans` table is a listing over that project's
-//! folder only, so no predicate a user writes (or removes) can reach another project.
+//! Isolation is by construction: the `spans`, `logs` and `metrics` tables are listings over
+//! that project's folders only, so no predicate a user writes (or removes) can reach another
+//! project.
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -14,15 +15,22 @@ use datafusion::execution::context::SessionContext;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionConfig;
 use sextant_ingest::layout::{DataDir, is_valid_project_id};
+use sextant_ingest::log_row::logs_schema;
+use sextant_ingest::metric_row::metrics_schema;
+use sextant_ingest::rows::Table;
 use sextant_ingest::schema::spans_schema;
 
 use crate::error::{QueryError, Result};
+use crate::prices::{PriceTable, model_cost_udf};
+use crate::views::register_views;
 
 /// Memory one query may use.
 pub const QUERY_MEMORY_LIMIT_BYTES: usize = 1024 * 1024 * 1024;
 
-/// A session whose `spans` table holds `project_id`'s spans (plus a `day` partition column).
-pub fn project_session(data_dir: &DataDir, project_id: &str) -> Result<SessionContext> {
+/// A session whose tables and views (`spans`, `logs`, `metrics`, `traces`, `sessions`,
+/// `prices`; `stored_spans`, `stored_logs` as written) hold `project_id`'s rows, each table
+/// with a `day` partition column.
+pub async fn project_session(data_dir: &DataDir, project_id: &str) -> Result<SessionContext> {
     if !is_valid_project_id(project_id) {
         return Err(QueryError::InvalidQuery(format!(
             "invalid project id {project_id:?}"
@@ -38,7 +46,31 @@ pub fn project_session(data_dir: &DataDir, project_id: &str) -> Result<SessionCo
         .build_arc()?;
     let context = SessionContext::new_with_config_rt(config, runtime);
 
-    let project_dir = data_dir.project_spans_dir(project_id);
+    for table in Table::ALL {
+        register_table(&context, data_dir, table, project_id)?;
+    }
+    let prices = Arc::new(PriceTable::load(data_dir.root())?);
+    context.register_batch("prices", prices.to_batch()?)?;
+    context.register_udf(model_cost_udf(prices));
+    register_views(&context).await?;
+    Ok(context)
+}
+
+fn table_schema(table: Table) -> SchemaRef {
+    match table {
+        Table::Spans => spans_schema(),
+        Table::Logs => logs_schema(),
+        Table::Metrics => metrics_schema(),
+    }
+}
+
+fn register_table(
+    context: &SessionContext,
+    data_dir: &DataDir,
+    table: Table,
+    project_id: &str,
+) -> Result<()> {
+    let project_dir = data_dir.project_table_dir(table, project_id);
     std::fs::create_dir_all(&project_dir)?;
     let table_path = ListingTableUrl::parse(format!("{}/", project_dir.display()))?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
@@ -46,8 +78,14 @@ pub fn project_session(data_dir: &DataDir, project_id: &str) -> Result<SessionCo
         .with_table_partition_cols(vec![("day".to_string(), DataType::Utf8)]);
     let table_config = ListingTableConfig::new(table_path)
         .with_listing_options(options)
-        .with_schema(spans_schema());
-    let table = ListingTable::try_new(table_config)?;
-    context.register_table("spans", Arc::new(table))?;
-    Ok(context)
+        .with_schema(table_schema(table));
+    let listing = ListingTable::try_new(table_config)?;
+    // Spans and logs are read through views that add the query-time cost.
+    let name = match table {
+        Table::Spans => "stored_spans",
+        Table::Logs => "stored_logs",
+        Table::Metrics => "metrics",
+    };
+    context.register_table(name, Arc::new(listing))?;
+    Ok(())
 }

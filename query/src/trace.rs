@@ -9,6 +9,7 @@ use datafusion::execution::context::SessionContext;
 use serde_json::{Map, Value};
 
 use crate::error::{QueryError, Result};
+use crate::event_costs::attach_event_costs;
 use crate::rows::batches_to_json_rows;
 use crate::sql::run_read_only_sql;
 
@@ -39,7 +40,8 @@ pub async fn load_trace(context: &SessionContext, trace_id: &str) -> Result<Trac
     if rows.is_empty() {
         return Err(QueryError::NotFound(format!("trace {trace_id} not found")));
     }
-    let spans = order_as_tree(rows);
+    let mut spans = order_as_tree(rows);
+    attach_event_costs(context, &trace_id, &mut spans).await?;
     Ok(TraceTree {
         trace_id,
         span_count: spans.len(),

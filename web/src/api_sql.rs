@@ -51,7 +51,7 @@ pub async fn post_sql(
         .limit
         .unwrap_or(DEFAULT_ROW_LIMIT)
         .clamp(1, MAX_ROW_LIMIT);
-    let context = project_session(state.data_dir(), DEFAULT_PROJECT)?;
+    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
     let output = run_read_only_sql(&context, &body.sql, row_limit).await?;
     match format {
         "csv" => {

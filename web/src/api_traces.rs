@@ -13,6 +13,6 @@ pub async fn get_trace(
     State(state): State<AppState>,
     Path(trace_id): Path<String>,
 ) -> Result<Json<TraceTree>, ApiError> {
-    let context = project_session(state.data_dir(), DEFAULT_PROJECT)?;
+    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
     Ok(Json(load_trace(&context, &trace_id).await?))
 }

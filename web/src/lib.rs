@@ -5,6 +5,7 @@
 
 pub mod api_error;
 pub mod api_search;
+pub mod api_sessions;
 pub mod api_sql;
 pub mod api_traces;
 pub mod metrics;

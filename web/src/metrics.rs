@@ -18,6 +18,16 @@ pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
             stats.spans_acknowledged.load(Ordering::Relaxed),
         ),
         (
+            "sextant_log_records_acknowledged_total",
+            "Log records acknowledged to clients (durable in the WAL).",
+            stats.log_records_acknowledged.load(Ordering::Relaxed),
+        ),
+        (
+            "sextant_metric_points_acknowledged_total",
+            "Metric data points acknowledged to clients (durable in the WAL).",
+            stats.metric_points_acknowledged.load(Ordering::Relaxed),
+        ),
+        (
             "sextant_spans_flushed_total",
             "Spans written to Parquet and the index.",
             stats.spans_flushed.load(Ordering::Relaxed),

@@ -6,7 +6,7 @@ use sextant_ingest::otlp_http::{OtlpState, otlp_router};
 
 use crate::api_error::ApiError;
 use crate::state::AppState;
-use crate::{api_search, api_sql, api_traces, metrics};
+use crate::{api_search, api_sessions, api_sql, api_traces, metrics};
 
 pub fn router(state: AppState) -> Router {
     let otlp = otlp_router(OtlpState {
@@ -17,6 +17,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sql", post(api_sql::post_sql))
         .route("/api/search", get(api_search::get_search))
         .route("/api/traces/{trace_id}", get(api_traces::get_trace))
+        .route("/api/sessions/{session_id}", get(api_sessions::get_session))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::get_metrics))
         .fallback(not_found)

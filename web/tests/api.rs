@@ -175,3 +175,144 @@ async fn healthz_answers() {
     let (status, _) = call_text(&app, request).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+fn capture(path: &str) -> String {
+    let path = format!(
+        "{}/../datasets/fixtures/captures/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("read {path}: {error}"))
+}
+
+async fn export_json(app: &TestApp, signal: &str, body: String) {
+    let request = Request::post(format!("/v1/{signal}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .expect("request");
+    let (status, text) = call_text(app, request).await;
+    assert_eq!(status, StatusCode::OK, "/v1/{signal}: {text}");
+}
+
+async fn get_json(app: &TestApp, path: &str) -> (StatusCode, Value) {
+    call(app, Request::get(path).body(Body::empty()).expect("request")).await
+}
+
+fn flush(app: &TestApp) {
+    app.state.pipeline.flush_and_wait().expect("flush");
+}
+
+const CLAUDE_SESSION: &str = "e82a73ec-2177-4b26-bf99-652bb7c18c86";
+const CLAUDE_TRACE: &str = "0dd2afd7d0606ef6931c5f2d183020ca";
+
+/// The Claude Code capture (spans, events, metrics) becomes one session whose llm spans carry
+/// the cost the CLI reported in its `api_request` events.
+#[tokio::test]
+async fn claude_code_telemetry_becomes_a_session_with_its_reported_cost() {
+    let app = app();
+    let dir = "claude-code-2.1.328";
+    export_json(&app, "traces", capture(&format!("{dir}/traces.json"))).await;
+    export_json(&app, "logs", capture(&format!("{dir}/logs.json"))).await;
+    export_json(&app, "metrics", capture(&format!("{dir}/metrics.json"))).await;
+    flush(&app);
+
+    let (status, session) = get_json(&app, &format!("/api/sessions/{CLAUDE_SESSION}")).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let cost = session["summary"]["cost_usd"].as_f64().unwrap_or_default();
+    assert!((cost - 0.0119).abs() < 1e-9, "session cost {cost}");
+    assert_eq!(session["summary"]["traces"], 1);
+    assert_eq!(session["summary"]["prompts"], 1);
+    assert_eq!(session["summary"]["input_tokens"], 2400);
+    assert_eq!(session["traces"][0]["prompt"], "run the otter check");
+    assert_eq!(session["traces"][0]["llm_calls"], 2);
+    assert_eq!(session["traces"][0]["tool_calls"], 1);
+    assert_eq!(session["prompts"][0]["prompt"], "run the otter check");
+    let events = session["prompts"][0]["events"].as_array().cloned().unwrap_or_default();
+    assert!(
+        events.iter().any(|event| event["event_name"] == "claude_code.tool_result"),
+        "{events:?}"
+    );
+
+    let (status, trace) = get_json(&app, &format!("/api/traces/{CLAUDE_TRACE}")).await;
+    assert_eq!(status, StatusCode::OK, "{trace}");
+    let llm: Vec<&Value> = trace["spans"]
+        .as_array()
+        .map(|spans| spans.iter().filter(|span| span["span_type"] == "llm").collect())
+        .unwrap_or_default();
+    assert_eq!(llm.len(), 2);
+    for span in llm {
+        assert_eq!(span["cost_source"], "event", "{span}");
+        let cost = span["cost_usd"].as_f64().unwrap_or_default();
+        assert!((cost - 0.00595).abs() < 1e-9, "span cost {cost}");
+    }
+
+    let (_, body) = sql(
+        &app,
+        "SELECT sum(value) AS usd FROM metrics WHERE metric_name = 'claude_code.cost.usage'",
+    )
+    .await;
+    let metric_cost = body["rows"][0]["usd"].as_f64().unwrap_or_default();
+    assert!((metric_cost - 0.0119).abs() < 1e-9, "{body}");
+    let (_, body) = sql(
+        &app,
+        "SELECT count(*) AS n FROM logs WHERE event_name = 'claude_code.api_request'",
+    )
+    .await;
+    assert_eq!(body["rows"][0]["n"], 2, "{body}");
+}
+
+/// Codex sends only events: its conversation is still a session, with tokens and one prompt.
+#[tokio::test]
+async fn codex_events_alone_make_a_session() {
+    let app = app();
+    export_json(&app, "logs", capture("codex-0.169.0/logs.json")).await;
+    flush(&app);
+    let conversation = "01a20119-8bbc-7090-af2c-41c854c72264";
+    let (status, session) = get_json(&app, &format!("/api/sessions/{conversation}")).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["summary"]["traces"], 0);
+    assert_eq!(session["summary"]["prompts"], 1);
+    assert!(session["summary"]["input_tokens"].as_i64().unwrap_or_default() > 0);
+    assert_eq!(session["summary"]["models"][0], "fake-model");
+    let prompts = session["prompts"].as_array().cloned().unwrap_or_default();
+    assert!(
+        prompts
+            .iter()
+            .any(|prompt| prompt["events"].as_array().is_some_and(|events| events
+                .iter()
+                .any(|event| event["event_name"] == "codex.tool_result"))),
+        "{prompts:?}"
+    );
+    let (status, _) = get_json(&app, "/api/sessions/no-such-session").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A model call without a cost of its own is priced from the price table at query time, and
+/// a price in the data directory's own table wins (fixing a price reprices history).
+#[tokio::test]
+async fn cost_is_computed_from_the_price_table_at_query_time() {
+    let app = app();
+    export_json(&app, "traces", capture("../genai-current.json")).await;
+    flush(&app);
+    let priced = "SELECT sum(cost_usd) AS usd, count(*) FILTER (WHERE cost_source = 'price_table') AS n \
+                  FROM spans WHERE span_type = 'llm'";
+    let (status, before) = sql(&app, priced).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    let (_, prices) = sql(&app, "SELECT count(*) AS n FROM prices").await;
+    assert!(prices["rows"][0]["n"].as_i64().unwrap_or_default() > 10, "{prices}");
+    let (_, models) = sql(
+        &app,
+        "SELECT DISTINCT COALESCE(response_model, request_model) AS model FROM spans WHERE span_type = 'llm'",
+    )
+    .await;
+    let model = models["rows"][0]["model"].as_str().unwrap_or_default().to_owned();
+    assert!(!model.is_empty(), "{models}");
+    let own_prices = format!(
+        "[[price]]\nmodel = \"{model}\"\nfrom = \"2000-01-01\"\ninput = 1000000.0\noutput = 0.0\n"
+    );
+    std::fs::write(app.state.data_dir().root().join("prices.toml"), own_prices).expect("write");
+    let (_, after) = sql(&app, priced).await;
+    let before_usd = before["rows"][0]["usd"].as_f64().unwrap_or_default();
+    let after_usd = after["rows"][0]["usd"].as_f64().unwrap_or_default();
+    assert!(after["rows"][0]["n"].as_i64().unwrap_or_default() > 0, "{after}");
+    assert!(after_usd > before_usd, "repriced: {before_usd} → {after_usd}");
+}

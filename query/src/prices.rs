@@ -1,0 +1,362 @@
+//! The model price table: shipped in `datasets/prices.toml`, extended by `<data-dir>/prices.toml`.
+//!
+//! Cost is computed at query time (the `model_cost` SQL function behind the `spans` view), so
+//! fixing a price reprices history. Rules, as the shipped file's header states them: `*`
+//! patterns matched case-insensitively against the model; the most specific pattern wins; then
+//! the entry with the latest `from` date on or before the span; data-dir entries beat shipped
+//! ones at equal specificity and date.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Date32Builder, Float64Array, Float64Builder, RecordBatch,
+    StringBuilder,
+};
+use datafusion::arrow::datatypes::{
+    DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit, TimestampNanosecondType,
+};
+use datafusion::common::cast::as_string_array;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use serde::Deserialize;
+
+use crate::error::{QueryError, Result};
+
+/// The table shipped with Sextant.
+pub const SHIPPED_PRICES: &str = include_str!("../../datasets/prices.toml");
+
+/// The file in a data directory whose entries extend (and win over) the shipped table.
+pub const DATA_DIR_PRICES_FILE: &str = "prices.toml";
+
+/// One price, USD per million tokens.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    #[serde(default)]
+    pub provider: Option<String>,
+    pub model: String,
+    /// Effective from this day (UTC), inclusive.
+    pub from: NaiveDate,
+    pub input: f64,
+    pub output: f64,
+    #[serde(default)]
+    pub cache_read: f64,
+    #[serde(default)]
+    pub cache_write: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceFile {
+    #[serde(default)]
+    price: Vec<ModelPrice>,
+}
+
+/// Where a price came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PriceOrigin {
+    Shipped,
+    DataDir,
+}
+
+impl PriceOrigin {
+    fn as_str(self) -> &'static str {
+        match self {
+            PriceOrigin::Shipped => "shipped",
+            PriceOrigin::DataDir => "data_dir",
+        }
+    }
+}
+
+/// Token counts of one model call, as stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TokenUsage {
+    pub input: i64,
+    pub output: i64,
+    pub cache_read: i64,
+    pub cache_write: i64,
+    /// Whether `input` counts the cached tokens too (OTel GenAI, OpenAI) or not (Anthropic,
+    /// Claude Code).
+    pub input_includes_cache: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PriceTable {
+    entries: Vec<(ModelPrice, PriceOrigin)>,
+}
+
+impl PriceTable {
+    /// The shipped table plus the data directory's own, if it has one.
+    pub fn load(data_dir: &Path) -> Result<PriceTable> {
+        let mut table = PriceTable::parse(SHIPPED_PRICES, PriceOrigin::Shipped)?;
+        let own = data_dir.join(DATA_DIR_PRICES_FILE);
+        match std::fs::read_to_string(&own) {
+            Ok(text) => {
+                let extra = PriceTable::parse(&text, PriceOrigin::DataDir).map_err(|error| {
+                    QueryError::InvalidQuery(format!("{}: {error}", own.display()))
+                })?;
+                table.entries.extend(extra.entries);
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error.into()),
+        }
+        Ok(table)
+    }
+
+    pub fn parse(text: &str, origin: PriceOrigin) -> Result<PriceTable> {
+        let file: PriceFile = toml::from_str(text)
+            .map_err(|error| QueryError::InvalidQuery(format!("invalid price table: {error}")))?;
+        Ok(PriceTable {
+            entries: file.price.into_iter().map(|price| (price, origin)).collect(),
+        })
+    }
+
+    /// The price in force for `model` at `time_ns`, if any.
+    pub fn price_for(&self, model: &str, time_ns: i64) -> Option<&ModelPrice> {
+        let model = model.to_ascii_lowercase();
+        let day = DateTime::<Utc>::from_timestamp_nanos(time_ns).date_naive();
+        self.entries
+            .iter()
+            .filter(|(price, _)| price.from <= day && pattern_matches(&price.model, &model))
+            .max_by_key(|(price, origin)| (literal_chars(&price.model), price.from, *origin))
+            .map(|(price, _)| price)
+    }
+
+    /// The cost of one call in USD, if the model has a price.
+    pub fn cost(&self, model: &str, time_ns: i64, usage: TokenUsage) -> Option<f64> {
+        let price = self.price_for(model, time_ns)?;
+        let cached = usage.cache_read.max(0) + usage.cache_write.max(0);
+        // A source that claims to include cached tokens but reports fewer input tokens than
+        // cached ones cannot be including them: treat its input as uncached.
+        let uncached_input = if usage.input_includes_cache && usage.input >= cached {
+            usage.input - cached
+        } else {
+            usage.input
+        };
+        let per_token = |tokens: i64, per_million: f64| tokens.max(0) as f64 * per_million / 1e6;
+        Some(
+            per_token(uncached_input, price.input)
+                + per_token(usage.output, price.output)
+                + per_token(usage.cache_read, price.cache_read)
+                + per_token(usage.cache_write, price.cache_write),
+        )
+    }
+
+    /// The table as the `prices` SQL table.
+    pub fn to_batch(&self) -> Result<RecordBatch> {
+        let mut provider = StringBuilder::new();
+        let mut model = StringBuilder::new();
+        let mut from = Date32Builder::new();
+        let mut prices: [Float64Builder; 4] = Default::default();
+        let mut origin = StringBuilder::new();
+        let epoch = NaiveDate::default();
+        for (price, price_origin) in &self.entries {
+            provider.append_option(price.provider.as_deref());
+            model.append_value(&price.model);
+            from.append_value((price.from - epoch).num_days() as i32);
+            for (builder, value) in prices.iter_mut().zip([
+                price.input,
+                price.output,
+                price.cache_read,
+                price.cache_write,
+            ]) {
+                builder.append_value(value);
+            }
+            origin.append_value(price_origin.as_str());
+        }
+        let [input, output, cache_read, cache_write] = prices.map(|mut builder| builder.finish());
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(provider.finish()),
+            Arc::new(model.finish()),
+            Arc::new(from.finish()),
+            Arc::new(input),
+            Arc::new(output),
+            Arc::new(cache_read),
+            Arc::new(cache_write),
+            Arc::new(origin.finish()),
+        ];
+        Ok(RecordBatch::try_new(prices_schema(), columns)?)
+    }
+}
+
+pub fn prices_schema() -> SchemaRef {
+    let price = |name: &str| Field::new(name, DataType::Float64, false);
+    Arc::new(Schema::new(vec![
+        Field::new("provider", DataType::Utf8, true),
+        Field::new("model", DataType::Utf8, false),
+        Field::new("effective_from", DataType::Date32, false),
+        price("input_per_million"),
+        price("output_per_million"),
+        price("cache_read_per_million"),
+        price("cache_write_per_million"),
+        Field::new("origin", DataType::Utf8, false),
+    ]))
+}
+
+/// `*` matches any run of characters; everything else literally. `model` is lowercase.
+fn pattern_matches(pattern: &str, model: &str) -> bool {
+    let pattern = pattern.to_ascii_lowercase();
+    let mut pieces = pattern.split('*');
+    let Some(first) = pieces.next() else {
+        return false;
+    };
+    let Some(mut rest) = model.strip_prefix(first) else {
+        return false;
+    };
+    let pieces: Vec<&str> = pieces.collect();
+    let Some((last, middle)) = pieces.split_last() else {
+        return rest.is_empty();
+    };
+    for piece in middle {
+        match rest.find(piece) {
+            Some(position) => rest = &rest[position + piece.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
+fn literal_chars(pattern: &str) -> usize {
+    pattern.chars().filter(|character| *character != '*').count()
+}
+
+/// `model_cost(model, time, input, output, cache_read, cache_write, input_includes_cache)`:
+/// the cost in USD from the price table, null when the model has no price or no tokens.
+pub fn model_cost_udf(prices: Arc<PriceTable>) -> ScalarUDF {
+    let function = move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let [model, time, input, output, cache_read, cache_write, includes_cache] =
+            arrays.as_slice()
+        else {
+            return Err(datafusion::error::DataFusionError::Internal(
+                "model_cost takes 7 arguments".into(),
+            ));
+        };
+        let model = as_string_array(model)?;
+        let time = time.as_primitive::<TimestampNanosecondType>();
+        let counts = [input, output, cache_read, cache_write].map(|array| array.as_primitive::<Int64Type>());
+        let includes_cache = includes_cache.as_boolean();
+        let mut costs = Float64Builder::with_capacity(model.len());
+        for row in 0..model.len() {
+            let no_tokens = counts.iter().all(|count| count.is_null(row));
+            if model.is_null(row) || time.is_null(row) || no_tokens {
+                costs.append_null();
+                continue;
+            }
+            let count = |index: usize| {
+                let array = counts[index];
+                if array.is_null(row) { 0 } else { array.value(row) }
+            };
+            let usage = TokenUsage {
+                input: count(0),
+                output: count(1),
+                cache_read: count(2),
+                cache_write: count(3),
+                input_includes_cache: !includes_cache.is_null(row) && includes_cache.value(row),
+            };
+            costs.append_option(prices.cost(model.value(row), time.value(row), usage));
+        }
+        let costs: Float64Array = costs.finish();
+        Ok(ColumnarValue::Array(Arc::new(costs)))
+    };
+    create_udf(
+        "model_cost",
+        vec![
+            DataType::Utf8,
+            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+            DataType::Int64,
+            DataType::Int64,
+            DataType::Int64,
+            DataType::Int64,
+            DataType::Boolean,
+        ],
+        DataType::Float64,
+        Volatility::Immutable,
+        Arc::new(function),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> PriceTable {
+        PriceTable::parse(SHIPPED_PRICES, PriceOrigin::Shipped).expect("shipped table parses")
+    }
+
+    const NOV_2025: i64 = 1_764_000_000_000_000_000; // 2025-11-24
+
+    #[test]
+    fn patterns_match_with_wildcards_case_insensitively() {
+        assert!(pattern_matches("claude-sonnet-4*", "claude-sonnet-4-5-20250929"));
+        assert!(pattern_matches("GPT-5*", "gpt-5"));
+        assert!(!pattern_matches("gpt-5*", "gpt-4o"));
+        assert!(pattern_matches("*mini*", "gpt-5-mini"));
+        assert!(pattern_matches("exact", "exact"));
+        assert!(!pattern_matches("exact", "exactly"));
+    }
+
+    #[test]
+    fn the_most_specific_pattern_wins() {
+        let prices = table();
+        let mini = prices.price_for("gpt-5-mini-2025-08-07", NOV_2025).expect("priced");
+        assert_eq!(mini.model, "gpt-5-mini*");
+        let full = prices.price_for("gpt-5", NOV_2025).expect("priced");
+        assert_eq!(full.model, "gpt-5*");
+        assert!(prices.price_for("some-local-model", NOV_2025).is_none());
+    }
+
+    #[test]
+    fn prices_take_effect_on_their_date() {
+        let prices = table();
+        let before = prices.price_for("claude-opus-4-5", 1_750_000_000_000_000_000);
+        assert_eq!(before.map(|price| price.input), Some(15.0), "older opus-4 price");
+        let after = prices.price_for("claude-opus-4-5", NOV_2025 + 86_400_000_000_000);
+        assert_eq!(after.map(|price| price.input), Some(5.0));
+    }
+
+    #[test]
+    fn cached_tokens_are_priced_apart_and_not_twice() {
+        let prices = table();
+        let inclusive = TokenUsage {
+            input: 1_000_000,
+            output: 0,
+            cache_read: 400_000,
+            cache_write: 0,
+            input_includes_cache: true,
+        };
+        // gpt-5: 600k uncached at $1.25/M + 400k cached at $0.125/M.
+        let cost = prices.cost("gpt-5", NOV_2025, inclusive).expect("priced");
+        assert!((cost - (0.75 + 0.05)).abs() < 1e-9, "{cost}");
+        let exclusive = TokenUsage {
+            input_includes_cache: false,
+            ..inclusive
+        };
+        let cost = prices.cost("gpt-5", NOV_2025, exclusive).expect("priced");
+        assert!((cost - (1.25 + 0.05)).abs() < 1e-9, "{cost}");
+    }
+
+    #[test]
+    fn data_dir_entries_win_over_shipped_ones() {
+        let mut prices = table();
+        let own = PriceTable::parse(
+            "[[price]]\nmodel = \"gpt-5*\"\nfrom = \"2025-08-07\"\ninput = 99.0\noutput = 1.0\n",
+            PriceOrigin::DataDir,
+        )
+        .expect("parses");
+        prices.entries.extend(own.entries);
+        assert_eq!(prices.price_for("gpt-5", NOV_2025).map(|p| p.input), Some(99.0));
+        assert_eq!(prices.to_batch().expect("batch").num_rows(), prices.entries.len());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let error = PriceTable::parse(
+            "[[price]]\nmodel = \"x\"\nfrom = \"2025-01-01\"\ninput = 1.0\noutput = 1.0\ncolour = 1\n",
+            PriceOrigin::DataDir,
+        )
+        .expect_err("unknown key");
+        assert!(error.to_string().contains("colour"), "{error}");
+    }
+}

@@ -1,0 +1,268 @@
+//! Assembles one session (a conversation): its summary, its traces in order with the prompt
+//! that started each, and the agent's events grouped per prompt.
+//!
+//! The per-prompt timeline comes from log events alone, so an agent that exports only logs
+//! (Claude Code without trace export, Codex) still gets one: events are ordered by time and
+//! sequence, and a new prompt starts at each `…user_prompt` event or change of `prompt_id`.
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::execution::context::SessionContext;
+use datafusion::prelude::{DataFrame, col, lit};
+use serde_json::{Map, Value};
+
+use crate::error::{QueryError, Result};
+use crate::rows::batches_to_json_rows;
+
+/// Most events returned for one session.
+pub const MAX_SESSION_EVENTS: usize = 10_000;
+/// Most traces returned for one session.
+pub const MAX_SESSION_TRACES: usize = 5_000;
+/// Characters of a prompt shown per trace.
+const PROMPT_PREVIEW_CHARS: usize = 2_000;
+
+#[derive(Debug, serde::Serialize)]
+pub struct SessionDetail {
+    pub session_id: String,
+    /// The session's row of the `sessions` view.
+    pub summary: Map<String, Value>,
+    /// Rows of the `traces` view, oldest first, each with the `prompt` that started it.
+    pub traces: Vec<Map<String, Value>>,
+    /// The agent's events, grouped per prompt, oldest first.
+    pub prompts: Vec<PromptTimeline>,
+    /// True when the session had more events than [`MAX_SESSION_EVENTS`].
+    pub events_truncated: bool,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct PromptTimeline {
+    pub prompt_id: Option<String>,
+    pub prompt: Option<String>,
+    pub events: Vec<Map<String, Value>>,
+}
+
+async fn rows(frame: DataFrame) -> Result<Vec<Map<String, Value>>> {
+    let batches: Vec<RecordBatch> = frame.collect().await?;
+    batches_to_json_rows(&batches)
+}
+
+pub async fn load_session(context: &SessionContext, session_id: &str) -> Result<SessionDetail> {
+    if session_id.is_empty() || session_id.len() > 512 {
+        return Err(QueryError::InvalidQuery(
+            "invalid session id: expected 1 to 512 characters".into(),
+        ));
+    }
+    let summary = rows(
+        context
+            .table("sessions")
+            .await?
+            .filter(col("session_id").eq(lit(session_id)))?,
+    )
+    .await?
+    .into_iter()
+    .next()
+    .ok_or_else(|| QueryError::NotFound(format!("session {session_id:?} not found")))?;
+
+    // Prompts are the roots' input; trace ids first, so the `traces` aggregate is filtered by
+    // its group key (pushed below the aggregation) rather than computed for every trace.
+    let roots = rows(
+        context
+            .table("spans")
+            .await?
+            .filter(
+                col("session_id")
+                    .eq(lit(session_id))
+                    .and(col("parent_span_id").is_null()),
+            )?
+            .select_columns(&["trace_id", "input"])?,
+    )
+    .await?;
+    let mut prompts_by_trace = std::collections::HashMap::new();
+    for root in &roots {
+        if let (Some(Value::String(trace_id)), Some(Value::String(input))) =
+            (root.get("trace_id"), root.get("input"))
+        {
+            prompts_by_trace.insert(trace_id.clone(), preview(input));
+        }
+    }
+    let trace_ids: Vec<_> = rows(
+        context
+            .table("spans")
+            .await?
+            .filter(col("session_id").eq(lit(session_id)))?
+            .select_columns(&["trace_id"])?
+            .distinct()?,
+    )
+    .await?
+    .into_iter()
+    .filter_map(|row| row.get("trace_id").and_then(Value::as_str).map(lit))
+    .take(MAX_SESSION_TRACES)
+    .collect();
+    let mut traces = if trace_ids.is_empty() {
+        Vec::new()
+    } else {
+        rows(
+            context
+                .table("traces")
+                .await?
+                .filter(col("trace_id").in_list(trace_ids, false))?
+                .sort(vec![col("start_time").sort(true, true)])?,
+        )
+        .await?
+    };
+    for trace in &mut traces {
+        let prompt = trace
+            .get("trace_id")
+            .and_then(Value::as_str)
+            .and_then(|trace_id| prompts_by_trace.get(trace_id).cloned());
+        trace.insert("prompt".into(), prompt.map_or(Value::Null, Value::String));
+    }
+
+    let events = rows(
+        context
+            .table("logs")
+            .await?
+            .filter(col("session_id").eq(lit(session_id)))?
+            .select_columns(&[
+                "time",
+                "event_name",
+                "prompt_id",
+                "event_sequence",
+                "trace_id",
+                "span_id",
+                "model",
+                "input_tokens",
+                "output_tokens",
+                "cache_read_tokens",
+                "cache_write_tokens",
+                "cost_usd",
+                "cost_source",
+                "tool_name",
+                "tool_call_id",
+                "success",
+                "duration_ms",
+                "body",
+                "attributes",
+            ])?
+            .sort(vec![
+                col("time").sort(true, true),
+                col("event_sequence").sort(true, true),
+            ])?
+            .limit(0, Some(MAX_SESSION_EVENTS + 1))?,
+    )
+    .await?;
+    let events_truncated = events.len() > MAX_SESSION_EVENTS;
+    let prompts = group_by_prompt(events.into_iter().take(MAX_SESSION_EVENTS));
+    Ok(SessionDetail {
+        session_id: session_id.to_owned(),
+        summary,
+        traces,
+        prompts,
+        events_truncated,
+    })
+}
+
+fn preview(text: &str) -> String {
+    match text.char_indices().nth(PROMPT_PREVIEW_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+fn text<'a>(row: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    row.get(key).and_then(Value::as_str)
+}
+
+/// The prompt text of a `user_prompt` event: its `prompt` attribute (Claude Code, Codex).
+fn prompt_text(event: &Map<String, Value>) -> Option<String> {
+    let attributes: Map<String, Value> = serde_json::from_str(text(event, "attributes")?).ok()?;
+    attributes
+        .get("prompt")
+        .and_then(Value::as_str)
+        .map(preview)
+}
+
+/// Splits ordered events into prompts: a new one at each `…user_prompt` event, or when the
+/// `prompt_id` changes. Events before the first prompt form a prompt of their own.
+fn group_by_prompt(events: impl Iterator<Item = Map<String, Value>>) -> Vec<PromptTimeline> {
+    let mut prompts: Vec<PromptTimeline> = Vec::new();
+    for event in events {
+        let prompt_id = text(&event, "prompt_id").map(str::to_owned);
+        let starts_prompt = text(&event, "event_name").is_some_and(|name| name.ends_with("user_prompt"));
+        let current = prompts.last_mut();
+        let continues = match current {
+            Some(current) => {
+                !starts_prompt
+                    && (prompt_id.is_none()
+                        || current.prompt_id.is_none()
+                        || current.prompt_id == prompt_id)
+            }
+            None => false,
+        };
+        if !continues {
+            prompts.push(PromptTimeline {
+                prompt_id: prompt_id.clone(),
+                ..PromptTimeline::default()
+            });
+        }
+        let Some(current) = prompts.last_mut() else {
+            continue;
+        };
+        if current.prompt_id.is_none() {
+            current.prompt_id = prompt_id;
+        }
+        if starts_prompt && current.prompt.is_none() {
+            current.prompt = prompt_text(&event);
+        }
+        current.events.push(event);
+    }
+    prompts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(name: &str, prompt_id: Option<&str>, attributes: Value) -> Map<String, Value> {
+        let Value::Object(map) = json!({
+            "event_name": name,
+            "prompt_id": prompt_id,
+            "attributes": attributes.to_string(),
+        }) else {
+            unreachable!("a json object literal")
+        };
+        map
+    }
+
+    #[test]
+    fn events_split_at_each_user_prompt() {
+        let events = vec![
+            event("codex.conversation_starts", None, json!({})),
+            event("codex.user_prompt", None, json!({"prompt": "fix the build"})),
+            event("codex.api_request", None, json!({})),
+            event("codex.user_prompt", None, json!({"prompt": "now the docs"})),
+            event("codex.tool_result", None, json!({})),
+        ];
+        let prompts = group_by_prompt(events.into_iter());
+        let shape: Vec<(Option<&str>, usize)> = prompts
+            .iter()
+            .map(|prompt| (prompt.prompt.as_deref(), prompt.events.len()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![(None, 1), (Some("fix the build"), 2), (Some("now the docs"), 2)]
+        );
+    }
+
+    #[test]
+    fn a_new_prompt_id_starts_a_new_prompt() {
+        let events = vec![
+            event("claude_code.api_request", Some("p1"), json!({})),
+            event("claude_code.tool_result", Some("p1"), json!({})),
+            event("claude_code.api_request", Some("p2"), json!({})),
+        ];
+        let prompts = group_by_prompt(events.into_iter());
+        let ids: Vec<Option<&str>> = prompts.iter().map(|p| p.prompt_id.as_deref()).collect();
+        assert_eq!(ids, vec![Some("p1"), Some("p2")]);
+    }
+}

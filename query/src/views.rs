@@ -1,0 +1,168 @@
+//! The SQL views over the stored tables: `spans` and `logs` with cost, `traces`, `sessions`.
+//!
+//! `stored_spans` / `stored_logs` are the Parquet tables as written; the `spans` and `logs`
+//! views add the query-time cost: the cost the agent sent, else `model_cost(…)` from the price
+//! table for model calls (`cost_source` says which). Aggregates count tokens and price only
+//! `llm` spans, so an agent span that repeats its children's totals is not counted twice.
+
+use datafusion::execution::context::SessionContext;
+use sextant_ingest::log_row::logs_schema;
+use sextant_ingest::schema::spans_schema;
+
+use crate::error::Result;
+
+/// Claude Code reports input tokens without the cached ones; OTel GenAI and OpenAI with them.
+const SPAN_INPUT_INCLUDES_CACHE: &str =
+    "COALESCE(scope_name, '') NOT LIKE 'com.anthropic.claude_code%'";
+const LOG_INPUT_INCLUDES_CACHE: &str = "COALESCE(event_name, '') NOT LIKE 'claude_code.%'";
+
+fn span_price() -> String {
+    format!(
+        "CASE WHEN span_type = 'llm' THEN model_cost(COALESCE(response_model, request_model), \
+         start_time, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, \
+         {SPAN_INPUT_INCLUDES_CACHE}) END"
+    )
+}
+
+fn log_price() -> String {
+    format!(
+        "model_cost(model, time, input_tokens, output_tokens, cache_read_tokens, \
+         cache_write_tokens, {LOG_INPUT_INCLUDES_CACHE})"
+    )
+}
+
+/// `SELECT <every stored column, cost replaced>, cost_source, day FROM <stored>`.
+fn with_cost_sql(
+    view: &str,
+    stored: &str,
+    columns: impl Iterator<Item = String>,
+    price: &str,
+) -> String {
+    let select: Vec<String> = columns
+        .map(|column| {
+            if column == "cost_usd" {
+                format!("COALESCE({stored}.cost_usd, {price}) AS cost_usd")
+            } else {
+                format!("\"{column}\"")
+            }
+        })
+        .collect();
+    format!(
+        "CREATE VIEW {view} AS SELECT {}, CASE WHEN {stored}.cost_usd IS NOT NULL THEN 'sent' \
+         WHEN {price} IS NOT NULL THEN 'price_table' END AS cost_source, day FROM {stored}",
+        select.join(", ")
+    )
+}
+
+const TRACES_VIEW: &str = "CREATE VIEW traces AS SELECT
+    trace_id,
+    first_value(name ORDER BY parent_span_id IS NOT NULL, start_time) AS root_name,
+    first_value(service_name ORDER BY parent_span_id IS NOT NULL, start_time) AS service_name,
+    max(session_id) AS session_id,
+    max(agent_name) AS agent_name,
+    max(user_id) AS user_id,
+    min(start_time) AS start_time,
+    max(end_time) AS end_time,
+    max(arrow_cast(end_time, 'Int64')) - min(arrow_cast(start_time, 'Int64')) AS duration_ns,
+    count(*) AS span_count,
+    count(*) FILTER (WHERE span_type = 'llm') AS llm_calls,
+    count(*) FILTER (WHERE span_type = 'tool') AS tool_calls,
+    sum(input_tokens) FILTER (WHERE span_type = 'llm') AS input_tokens,
+    sum(output_tokens) FILTER (WHERE span_type = 'llm') AS output_tokens,
+    sum(cache_read_tokens) FILTER (WHERE span_type = 'llm') AS cache_read_tokens,
+    sum(cache_write_tokens) FILTER (WHERE span_type = 'llm') AS cache_write_tokens,
+    sum(cost_usd) AS cost_usd,
+    count(*) FILTER (WHERE status_code = 'error') AS error_count,
+    bool_or(status_code = 'error') AS has_error,
+    array_agg(DISTINCT COALESCE(response_model, request_model))
+        FILTER (WHERE span_type = 'llm' AND COALESCE(response_model, request_model) IS NOT NULL) AS models,
+    max(day) AS day
+FROM spans
+GROUP BY trace_id";
+
+/// Sessions from spans (`session_id`) and from agent events (`logs.session_id`), joined: a
+/// logs-only agent (Claude Code without trace export, Codex) still has sessions. Tokens come
+/// from spans when there are any; cost from events when they carry it (the agent's own figure).
+const SESSIONS_VIEW: &str = "CREATE VIEW sessions AS
+WITH span_side AS (
+    SELECT
+        session_id,
+        min(start_time) AS first_seen,
+        max(end_time) AS last_seen,
+        count(DISTINCT trace_id) AS traces,
+        sum(input_tokens) FILTER (WHERE span_type = 'llm') AS input_tokens,
+        sum(output_tokens) FILTER (WHERE span_type = 'llm') AS output_tokens,
+        sum(cache_read_tokens) FILTER (WHERE span_type = 'llm') AS cache_read_tokens,
+        sum(cache_write_tokens) FILTER (WHERE span_type = 'llm') AS cache_write_tokens,
+        sum(cost_usd) AS cost_usd,
+        count(*) FILTER (WHERE status_code = 'error') AS errors,
+        array_agg(DISTINCT COALESCE(response_model, request_model))
+            FILTER (WHERE span_type = 'llm' AND COALESCE(response_model, request_model) IS NOT NULL) AS models,
+        max(agent_name) AS agent_name,
+        max(service_name) AS service_name,
+        max(user_id) AS user_id
+    FROM spans
+    WHERE session_id IS NOT NULL
+    GROUP BY session_id
+), event_side AS (
+    SELECT
+        session_id,
+        min(time) AS first_seen,
+        max(time) AS last_seen,
+        count(*) FILTER (WHERE event_name LIKE '%user_prompt') AS prompts,
+        sum(input_tokens) AS input_tokens,
+        sum(output_tokens) AS output_tokens,
+        sum(cache_read_tokens) AS cache_read_tokens,
+        sum(cache_write_tokens) AS cache_write_tokens,
+        sum(cost_usd) AS cost_usd,
+        count(*) FILTER (WHERE event_name LIKE '%api_error' OR success = false) AS errors,
+        array_agg(DISTINCT model) FILTER (WHERE model IS NOT NULL AND input_tokens IS NOT NULL) AS models,
+        max(service_name) AS service_name,
+        max(user_id) AS user_id
+    FROM logs
+    WHERE session_id IS NOT NULL
+    GROUP BY session_id
+)
+SELECT
+    COALESCE(s.session_id, e.session_id) AS session_id,
+    CASE WHEN e.first_seen IS NULL OR s.first_seen < e.first_seen THEN s.first_seen ELSE e.first_seen END AS first_seen,
+    CASE WHEN e.last_seen IS NULL OR s.last_seen > e.last_seen THEN s.last_seen ELSE e.last_seen END AS last_seen,
+    COALESCE(s.traces, 0) AS traces,
+    CASE WHEN COALESCE(e.prompts, 0) > 0 THEN e.prompts ELSE COALESCE(s.traces, 0) END AS prompts,
+    COALESCE(s.input_tokens, e.input_tokens) AS input_tokens,
+    COALESCE(s.output_tokens, e.output_tokens) AS output_tokens,
+    COALESCE(s.cache_read_tokens, e.cache_read_tokens) AS cache_read_tokens,
+    COALESCE(s.cache_write_tokens, e.cache_write_tokens) AS cache_write_tokens,
+    COALESCE(e.cost_usd, s.cost_usd) AS cost_usd,
+    CASE WHEN COALESCE(s.errors, 0) > COALESCE(e.errors, 0) THEN s.errors ELSE COALESCE(e.errors, 0) END AS errors,
+    COALESCE(s.models, e.models) AS models,
+    s.agent_name AS agent_name,
+    COALESCE(s.service_name, e.service_name) AS service_name,
+    COALESCE(s.user_id, e.user_id) AS user_id
+FROM span_side s
+FULL OUTER JOIN event_side e ON s.session_id = e.session_id";
+
+/// Registers the views on a session that already has `stored_spans`, `stored_logs`, `prices`
+/// and the `model_cost` function.
+pub async fn register_views(context: &SessionContext) -> Result<()> {
+    let span_columns = spans_schema()
+        .fields()
+        .iter()
+        .map(|field| field.name().clone())
+        .collect::<Vec<_>>();
+    let log_columns = logs_schema()
+        .fields()
+        .iter()
+        .map(|field| field.name().clone())
+        .collect::<Vec<_>>();
+    let statements = [
+        with_cost_sql("spans", "stored_spans", span_columns.into_iter(), &span_price()),
+        with_cost_sql("logs", "stored_logs", log_columns.into_iter(), &log_price()),
+        TRACES_VIEW.to_owned(),
+        SESSIONS_VIEW.to_owned(),
+    ];
+    for statement in statements {
+        context.sql(&statement).await?.collect().await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! `GET /api/sessions/{session_id}`: one session's summary, traces in order with their
+//! prompts, and the agent's events grouped per prompt.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use sextant_ingest::layout::DEFAULT_PROJECT;
+use sextant_query::session::project_session;
+use sextant_query::session_detail::{SessionDetail, load_session};
+
+use crate::api_error::ApiError;
+use crate::state::AppState;
+
+pub async fn get_session(
+    State(state): State<AppState>,
+    Path(session_id): Path<String>,
+) -> Result<Json<SessionDetail>, ApiError> {
+    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
+    Ok(Json(load_session(&context, &session_id).await?))
+}
