@@ -1,8 +1,12 @@
 //! End-to-end tests of the `sextant` binary with real clients over loopback.
 
+mod agent_telemetry;
 mod bad_input;
+mod claude_code;
 mod cli;
 mod crash;
 mod otel_exporter;
+mod python_sdk;
 mod requests;
+mod scripted_anthropic;
 mod server;
