@@ -107,8 +107,12 @@ enum WalCommand {
 enum FlusherCommand {
     FlushNow,
     /// Flush, then answer: everything acknowledged before the call is queryable after it.
-    FlushAndNotify { done: Sender<Result<()>> },
-    Stop { done: Sender<()> },
+    FlushAndNotify {
+        done: Sender<Result<()>>,
+    },
+    Stop {
+        done: Sender<()>,
+    },
 }
 
 struct Shared {

@@ -45,8 +45,15 @@ impl NormalizedRows {
 
     /// Approximate in-memory size, used for buffer accounting and backpressure.
     pub fn approx_bytes(&self) -> usize {
-        self.spans.iter().map(CanonicalSpan::approx_bytes).sum::<usize>()
-            + self.logs.iter().map(CanonicalLog::approx_bytes).sum::<usize>()
+        self.spans
+            .iter()
+            .map(CanonicalSpan::approx_bytes)
+            .sum::<usize>()
+            + self
+                .logs
+                .iter()
+                .map(CanonicalLog::approx_bytes)
+                .sum::<usize>()
             + self
                 .metrics
                 .iter()

@@ -24,7 +24,13 @@ async fn cost_events(context: &SessionContext, trace_id: &str) -> Result<Vec<Map
                 .and(col("cost_source").eq(lit("sent")))
                 .and(col("event_name").like(lit("%api_request"))),
         )?
-        .select_columns(&["span_id", "request_id", "cost_usd", "time", "event_sequence"])?
+        .select_columns(&[
+            "span_id",
+            "request_id",
+            "cost_usd",
+            "time",
+            "event_sequence",
+        ])?
         .sort(vec![
             col("time").sort(true, true),
             col("event_sequence").sort(true, true),
@@ -38,7 +44,8 @@ pub async fn attach_event_costs(
     trace_id: &str,
     spans: &mut [Map<String, Value>],
 ) -> Result<()> {
-    let is_llm = |span: &Map<String, Value>| span.get("span_type").and_then(Value::as_str) == Some("llm");
+    let is_llm =
+        |span: &Map<String, Value>| span.get("span_type").and_then(Value::as_str) == Some("llm");
     if !spans.iter().any(is_llm) {
         return Ok(());
     }
@@ -53,7 +60,9 @@ pub async fn attach_event_costs(
         };
         let target = match text(event, "request_id") {
             Some(request_id) => spans.iter().enumerate().position(|(position, span)| {
-                !matched[position] && is_llm(span) && span_request_id(span).as_deref() == Some(request_id)
+                !matched[position]
+                    && is_llm(span)
+                    && span_request_id(span).as_deref() == Some(request_id)
             }),
             None => None,
         }

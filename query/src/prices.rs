@@ -108,7 +108,11 @@ impl PriceTable {
         let file: PriceFile = toml::from_str(text)
             .map_err(|error| QueryError::InvalidQuery(format!("invalid price table: {error}")))?;
         Ok(PriceTable {
-            entries: file.price.into_iter().map(|price| (price, origin)).collect(),
+            entries: file
+                .price
+                .into_iter()
+                .map(|price| (price, origin))
+                .collect(),
         })
     }
 
@@ -218,7 +222,10 @@ fn pattern_matches(pattern: &str, model: &str) -> bool {
 }
 
 fn literal_chars(pattern: &str) -> usize {
-    pattern.chars().filter(|character| *character != '*').count()
+    pattern
+        .chars()
+        .filter(|character| *character != '*')
+        .count()
 }
 
 /// `model_cost(model, time, input, output, cache_read, cache_write, input_includes_cache)`:
@@ -226,8 +233,15 @@ fn literal_chars(pattern: &str) -> usize {
 pub fn model_cost_udf(prices: Arc<PriceTable>) -> ScalarUDF {
     let function = move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(args)?;
-        let [model, time, input, output, cache_read, cache_write, includes_cache] =
-            arrays.as_slice()
+        let [
+            model,
+            time,
+            input,
+            output,
+            cache_read,
+            cache_write,
+            includes_cache,
+        ] = arrays.as_slice()
         else {
             return Err(datafusion::error::DataFusionError::Internal(
                 "model_cost takes 7 arguments".into(),
@@ -235,7 +249,8 @@ pub fn model_cost_udf(prices: Arc<PriceTable>) -> ScalarUDF {
         };
         let model = as_string_array(model)?;
         let time = time.as_primitive::<TimestampNanosecondType>();
-        let counts = [input, output, cache_read, cache_write].map(|array| array.as_primitive::<Int64Type>());
+        let counts =
+            [input, output, cache_read, cache_write].map(|array| array.as_primitive::<Int64Type>());
         let includes_cache = includes_cache.as_boolean();
         let mut costs = Float64Builder::with_capacity(model.len());
         for row in 0..model.len() {
@@ -246,7 +261,11 @@ pub fn model_cost_udf(prices: Arc<PriceTable>) -> ScalarUDF {
             }
             let count = |index: usize| {
                 let array = counts[index];
-                if array.is_null(row) { 0 } else { array.value(row) }
+                if array.is_null(row) {
+                    0
+                } else {
+                    array.value(row)
+                }
             };
             let usage = TokenUsage {
                 input: count(0),
@@ -289,7 +308,10 @@ mod tests {
 
     #[test]
     fn patterns_match_with_wildcards_case_insensitively() {
-        assert!(pattern_matches("claude-sonnet-4*", "claude-sonnet-4-5-20250929"));
+        assert!(pattern_matches(
+            "claude-sonnet-4*",
+            "claude-sonnet-4-5-20250929"
+        ));
         assert!(pattern_matches("GPT-5*", "gpt-5"));
         assert!(!pattern_matches("gpt-5*", "gpt-4o"));
         assert!(pattern_matches("*mini*", "gpt-5-mini"));
@@ -300,7 +322,9 @@ mod tests {
     #[test]
     fn the_most_specific_pattern_wins() {
         let prices = table();
-        let mini = prices.price_for("gpt-5-mini-2025-08-07", NOV_2025).expect("priced");
+        let mini = prices
+            .price_for("gpt-5-mini-2025-08-07", NOV_2025)
+            .expect("priced");
         assert_eq!(mini.model, "gpt-5-mini*");
         let full = prices.price_for("gpt-5", NOV_2025).expect("priced");
         assert_eq!(full.model, "gpt-5*");
@@ -311,7 +335,11 @@ mod tests {
     fn prices_take_effect_on_their_date() {
         let prices = table();
         let before = prices.price_for("claude-opus-4-5", 1_750_000_000_000_000_000);
-        assert_eq!(before.map(|price| price.input), Some(15.0), "older opus-4 price");
+        assert_eq!(
+            before.map(|price| price.input),
+            Some(15.0),
+            "older opus-4 price"
+        );
         let after = prices.price_for("claude-opus-4-5", NOV_2025 + 86_400_000_000_000);
         assert_eq!(after.map(|price| price.input), Some(5.0));
     }
@@ -346,8 +374,14 @@ mod tests {
         )
         .expect("parses");
         prices.entries.extend(own.entries);
-        assert_eq!(prices.price_for("gpt-5", NOV_2025).map(|p| p.input), Some(99.0));
-        assert_eq!(prices.to_batch().expect("batch").num_rows(), prices.entries.len());
+        assert_eq!(
+            prices.price_for("gpt-5", NOV_2025).map(|p| p.input),
+            Some(99.0)
+        );
+        assert_eq!(
+            prices.to_batch().expect("batch").num_rows(),
+            prices.entries.len()
+        );
     }
 
     #[test]

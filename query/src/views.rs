@@ -156,7 +156,12 @@ pub async fn register_views(context: &SessionContext) -> Result<()> {
         .map(|field| field.name().clone())
         .collect::<Vec<_>>();
     let statements = [
-        with_cost_sql("spans", "stored_spans", span_columns.into_iter(), &span_price()),
+        with_cost_sql(
+            "spans",
+            "stored_spans",
+            span_columns.into_iter(),
+            &span_price(),
+        ),
         with_cost_sql("logs", "stored_logs", log_columns.into_iter(), &log_price()),
         TRACES_VIEW.to_owned(),
         SESSIONS_VIEW.to_owned(),

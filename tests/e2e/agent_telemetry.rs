@@ -233,7 +233,11 @@ fn bad_input_on_grpc_is_invalid_argument_and_the_server_keeps_serving() {
             .await
             .expect_err("a 3-byte trace id is refused");
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
-        assert!(status.message().contains("trace id"), "{}", status.message());
+        assert!(
+            status.message().contains("trace id"),
+            "{}",
+            status.message()
+        );
         client
             .export(request(vec![7; 16], "good neighbour"))
             .await

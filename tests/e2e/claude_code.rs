@@ -32,7 +32,10 @@ fn claude() -> Option<PathBuf> {
         "no Claude Code CLI at {}: run .ci/run (it installs it) or set SEXTANT_CLAUDE",
         candidate.display()
     );
-    eprintln!("skipping: no Claude Code CLI at {} (not CI)", candidate.display());
+    eprintln!(
+        "skipping: no Claude Code CLI at {} (not CI)",
+        candidate.display()
+    );
     None
 }
 
@@ -111,7 +114,10 @@ fn check_claude_code(protocol: &str, export_traces: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&dir.path().join("data"), "");
     let result = run_claude(&claude, &server, protocol, export_traces);
-    let session_id = result["session_id"].as_str().expect("session id").to_owned();
+    let session_id = result["session_id"]
+        .as_str()
+        .expect("session id")
+        .to_owned();
     let reported_cost = result["total_cost_usd"].as_f64().expect("cost");
     assert!(reported_cost > 0.0, "{result}");
 
@@ -119,7 +125,10 @@ fn check_claude_code(protocol: &str, export_traces: bool) {
         "SELECT count(*) AS n FROM logs WHERE session_id = '{session_id}' \
          AND event_name = 'claude_code.api_request'"
     );
-    assert!(server.wait_for_count(&cost_events, 2) >= 2, "cost events arrived");
+    assert!(
+        server.wait_for_count(&cost_events, 2) >= 2,
+        "cost events arrived"
+    );
     let tool_results = format!(
         "SELECT count(*) AS n FROM logs WHERE session_id = '{session_id}' \
          AND event_name = 'claude_code.tool_result' AND tool_name = 'Bash' AND success"
@@ -138,7 +147,10 @@ fn check_claude_code(protocol: &str, export_traces: bool) {
         (cost - reported_cost).abs() < 1e-6,
         "session cost {cost} vs the CLI's own {reported_cost}"
     );
-    assert!(summary["input_tokens"].as_i64().unwrap_or_default() > 0, "{summary}");
+    assert!(
+        summary["input_tokens"].as_i64().unwrap_or_default() > 0,
+        "{summary}"
+    );
     assert_eq!(session["prompts"][0]["prompt"], PROMPT, "{session}");
 
     if export_traces {
@@ -162,7 +174,10 @@ fn check_claude_code(protocol: &str, export_traces: bool) {
             .inspect(|span| assert_eq!(span["cost_source"], "event", "{span}"))
             .filter_map(|span| span["cost_usd"].as_f64())
             .sum();
-        assert!((llm_cost - reported_cost).abs() < 1e-6, "llm spans cost {llm_cost}");
+        assert!(
+            (llm_cost - reported_cost).abs() < 1e-6,
+            "llm spans cost {llm_cost}"
+        );
     } else {
         assert_eq!(summary["traces"], 0, "logs only: {summary}");
         assert_eq!(server.sql(&spans)[0]["n"], 0);

@@ -23,7 +23,10 @@ fn python() -> Option<PathBuf> {
         "no python venv at {}: run .ci/run (it creates it) or set SEXTANT_PYTHON",
         candidate.display()
     );
-    eprintln!("skipping: no python venv at {} (not CI)", candidate.display());
+    eprintln!(
+        "skipping: no python venv at {} (not CI)",
+        candidate.display()
+    );
     None
 }
 
@@ -34,7 +37,10 @@ fn python_sdk_exports_traces_over_grpc_and_logs_over_http() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&dir.path().join("data"), "");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/export_agent_run.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/export_agent_run.py"
+    );
     let output = Command::new(python)
         .arg(script)
         .args(["--grpc-endpoint", &server.grpc_url])

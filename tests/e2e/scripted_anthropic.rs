@@ -75,7 +75,11 @@ fn answer(method: &Method, uri: &Uri, body: &[u8], calls: &AtomicUsize) -> Respo
             "input": {"command": TOOL_COMMAND, "description": "Run the otter check"}
         })
     };
-    let stop_reason = if has_tool_result { "end_turn" } else { "tool_use" };
+    let stop_reason = if has_tool_result {
+        "end_turn"
+    } else {
+        "tool_use"
+    };
     let usage = json!({
         "input_tokens": 1200,
         "output_tokens": 42,

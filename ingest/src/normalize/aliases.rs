@@ -108,7 +108,7 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("gen_ai.request.model"),
             key("llm.request.model_name"),
             key("llm.model_name"),
-            key("ai.model.id"),             // V
+            key("ai.model.id"),                // V
             on(SpanType::Agent, "model_name"), // PA agent run
         ],
     ),
@@ -150,7 +150,7 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
             key("gen_ai.usage.cache_read.input_tokens"),
             key("gen_ai.usage.cache_read_input_tokens"),
             key("llm.token_count.prompt_details.cache_read"),
-            key("ai.usage.cachedInputTokens"),       // V
+            key("ai.usage.cachedInputTokens"),      // V
             on(SpanType::Llm, "cache_read_tokens"), // Claude Code
         ],
     ),
@@ -182,7 +182,7 @@ pub static FIELD_ALIASES: &[(Field, &[AliasKey])] = &[
         &[
             key("gen_ai.response.finish_reasons"),
             key("llm.finish_reason"),
-            key("ai.response.finishReason"), // V
+            key("ai.response.finishReason"),  // V
             on(SpanType::Llm, "stop_reason"), // Claude Code
         ],
     ),
@@ -369,11 +369,11 @@ pub static INPUT_SOURCES: &[ContentSource] = &[
     ContentSource::Raw("gen_ai.tool.call.arguments"),
     ContentSource::Raw("traceloop.entity.input"),
     ContentSource::Raw("input.value"),
-    ContentSource::Raw("ai.prompt"),        // V outer call: {system, prompt | messages}
+    ContentSource::Raw("ai.prompt"), // V outer call: {system, prompt | messages}
     ContentSource::Raw("ai.toolCall.args"), // V
-    ContentSource::Raw("tool_arguments"),   // PA
+    ContentSource::Raw("tool_arguments"), // PA
     ContentSource::MessagesAttribute("pydantic_ai.all_messages"), // PA agent run
-    ContentSource::Raw("user_prompt"),  // Claude Code interaction
+    ContentSource::Raw("user_prompt"), // Claude Code interaction
     ContentSource::Raw("full_command"), // Claude Code Bash tool
 ];
 

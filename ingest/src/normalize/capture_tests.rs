@@ -90,8 +90,11 @@ fn claude_code_spans_become_agent_llm_and_tool_spans() {
         tools[0].input.as_deref(),
         Some("echo hello-otter-telemetry")
     );
-    assert!(spans.iter().all(|span| span.session_id.as_deref()
-        == Some("e82a73ec-2177-4b26-bf99-652bb7c18c86")));
+    assert!(
+        spans
+            .iter()
+            .all(|span| span.session_id.as_deref() == Some("e82a73ec-2177-4b26-bf99-652bb7c18c86"))
+    );
 }
 
 #[test]
@@ -106,7 +109,10 @@ fn claude_code_events_carry_cost_tokens_and_join_keys() {
         .collect();
     assert_eq!(api_requests.len(), 2);
     let total_cost: f64 = api_requests.iter().filter_map(|log| log.cost_usd).sum();
-    assert!((total_cost - 0.0119).abs() < 1e-9, "total cost {total_cost}");
+    assert!(
+        (total_cost - 0.0119).abs() < 1e-9,
+        "total cost {total_cost}"
+    );
     assert!(api_requests.iter().all(|log| log.prompt_id.is_some()
         && log.trace_id.is_some()
         && log.input_tokens == Some(1200)));
@@ -133,7 +139,10 @@ fn claude_code_metrics_keep_delta_sums() {
         && point.value.is_some()
         && point.session_id.is_some()));
     let summed: f64 = cost.iter().filter_map(|point| point.value).sum();
-    assert!((summed - 0.0119).abs() < 1e-9, "cost metric sums to {summed}");
+    assert!(
+        (summed - 0.0119).abs() < 1e-9,
+        "cost metric sums to {summed}"
+    );
 }
 
 #[test]
@@ -152,9 +161,17 @@ fn codex_events_form_a_conversation_with_token_counts() {
         .iter()
         .filter(|log| log.input_tokens.is_some())
         .collect();
-    assert_eq!(completed.len(), 2, "two response.completed events with usage");
-    assert!(completed.iter().all(|log| log.event_name.as_deref() == Some("codex.sse_event")
-        && log.model.as_deref() == Some("fake-model")));
+    assert_eq!(
+        completed.len(),
+        2,
+        "two response.completed events with usage"
+    );
+    assert!(
+        completed
+            .iter()
+            .all(|log| log.event_name.as_deref() == Some("codex.sse_event")
+                && log.model.as_deref() == Some("fake-model"))
+    );
     let tool_result = logs
         .iter()
         .find(|log| log.event_name.as_deref() == Some("codex.tool_result"))
@@ -164,10 +181,14 @@ fn codex_events_form_a_conversation_with_token_counts() {
         tool_result.tool_call_id.as_deref(),
         Some("call_71e70f0d168147b2")
     );
-    assert!(logs
-        .iter()
-        .filter(|log| log.event_name.as_deref().is_some_and(|name| name.starts_with("codex.")))
-        .all(|log| log.session_id.as_deref() == Some(conversation)));
+    assert!(
+        logs.iter()
+            .filter(|log| log
+                .event_name
+                .as_deref()
+                .is_some_and(|name| name.starts_with("codex.")))
+            .all(|log| log.session_id.as_deref() == Some(conversation))
+    );
 }
 
 #[test]

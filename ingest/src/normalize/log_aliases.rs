@@ -91,7 +91,8 @@ pub static LOG_FIELD_ALIASES: &[(LogField, &[&str])] = &[
 ];
 
 /// Metric point attributes copied into dedicated `metrics` columns.
-pub static METRIC_SESSION_KEYS: &[&str] = &["session.id", "conversation.id", "gen_ai.conversation.id"];
+pub static METRIC_SESSION_KEYS: &[&str] =
+    &["session.id", "conversation.id", "gen_ai.conversation.id"];
 pub static METRIC_MODEL_KEYS: &[&str] = &["model", "gen_ai.request.model", "gen_ai.response.model"];
 
 /// Every key the log and metric tables above read (for docs and tests).

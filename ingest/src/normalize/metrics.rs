@@ -83,8 +83,8 @@ fn normalize_metric(
     let Some(data) = metric.data.as_ref() else {
         return Ok(());
     };
-    let template = |metric_type: &str, temporality: i32, monotonic: Option<bool>| {
-        CanonicalMetricPoint {
+    let template =
+        |metric_type: &str, temporality: i32, monotonic: Option<bool>| CanonicalMetricPoint {
             project_id: context.project_id.to_owned(),
             metric_name: metric.name.clone(),
             description: non_empty(&metric.description),
@@ -96,21 +96,36 @@ fn normalize_metric(
             scope_name: context.scope.and_then(|scope| non_empty(&scope.name)),
             resource_attributes: context.resource_attributes.to_owned(),
             ..CanonicalMetricPoint::default()
-        }
-    };
+        };
     match data {
         Data::Gauge(gauge) => {
             for point in &gauge.data_points {
                 let mut row = template("gauge", 0, None);
                 row.value = number_value(point.value.as_ref());
-                push_point(rows, row, base(&point.attributes, point.start_time_unix_nano, point.time_unix_nano))?;
+                push_point(
+                    rows,
+                    row,
+                    base(
+                        &point.attributes,
+                        point.start_time_unix_nano,
+                        point.time_unix_nano,
+                    ),
+                )?;
             }
         }
         Data::Sum(sum) => {
             for point in &sum.data_points {
                 let mut row = template("sum", sum.aggregation_temporality, Some(sum.is_monotonic));
                 row.value = number_value(point.value.as_ref());
-                push_point(rows, row, base(&point.attributes, point.start_time_unix_nano, point.time_unix_nano))?;
+                push_point(
+                    rows,
+                    row,
+                    base(
+                        &point.attributes,
+                        point.start_time_unix_nano,
+                        point.time_unix_nano,
+                    ),
+                )?;
             }
         }
         Data::Histogram(histogram) => {
@@ -124,7 +139,15 @@ fn normalize_metric(
                     "explicit_bounds": point.explicit_bounds,
                     "bucket_counts": point.bucket_counts,
                 })));
-                push_point(rows, row, base(&point.attributes, point.start_time_unix_nano, point.time_unix_nano))?;
+                push_point(
+                    rows,
+                    row,
+                    base(
+                        &point.attributes,
+                        point.start_time_unix_nano,
+                        point.time_unix_nano,
+                    ),
+                )?;
             }
         }
         Data::ExponentialHistogram(histogram) => {
@@ -150,7 +173,15 @@ fn normalize_metric(
                     "positive": buckets(point.positive.as_ref()),
                     "negative": buckets(point.negative.as_ref()),
                 })));
-                push_point(rows, row, base(&point.attributes, point.start_time_unix_nano, point.time_unix_nano))?;
+                push_point(
+                    rows,
+                    row,
+                    base(
+                        &point.attributes,
+                        point.start_time_unix_nano,
+                        point.time_unix_nano,
+                    ),
+                )?;
             }
         }
         Data::Summary(summary) => {
@@ -164,7 +195,15 @@ fn normalize_metric(
                     .map(|quantile| json!({"quantile": quantile.quantile, "value": quantile.value}))
                     .collect();
                 row.distribution = Some(json_text(&json!({ "quantiles": quantiles })));
-                push_point(rows, row, base(&point.attributes, point.start_time_unix_nano, point.time_unix_nano))?;
+                push_point(
+                    rows,
+                    row,
+                    base(
+                        &point.attributes,
+                        point.start_time_unix_nano,
+                        point.time_unix_nano,
+                    ),
+                )?;
             }
         }
     }

@@ -161,8 +161,8 @@ pub fn normalize_export(
                 normalize_logs_request(project_id, request).map_err(IngestError::InvalidInput)?
         }
         ExportRequest::Metrics(request) => {
-            rows.metrics = normalize_metrics_request(project_id, request)
-                .map_err(IngestError::InvalidInput)?
+            rows.metrics =
+                normalize_metrics_request(project_id, request).map_err(IngestError::InvalidInput)?
         }
     }
     Ok(rows)
