@@ -4,7 +4,8 @@
 //! logs and metrics, with the [`views`] (`traces`, `sessions`, cost from [`prices`]);
 //! [`sql::run_read_only_sql`] runs user SQL on it; [`search::search_spans`] runs a
 //! full-text query over the partition indexes and fetches the matching rows from Parquet;
-//! [`trace::load_trace`] assembles one trace in tree order.
+//! [`trace::load_trace`] assembles one trace in tree order; [`trace_list::list_traces`] pages
+//! through traces with filters; [`session_detail::load_session`] assembles one conversation.
 
 pub mod error;
 pub mod event_costs;
@@ -15,6 +16,7 @@ pub mod session;
 pub mod session_detail;
 pub mod sql;
 pub mod trace;
+pub mod trace_list;
 pub mod views;
 
 pub use error::{QueryError, Result};

@@ -7,6 +7,7 @@
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::context::SessionContext;
+use datafusion::functions_aggregate::expr_fn::first_value;
 use datafusion::prelude::{DataFrame, col, lit};
 use serde_json::{Map, Value};
 
@@ -81,7 +82,7 @@ pub async fn load_session(context: &SessionContext, session_id: &str) -> Result<
         if let (Some(Value::String(trace_id)), Some(Value::String(input))) =
             (root.get("trace_id"), root.get("input"))
         {
-            prompts_by_trace.insert(trace_id.clone(), preview(input));
+            prompts_by_trace.insert(trace_id.clone(), preview(&user_text(input)));
         }
     }
     let trace_ids: Vec<_> = rows(
@@ -97,6 +98,35 @@ pub async fn load_session(context: &SessionContext, session_id: &str) -> Result<
     .filter_map(|row| row.get("trace_id").and_then(Value::as_str).map(lit))
     .take(MAX_SESSION_TRACES)
     .collect();
+    // Roots without input (most GenAI agent spans): the prompt is the last user message of
+    // the trace's first model call, which holds the conversation up to this turn. Selected by
+    // trace, not session: agents often tag only the root with the session.
+    let first_calls = if trace_ids.is_empty() {
+        Vec::new()
+    } else {
+        let first_input = first_value(col("input"), vec![col("start_time").sort(true, false)]);
+        rows(
+            context
+                .table("spans")
+                .await?
+                .filter(
+                    col("trace_id")
+                        .in_list(trace_ids.clone(), false)
+                        .and(col("span_type").eq(lit("llm"))),
+                )?
+                .aggregate(vec![col("trace_id")], vec![first_input.alias("input")])?,
+        )
+        .await?
+    };
+    for call in &first_calls {
+        if let (Some(Value::String(trace_id)), Some(Value::String(input))) =
+            (call.get("trace_id"), call.get("input"))
+        {
+            prompts_by_trace
+                .entry(trace_id.clone())
+                .or_insert_with(|| preview(&user_text(input)));
+        }
+    }
     let mut traces = if trace_ids.is_empty() {
         Vec::new()
     } else {
@@ -168,6 +198,29 @@ fn preview(text: &str) -> String {
     }
 }
 
+/// The text of the last user message when `input` holds canonical chat messages, else
+/// `input` itself (a raw prompt).
+fn user_text(input: &str) -> String {
+    let Ok(Value::Array(messages)) = serde_json::from_str::<Value>(input) else {
+        return input.to_owned();
+    };
+    messages
+        .iter()
+        .rev()
+        .filter(|message| message.get("role").and_then(Value::as_str) == Some("user"))
+        .find_map(|message| {
+            let texts: Vec<&str> = message
+                .get("parts")?
+                .as_array()?
+                .iter()
+                .filter(|part| part.get("type").and_then(Value::as_str) == Some("text"))
+                .filter_map(|part| part.get("content").and_then(Value::as_str))
+                .collect();
+            (!texts.is_empty()).then(|| texts.join("\n"))
+        })
+        .unwrap_or_else(|| input.to_owned())
+}
+
 fn text<'a>(row: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     row.get(key).and_then(Value::as_str)
 }
@@ -187,7 +240,8 @@ fn group_by_prompt(events: impl Iterator<Item = Map<String, Value>>) -> Vec<Prom
     let mut prompts: Vec<PromptTimeline> = Vec::new();
     for event in events {
         let prompt_id = text(&event, "prompt_id").map(str::to_owned);
-        let starts_prompt = text(&event, "event_name").is_some_and(|name| name.ends_with("user_prompt"));
+        let starts_prompt =
+            text(&event, "event_name").is_some_and(|name| name.ends_with("user_prompt"));
         let current = prompts.last_mut();
         let continues = match current {
             Some(current) => {
@@ -235,10 +289,26 @@ mod tests {
     }
 
     #[test]
+    fn the_prompt_is_the_last_user_message_or_the_raw_input() {
+        let conversation = serde_json::json!([
+            {"role": "user", "parts": [{"type": "text", "content": "first ask"}]},
+            {"role": "assistant", "parts": [{"type": "text", "content": "done"}]},
+            {"role": "user", "parts": [{"type": "text", "content": "now the tests"}]},
+        ]);
+        assert_eq!(user_text(&conversation.to_string()), "now the tests");
+        assert_eq!(user_text("run the otter check"), "run the otter check");
+        assert_eq!(user_text("[1, 2]"), "[1, 2]");
+    }
+
+    #[test]
     fn events_split_at_each_user_prompt() {
         let events = vec![
             event("codex.conversation_starts", None, json!({})),
-            event("codex.user_prompt", None, json!({"prompt": "fix the build"})),
+            event(
+                "codex.user_prompt",
+                None,
+                json!({"prompt": "fix the build"}),
+            ),
             event("codex.api_request", None, json!({})),
             event("codex.user_prompt", None, json!({"prompt": "now the docs"})),
             event("codex.tool_result", None, json!({})),
@@ -250,7 +320,11 @@ mod tests {
             .collect();
         assert_eq!(
             shape,
-            vec![(None, 1), (Some("fix the build"), 2), (Some("now the docs"), 2)]
+            vec![
+                (None, 1),
+                (Some("fix the build"), 2),
+                (Some("now the docs"), 2)
+            ]
         );
     }
 

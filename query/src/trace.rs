@@ -25,16 +25,46 @@ pub fn is_valid_trace_id(trace_id: &str) -> bool {
     trace_id.len() == 32 && trace_id.bytes().all(|byte| byte.is_ascii_hexdigit())
 }
 
-pub async fn load_trace(context: &SessionContext, trace_id: &str) -> Result<TraceTree> {
+/// Columns of a span in the skeleton: enough to draw the tree and waterfall and roll up
+/// tokens and cost, without the (large) content columns.
+const SKELETON_COLUMNS: &str = "trace_id, span_id, parent_span_id, name, kind, span_type, \
+    operation, status_code, status_message, error_type, start_time, \
+    arrow_cast(start_time, 'Int64') AS start_ns, duration_ns, service_name, agent_name, \
+    provider, request_model, response_model, tool_name, input_tokens, output_tokens, \
+    cache_read_tokens, cache_write_tokens, cost_usd, cost_source, \
+    CASE WHEN span_type = 'llm' THEN attributes END AS attributes";
+
+fn validated_trace_id(trace_id: &str) -> Result<String> {
     if !is_valid_trace_id(trace_id) {
         return Err(QueryError::InvalidQuery(format!(
             "invalid trace id {trace_id:?}: expected 32 hex characters"
         )));
     }
-    let trace_id = trace_id.to_ascii_lowercase();
+    Ok(trace_id.to_ascii_lowercase())
+}
+
+/// The whole trace, every column of every span.
+pub async fn load_trace(context: &SessionContext, trace_id: &str) -> Result<TraceTree> {
+    load_trace_columns(context, trace_id, "*").await
+}
+
+/// The trace's skeleton: every span, without content (`input`, `output`, `system_prompt`,
+/// events), so a 30k-span trace's tree is small and fast; fetch content per span with
+/// [`load_span`].
+pub async fn load_trace_skeleton(context: &SessionContext, trace_id: &str) -> Result<TraceTree> {
+    load_trace_columns(context, trace_id, SKELETON_COLUMNS).await
+}
+
+async fn load_trace_columns(
+    context: &SessionContext,
+    trace_id: &str,
+    columns: &str,
+) -> Result<TraceTree> {
+    let trace_id = validated_trace_id(trace_id)?;
     // The id is validated hex, so interpolating it cannot inject SQL.
-    let sql =
-        format!("SELECT * FROM spans WHERE trace_id = '{trace_id}' ORDER BY start_time, span_id");
+    let sql = format!(
+        "SELECT {columns} FROM spans WHERE trace_id = '{trace_id}' ORDER BY start_time, span_id"
+    );
     let output = run_read_only_sql(context, &sql, usize::MAX).await?;
     let rows = batches_to_json_rows(&output.batches)?;
     if rows.is_empty() {
@@ -47,6 +77,32 @@ pub async fn load_trace(context: &SessionContext, trace_id: &str) -> Result<Trac
         span_count: spans.len(),
         spans,
     })
+}
+
+/// One span with every column.
+pub async fn load_span(
+    context: &SessionContext,
+    trace_id: &str,
+    span_id: &str,
+) -> Result<Map<String, Value>> {
+    let trace_id = validated_trace_id(trace_id)?;
+    let valid_span_id = span_id.len() == 16 && span_id.bytes().all(|byte| byte.is_ascii_hexdigit());
+    if !valid_span_id {
+        return Err(QueryError::InvalidQuery(format!(
+            "invalid span id {span_id:?}: expected 16 hex characters"
+        )));
+    }
+    let span_id = span_id.to_ascii_lowercase();
+    let sql = format!(
+        "SELECT * FROM spans WHERE trace_id = '{trace_id}' AND span_id = '{span_id}' LIMIT 1"
+    );
+    let output = run_read_only_sql(context, &sql, 1).await?;
+    batches_to_json_rows(&output.batches)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            QueryError::NotFound(format!("span {span_id} not found in trace {trace_id}"))
+        })
 }
 
 fn text_field<'a>(row: &'a Map<String, Value>, key: &str) -> Option<&'a str> {

@@ -2,6 +2,7 @@
 
 mod agent_telemetry;
 mod bad_input;
+mod browser;
 mod claude_code;
 mod cli;
 mod crash;

@@ -1,4 +1,4 @@
-//! Sextant's HTTP server: OTLP/HTTP ingest, the JSON API and health on one port.
+//! Sextant's HTTP server: OTLP/HTTP ingest, the JSON API, the web UI and health on one port.
 //!
 //! Entry point: [`router::router`], which tests drive with `tower::ServiceExt::oneshot`
 //! and the binary serves with `axum::serve`.
@@ -8,6 +8,15 @@ pub mod api_search;
 pub mod api_sessions;
 pub mod api_sql;
 pub mod api_traces;
+pub mod assets;
 pub mod metrics;
+pub mod page_error;
+pub mod page_runs;
+pub mod page_session;
+pub mod page_trace;
 pub mod router;
+pub mod span_view;
 pub mod state;
+pub mod templates;
+pub mod trace_list_params;
+pub mod trace_view;

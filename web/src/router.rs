@@ -1,4 +1,5 @@
-//! The one HTTP router: OTLP ingest (`/v1/*`), the JSON API (`/api/*`), `/healthz` and `/metrics`.
+//! The one HTTP router: OTLP ingest (`/v1/*`), the JSON API (`/api/*`), the web UI pages
+//! (`/`, `/traces/…`, `/sessions/…`, `/assets/…`), `/healthz` and `/metrics`.
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -6,7 +7,10 @@ use sextant_ingest::otlp_http::{OtlpState, otlp_router};
 
 use crate::api_error::ApiError;
 use crate::state::AppState;
-use crate::{api_search, api_sessions, api_sql, api_traces, metrics};
+use crate::{
+    api_search, api_sessions, api_sql, api_traces, assets, metrics, page_runs, page_session,
+    page_trace,
+};
 
 pub fn router(state: AppState) -> Router {
     let otlp = otlp_router(OtlpState {
@@ -16,8 +20,20 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/sql", post(api_sql::post_sql))
         .route("/api/search", get(api_search::get_search))
+        .route("/api/traces", get(api_traces::get_traces))
         .route("/api/traces/{trace_id}", get(api_traces::get_trace))
         .route("/api/sessions/{session_id}", get(api_sessions::get_session))
+        .route("/", get(page_runs::get_runs))
+        .route("/traces/{trace_id}", get(page_trace::get_trace_page))
+        .route(
+            "/traces/{trace_id}/spans/{span_id}",
+            get(page_trace::get_span_fragment),
+        )
+        .route(
+            "/sessions/{session_id}",
+            get(page_session::get_session_page),
+        )
+        .route("/assets/{name}", get(assets::get_asset))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::get_metrics))
         .fallback(not_found)

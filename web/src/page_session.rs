@@ -1,0 +1,30 @@
+//! The session page (`/sessions/{id}`): a conversation's traces in order with the prompt that
+//! started each, outcome, tokens and cost, and the agent's events per prompt.
+
+use axum::extract::{Path, State};
+use axum::response::Html;
+use minijinja::context;
+use sextant_ingest::layout::DEFAULT_PROJECT;
+use sextant_query::session::project_session;
+use sextant_query::session_detail::load_session;
+
+use crate::page_error::PageError;
+use crate::state::AppState;
+use crate::templates::render;
+
+pub async fn get_session_page(
+    State(state): State<AppState>,
+    Path(session_id): Path<String>,
+) -> Result<Html<String>, PageError> {
+    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
+    let session = load_session(&context, &session_id).await?;
+    let html = render(
+        "session.html",
+        context! {
+            page_title => format!("session {session_id}"),
+            nav => "runs",
+            session,
+        },
+    )?;
+    Ok(Html(html))
+}

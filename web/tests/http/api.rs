@@ -1,0 +1,271 @@
+//! The JSON API: status codes, error bodies, the read-only SQL guard, agent telemetry
+//! become sessions with cost.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::Value;
+
+use crate::{app, call, call_text, capture, export_json, flush, get_json, sql};
+
+#[tokio::test]
+async fn select_works_on_an_empty_store() {
+    let app = app();
+    let (status, body) = sql(&app, "SELECT count(*) AS n FROM spans").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"][0]["n"], 0);
+    assert_eq!(body["truncated"], false);
+}
+
+#[tokio::test]
+async fn row_limit_sets_the_truncated_flag() {
+    let app = app();
+    let request = Request::post("/api/sql?limit=3")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            r#"{"sql": "SELECT * FROM generate_series(1, 10)"}"#,
+        ))
+        .expect("request");
+    let (status, body) = call(&app, request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["row_count"], 3);
+    assert_eq!(body["truncated"], true);
+}
+
+#[tokio::test]
+async fn writes_and_file_access_are_refused() {
+    let app = app();
+    let refused = [
+        "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '/etc/'",
+        "CREATE TABLE t AS SELECT 1",
+        "COPY (SELECT 1) TO '/tmp/sextant-copy-test.csv'",
+        "INSERT INTO spans SELECT * FROM spans",
+        "DROP TABLE spans",
+        "SET datafusion.execution.batch_size = 1",
+    ];
+    for statement in refused {
+        let (status, body) = sql(&app, statement).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{statement}: {body}");
+        assert_eq!(body["error"]["code"], "forbidden", "{statement}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("read-only"),
+            "{statement}: {body}"
+        );
+    }
+    assert!(!std::path::Path::new("/tmp/sextant-copy-test.csv").exists());
+}
+
+#[tokio::test]
+async fn bad_requests_say_what_to_fix() {
+    let app = app();
+    let (status, body) = sql(&app, "SELEC nonsense").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_argument");
+
+    let (status, body) = sql(&app, "SELECT no_such_column FROM spans").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let request = Request::post("/api/sql")
+        .body(Body::from("not json"))
+        .expect("request");
+    let (status, body) = call(&app, request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sql")
+    );
+
+    let get = |uri: &str| Request::get(uri).body(Body::empty()).expect("request");
+    let (status, body) = call(&app, get("/api/search?q=")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = call(&app, get("/api/search?q=a&from=yesterday")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("RFC 3339")
+    );
+    let (status, body) = call(&app, get("/api/traces/not-hex")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = call(&app, get(&format!("/api/traces/{}", "ab".repeat(16)))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = call(&app, get("/api/nope")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text() {
+    let app = app();
+    let request = Request::get("/metrics")
+        .body(Body::empty())
+        .expect("request");
+    let (status, text) = call_text(&app, request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains(
+            "# TYPE sextant_spans_acknowledged_total counter\nsextant_spans_acknowledged_total 0"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("sextant_pending_bytes 0"), "{text}");
+}
+
+#[tokio::test]
+async fn healthz_answers() {
+    let app = app();
+    let request = Request::get("/healthz")
+        .body(Body::empty())
+        .expect("request");
+    let (status, _) = call_text(&app, request).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+const CLAUDE_SESSION: &str = "e82a73ec-2177-4b26-bf99-652bb7c18c86";
+const CLAUDE_TRACE: &str = "0dd2afd7d0606ef6931c5f2d183020ca";
+
+/// The Claude Code capture (spans, events, metrics) becomes one session whose llm spans carry
+/// the cost the CLI reported in its `api_request` events.
+#[tokio::test]
+async fn claude_code_telemetry_becomes_a_session_with_its_reported_cost() {
+    let app = app();
+    let dir = "claude-code-2.1.328";
+    export_json(&app, "traces", capture(&format!("{dir}/traces.json"))).await;
+    export_json(&app, "logs", capture(&format!("{dir}/logs.json"))).await;
+    export_json(&app, "metrics", capture(&format!("{dir}/metrics.json"))).await;
+    flush(&app);
+
+    let (status, session) = get_json(&app, &format!("/api/sessions/{CLAUDE_SESSION}")).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let cost = session["summary"]["cost_usd"].as_f64().unwrap_or_default();
+    assert!((cost - 0.0119).abs() < 1e-9, "session cost {cost}");
+    assert_eq!(session["summary"]["traces"], 1);
+    assert_eq!(session["summary"]["prompts"], 1);
+    assert_eq!(session["summary"]["input_tokens"], 2400);
+    assert_eq!(session["traces"][0]["prompt"], "run the otter check");
+    assert_eq!(session["traces"][0]["llm_calls"], 2);
+    assert_eq!(session["traces"][0]["tool_calls"], 1);
+    // Start-up events (settings, plugins) come before the first prompt, in a group of their own.
+    assert_eq!(session["prompts"][0]["prompt_id"], Value::Null);
+    assert_eq!(session["prompts"][1]["prompt"], "run the otter check");
+    let events = session["prompts"][1]["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        events
+            .iter()
+            .any(|event| event["event_name"] == "claude_code.tool_result"),
+        "{events:?}"
+    );
+
+    let (status, trace) = get_json(&app, &format!("/api/traces/{CLAUDE_TRACE}")).await;
+    assert_eq!(status, StatusCode::OK, "{trace}");
+    let llm: Vec<&Value> = trace["spans"]
+        .as_array()
+        .map(|spans| {
+            spans
+                .iter()
+                .filter(|span| span["span_type"] == "llm")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(llm.len(), 2);
+    for span in llm {
+        assert_eq!(span["cost_source"], "event", "{span}");
+        let cost = span["cost_usd"].as_f64().unwrap_or_default();
+        assert!((cost - 0.00595).abs() < 1e-9, "span cost {cost}");
+    }
+
+    let (_, body) = sql(
+        &app,
+        "SELECT sum(value) AS usd FROM metrics WHERE metric_name = 'claude_code.cost.usage'",
+    )
+    .await;
+    let metric_cost = body["rows"][0]["usd"].as_f64().unwrap_or_default();
+    assert!((metric_cost - 0.0119).abs() < 1e-9, "{body}");
+    let (_, body) = sql(
+        &app,
+        "SELECT count(*) AS n FROM logs WHERE event_name = 'claude_code.api_request'",
+    )
+    .await;
+    assert_eq!(body["rows"][0]["n"], 2, "{body}");
+}
+
+/// Codex sends only events: its conversation is still a session, with tokens and one prompt.
+#[tokio::test]
+async fn codex_events_alone_make_a_session() {
+    let app = app();
+    export_json(&app, "logs", capture("codex-0.169.0/logs.json")).await;
+    flush(&app);
+    let conversation = "01a20119-8bbc-7090-af2c-41c854c72264";
+    let (status, session) = get_json(&app, &format!("/api/sessions/{conversation}")).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["summary"]["traces"], 0);
+    assert_eq!(session["summary"]["prompts"], 1);
+    assert!(
+        session["summary"]["input_tokens"]
+            .as_i64()
+            .unwrap_or_default()
+            > 0
+    );
+    assert_eq!(session["summary"]["models"][0], "fake-model");
+    let prompts = session["prompts"].as_array().cloned().unwrap_or_default();
+    assert!(
+        prompts.iter().any(
+            |prompt| prompt["events"].as_array().is_some_and(|events| events
+                .iter()
+                .any(|event| event["event_name"] == "codex.tool_result"))
+        ),
+        "{prompts:?}"
+    );
+    let (status, _) = get_json(&app, "/api/sessions/no-such-session").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A model call without a cost of its own is priced from the price table at query time, and
+/// a price in the data directory's own table wins (fixing a price reprices history).
+#[tokio::test]
+async fn cost_is_computed_from_the_price_table_at_query_time() {
+    let app = app();
+    export_json(&app, "traces", capture("../genai-current.json")).await;
+    flush(&app);
+    let priced = "SELECT sum(cost_usd) AS usd, count(*) FILTER (WHERE cost_source = 'price_table') AS n \
+                  FROM spans WHERE span_type = 'llm'";
+    let (status, before) = sql(&app, priced).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    let (_, prices) = sql(&app, "SELECT count(*) AS n FROM prices").await;
+    assert!(
+        prices["rows"][0]["n"].as_i64().unwrap_or_default() > 10,
+        "{prices}"
+    );
+    let (_, models) = sql(
+        &app,
+        "SELECT DISTINCT COALESCE(response_model, request_model) AS model FROM spans WHERE span_type = 'llm'",
+    )
+    .await;
+    let model = models["rows"][0]["model"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!model.is_empty(), "{models}");
+    let own_prices = format!(
+        "[[price]]\nmodel = \"{model}\"\nfrom = \"2000-01-01\"\ninput = 1000000.0\noutput = 0.0\n"
+    );
+    std::fs::write(app.state.data_dir().root().join("prices.toml"), own_prices).expect("write");
+    let (_, after) = sql(&app, priced).await;
+    let before_usd = before["rows"][0]["usd"].as_f64().unwrap_or_default();
+    let after_usd = after["rows"][0]["usd"].as_f64().unwrap_or_default();
+    assert!(
+        after["rows"][0]["n"].as_i64().unwrap_or_default() > 0,
+        "{after}"
+    );
+    assert!(
+        after_usd > before_usd,
+        "repriced: {before_usd} → {after_usd}"
+    );
+}

@@ -1,0 +1,91 @@
+//! HTTP tests of the router driven with `oneshot`, no socket: the JSON API ([`api`]) and the
+//! web UI's pages ([`pages`]), over a fresh data dir per test.
+
+mod api;
+mod pages;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::Value;
+use sextant_ingest::layout::DataDir;
+use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
+use sextant_web::router::router;
+use sextant_web::state::AppState;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub _dir: tempfile::TempDir,
+    pub state: AppState,
+}
+
+pub fn app() -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = DataDir::open(dir.path()).expect("data dir");
+    let pipeline = IngestPipeline::open(data_dir, PipelineConfig::default()).expect("pipeline");
+    TestApp {
+        _dir: dir,
+        state: AppState {
+            pipeline: Arc::new(pipeline),
+            body_limit_bytes: 1024 * 1024,
+        },
+    }
+}
+
+pub async fn call_text(app: &TestApp, request: Request<Body>) -> (StatusCode, String) {
+    let response = router(app.state.clone())
+        .oneshot(request)
+        .await
+        .expect("response");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (
+        status,
+        String::from_utf8(bytes.to_vec()).expect("utf-8 body"),
+    )
+}
+
+pub async fn call(app: &TestApp, request: Request<Body>) -> (StatusCode, Value) {
+    let (status, text) = call_text(app, request).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+pub async fn sql(app: &TestApp, sql: &str) -> (StatusCode, Value) {
+    let request = Request::post("/api/sql")
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::json!({ "sql": sql }).to_string()))
+        .expect("request");
+    call(app, request).await
+}
+
+pub fn capture(path: &str) -> String {
+    let path = format!(
+        "{}/../datasets/fixtures/captures/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("read {path}: {error}"))
+}
+
+pub async fn export_json(app: &TestApp, signal: &str, body: String) {
+    let request = Request::post(format!("/v1/{signal}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .expect("request");
+    let (status, text) = call_text(app, request).await;
+    assert_eq!(status, StatusCode::OK, "/v1/{signal}: {text}");
+}
+
+pub async fn get_json(app: &TestApp, path: &str) -> (StatusCode, Value) {
+    call(
+        app,
+        Request::get(path).body(Body::empty()).expect("request"),
+    )
+    .await
+}
+
+pub fn flush(app: &TestApp) {
+    app.state.pipeline.flush_and_wait().expect("flush");
+}

@@ -1,0 +1,231 @@
+//! The web UI's pages on fixed fixture data (`fixtures/ui-traces.json`: a failed fixer run
+//! with a diff and a failing test, and a passing review run, in one session): rendered HTML
+//! snapshots, hostile content shown as text, the trace list API's filters and paging.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::Value;
+
+use crate::{TestApp, app, call_text, export_json, flush, get_json};
+
+const FAILED_TRACE: &str = "7e1f0c0ffee0000000000000000000a1";
+const PASSING_TRACE: &str = "7e1f0c0ffee0000000000000000000b2";
+const FAILING_TOOL_SPAN: &str = "a100000000000004";
+
+async fn app_with_fixture() -> TestApp {
+    let app = app();
+    let fixture = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/ui-traces.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("ui fixture");
+    export_json(&app, "traces", fixture).await;
+    flush(&app);
+    app
+}
+
+async fn page(app: &TestApp, path: &str) -> (StatusCode, String) {
+    call_text(
+        app,
+        Request::get(path).body(Body::empty()).expect("request"),
+    )
+    .await
+}
+
+async fn ok_page(app: &TestApp, path: &str) -> String {
+    let (status, html) = page(app, path).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {html}");
+    html
+}
+
+/// Markup an agent put in prompts and tool output must reach the browser as text.
+fn assert_no_live_markup(html: &str) {
+    for live in ["<script>alert", "<img src=x"] {
+        assert!(!html.contains(live), "unescaped {live:?} in page");
+    }
+}
+
+#[tokio::test]
+async fn runs_page_lists_newest_first_and_renders_stably() {
+    let app = app_with_fixture().await;
+    let html = ok_page(&app, "/").await;
+    let passing = html.find(PASSING_TRACE).expect("passing run listed");
+    let failed = html.find(FAILED_TRACE).expect("failed run listed");
+    assert!(passing < failed, "newest first");
+    insta::assert_snapshot!("runs_page", html);
+}
+
+#[tokio::test]
+async fn failed_only_and_model_filters_narrow_the_list() {
+    let app = app_with_fixture().await;
+    let failed_only = ok_page(&app, "/?status=error").await;
+    assert!(failed_only.contains(FAILED_TRACE));
+    assert!(!failed_only.contains(PASSING_TRACE));
+    let by_model = ok_page(&app, "/?model=gpt-5-mini").await;
+    assert!(by_model.contains(PASSING_TRACE));
+    assert!(!by_model.contains(FAILED_TRACE));
+}
+
+#[tokio::test]
+async fn search_finds_a_run_by_a_word_in_its_tool_output_with_a_snippet() {
+    let app = app_with_fixture().await;
+    let html = ok_page(&app, "/?q=zanzibar").await;
+    assert!(html.contains(FAILED_TRACE));
+    assert!(!html.contains(PASSING_TRACE));
+    assert!(html.contains("<b>zanzibar</b>"), "highlighted snippet");
+    assert_no_live_markup(&html);
+}
+
+#[tokio::test]
+async fn trace_page_opens_on_the_failing_span_with_its_output() {
+    let app = app_with_fixture().await;
+    let html = ok_page(&app, &format!("/traces/{FAILED_TRACE}")).await;
+    assert!(html.contains(&format!("data-span=\"{FAILING_TOOL_SPAN}\"")));
+    assert!(html.contains("exit status 101"));
+    assert!(html.contains("zanzibar overflow"));
+    assert_no_live_markup(&html);
+    insta::assert_snapshot!("trace_page", html);
+}
+
+#[tokio::test]
+async fn an_edit_span_shows_its_diff_as_a_diff() {
+    let app = app_with_fixture().await;
+    let html = ok_page(
+        &app,
+        &format!("/traces/{FAILED_TRACE}/spans/a100000000000003"),
+    )
+    .await;
+    assert!(
+        html.contains(r#"<span class="d-del">-    serde_json::from_str(input).unwrap()</span>"#),
+        "{html}"
+    );
+    assert!(html.contains(
+        r#"<span class="d-add">+    serde_json::from_str(input).unwrap_or_default()</span>"#
+    ));
+    assert!(html.contains(r#"<span class="d-hunk">@@ -10,3 +10,3 @@</span>"#));
+}
+
+#[tokio::test]
+async fn llm_span_renders_messages_per_role_and_escapes_the_prompt() {
+    let app = app_with_fixture().await;
+    let html = ok_page(
+        &app,
+        &format!("/traces/{FAILED_TRACE}?span=a100000000000002"),
+    )
+    .await;
+    assert!(html.contains("message role-user"));
+    assert!(html.contains("message role-assistant"));
+    assert!(
+        html.contains("&lt;script&gt;alert("),
+        "prompt shown as text"
+    );
+    assert!(html.contains("You are a careful coding agent."));
+    assert_no_live_markup(&html);
+    insta::assert_snapshot!(
+        "llm_span_fragment",
+        ok_page(
+            &app,
+            &format!("/traces/{FAILED_TRACE}/spans/a100000000000002")
+        )
+        .await
+    );
+}
+
+#[tokio::test]
+async fn session_page_lists_its_traces_in_order_with_prompts() {
+    let app = app_with_fixture().await;
+    let html = ok_page(&app, "/sessions/sess-ui-1").await;
+    let failed = html.find(FAILED_TRACE).expect("first trace");
+    let passing = html.find(PASSING_TRACE).expect("second trace");
+    assert!(failed < passing, "oldest first");
+    assert!(html.contains("Review the diff for style."));
+    assert_no_live_markup(&html);
+    insta::assert_snapshot!("session_page", html);
+}
+
+#[tokio::test]
+async fn page_errors_are_html_with_the_right_status() {
+    let app = app_with_fixture().await;
+    let (status, html) = page(&app, "/traces/not-a-trace").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("expected 32 hex characters"), "{html}");
+    assert!(html.starts_with("<!doctype html>"));
+    let (status, _) = page(&app, &format!("/traces/{}", "0".repeat(32))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, html) = page(&app, "/?since=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("invalid since"), "{html}");
+    let (status, _) = page(&app, "/sessions/no-such-session").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn assets_are_served_from_the_binary() {
+    let app = app();
+    let (status, css) = page(&app, "/assets/sextant.css").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(css.contains(".span-row"));
+    let (status, _) = page(&app, "/assets/../Cargo.toml").await;
+    assert_ne!(status, StatusCode::OK);
+}
+
+fn trace_ids(body: &Value) -> Vec<&str> {
+    body["traces"]
+        .as_array()
+        .expect("traces")
+        .iter()
+        .map(|trace| trace["trace_id"].as_str().expect("trace_id"))
+        .collect()
+}
+
+#[tokio::test]
+async fn trace_list_api_filters_and_pages_by_cursor() {
+    let app = app_with_fixture().await;
+    let (status, first) = get_json(&app, "/api/traces?limit=1").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(trace_ids(&first), [PASSING_TRACE]);
+    assert_eq!(first["traces"][0]["span_count"], 2);
+    assert_eq!(first["traces"][0]["input_tokens"], 400);
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let (_, second) = get_json(&app, &format!("/api/traces?limit=1&cursor={cursor}")).await;
+    assert_eq!(trace_ids(&second), [FAILED_TRACE]);
+    assert!(second["next_cursor"].is_null());
+
+    let (_, failed) = get_json(&app, "/api/traces?status=error").await;
+    assert_eq!(trace_ids(&failed), [FAILED_TRACE]);
+    assert_eq!(failed["traces"][0]["error_count"], 2);
+    let (_, slow) = get_json(&app, "/api/traces?min_duration=5").await;
+    assert_eq!(trace_ids(&slow), [FAILED_TRACE]);
+    let (_, by_agent) = get_json(&app, "/api/traces?agent=reviewer").await;
+    assert_eq!(trace_ids(&by_agent), [PASSING_TRACE]);
+    let (_, by_tool) = get_json(&app, "/api/traces?q=tool:bash").await;
+    assert_eq!(trace_ids(&by_tool), [FAILED_TRACE]);
+    let (_, searched) = get_json(&app, "/api/traces?q=zanzibar").await;
+    assert_eq!(trace_ids(&searched), [FAILED_TRACE]);
+    let snippet = searched["traces"][0]["snippet"]
+        .as_str()
+        .expect("a snippet");
+    assert!(snippet.contains("<b>zanzibar</b>"), "{snippet}");
+    let (_, none) = get_json(&app, "/api/traces?from=2030-01-01").await;
+    assert_eq!(trace_ids(&none), Vec::<&str>::new());
+
+    let (status, body) = get_json(&app, "/api/traces?min_cost=cheap").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("min_cost")
+    );
+}
+
+#[tokio::test]
+async fn trace_skeleton_leaves_out_content() {
+    let app = app_with_fixture().await;
+    let (status, body) = get_json(&app, &format!("/api/traces/{FAILED_TRACE}?skeleton=true")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["span_count"], 4);
+    let span = &body["spans"][0];
+    assert!(span.get("input").is_none());
+    assert!(span["start_ns"].is_i64());
+}
