@@ -7,6 +7,7 @@
 //! [`trace::load_trace`] assembles one trace in tree order; [`trace_list::list_traces`] pages
 //! through traces with filters; [`session_detail::load_session`] assembles one conversation.
 
+pub mod dashboard;
 pub mod error;
 pub mod event_costs;
 pub mod prices;

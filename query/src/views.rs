@@ -85,23 +85,24 @@ GROUP BY trace_id";
 /// from spans when there are any; cost from events when they carry it (the agent's own figure).
 const SESSIONS_VIEW: &str = "CREATE VIEW sessions AS
 WITH span_side AS (
+    -- Per trace first, so spans that do not carry the session (agents often tag only the
+    -- root) still count toward it.
     SELECT
         session_id,
         min(start_time) AS first_seen,
         max(end_time) AS last_seen,
-        count(DISTINCT trace_id) AS traces,
-        sum(input_tokens) FILTER (WHERE span_type = 'llm') AS input_tokens,
-        sum(output_tokens) FILTER (WHERE span_type = 'llm') AS output_tokens,
-        sum(cache_read_tokens) FILTER (WHERE span_type = 'llm') AS cache_read_tokens,
-        sum(cache_write_tokens) FILTER (WHERE span_type = 'llm') AS cache_write_tokens,
+        count(*) AS traces,
+        sum(input_tokens) AS input_tokens,
+        sum(output_tokens) AS output_tokens,
+        sum(cache_read_tokens) AS cache_read_tokens,
+        sum(cache_write_tokens) AS cache_write_tokens,
         sum(cost_usd) AS cost_usd,
-        count(*) FILTER (WHERE status_code = 'error') AS errors,
-        array_agg(DISTINCT COALESCE(response_model, request_model))
-            FILTER (WHERE span_type = 'llm' AND COALESCE(response_model, request_model) IS NOT NULL) AS models,
+        sum(error_count) AS errors,
+        array_distinct(flatten(array_agg(models) FILTER (WHERE models IS NOT NULL))) AS models,
         max(agent_name) AS agent_name,
         max(service_name) AS service_name,
         max(user_id) AS user_id
-    FROM spans
+    FROM traces
     WHERE session_id IS NOT NULL
     GROUP BY session_id
 ), event_side AS (

@@ -112,8 +112,12 @@ fn emit_metrics(server: &Server, protocol: Protocol, session: &str) {
 fn check_logs_and_metrics(protocol: Protocol, session: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&dir.path().join("data"), "");
+    // The gRPC exporters need a tokio reactor; the HTTP ones use a blocking client.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let reactor = runtime.enter();
     emit_events(&server, protocol, session);
     emit_metrics(&server, protocol, session);
+    drop(reactor);
     let events = format!("SELECT count(*) AS n FROM logs WHERE session_id = '{session}'");
     assert_eq!(server.wait_for_count(&events, 2), 2);
     let points = format!("SELECT count(*) AS n FROM metrics WHERE session_id = '{session}'");

@@ -3,6 +3,7 @@
 //!
 //! An engineer's path: search for a failed run by a word in its tool output, open it, open
 //! the failing tool span and read its output, open an edit and see the diff; filter by model.
+//! A manager's: the dashboard's charts are drawn and its figures agree with `POST /api/sql`.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -100,6 +101,11 @@ fn failed_run_with_a_diff(server: &Server) -> String {
         .to_string()
 }
 
+/// The detail panel once the script has swapped in `span_id`'s content.
+fn loaded_detail(span_id: &str) -> String {
+    format!("#detail[aria-busy='false'] .span-detail[data-span='{span_id}']")
+}
+
 #[test]
 fn engineer_finds_a_failed_run_reads_its_failing_tool_and_diff_and_filters_by_model() {
     let Some(driver_binary) = chromedriver() else {
@@ -117,6 +123,12 @@ fn engineer_finds_a_failed_run_reads_its_failing_tool_and_diff_and_filters_by_mo
         [0]["n"]
         .as_i64()
         .expect("count");
+    let totals = server.sql(
+        "SELECT count(*) AS runs, count(*) FILTER (WHERE has_error) AS failed FROM traces \
+         WHERE start_time >= now() - INTERVAL '30 days'",
+    );
+    let runs_in_30_days = totals[0]["runs"].as_i64().expect("runs");
+    let failed_in_30_days = totals[0]["failed"].as_i64().expect("failed");
     let driver = Driver::start(&driver_binary);
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -143,24 +155,31 @@ fn engineer_finds_a_failed_run_reads_its_failing_tool_and_diff_and_filters_by_mo
             // Open it: the page opens on the failing span, whose output is shown.
             run_link.click().await?;
             browser.wait().for_element(Locator::Css("#spans")).await?;
-            let failing_tool = browser.find(Locator::Css(".span-row.type-tool.is-error a.span-link")).await?;
-            failing_tool.click().await?;
+            let failing_row = browser.find(Locator::Css(".span-row.type-tool.is-error")).await?;
+            let failing_id = failing_row.attr("data-span").await?.expect("data-span");
+            failing_row.find(Locator::Css("a.span-link")).await?.click().await?;
             let detail = browser
                 .wait()
-                .for_element(Locator::Css("#detail .span-detail.is-error"))
+                .for_element(Locator::Css(&loaded_detail(&failing_id)))
                 .await?;
             let detail_text = detail.text().await?;
+            assert!(detail.attr("class").await?.unwrap_or_default().contains("is-error"));
             assert!(detail_text.contains("exit status 101"), "{detail_text}");
             assert!(detail_text.contains("test result: FAILED"), "{detail_text}");
 
             // An edit shows its diff as a diff.
-            let edit = browser
-                .find(Locator::XPath("//li[contains(@class,'type-tool')][.//span[@class='span-name'][contains(text(),'edit_file')]]//a"))
+            let edit_row = browser
+                .find(Locator::XPath("//li[contains(@class,'type-tool')][.//span[@class='span-name'][contains(text(),'edit_file')]]"))
                 .await?;
-            edit.click().await?;
-            let added = browser.wait().for_element(Locator::Css("#detail pre.diff .d-add")).await?;
+            let edit_id = edit_row.attr("data-span").await?.expect("data-span");
+            edit_row.find(Locator::Css("a.span-link")).await?.click().await?;
+            let detail = browser
+                .wait()
+                .for_element(Locator::Css(&loaded_detail(&edit_id)))
+                .await?;
+            let added = detail.find(Locator::Css("pre.diff .d-add")).await?;
             assert!(added.text().await?.starts_with('+'));
-            assert!(browser.current_url().await?.as_str().contains("span="), "selection is in the URL");
+            assert!(browser.current_url().await?.as_str().contains(&format!("span={edit_id}")), "selection is in the URL");
 
             // Filter by model: the list holds exactly the runs that used it.
             browser.goto(&server.url("/?model=gpt-5")).await?;
@@ -170,6 +189,21 @@ fn engineer_finds_a_failed_run_reads_its_failing_tool_and_diff_and_filters_by_mo
                 let models = row.text().await?;
                 assert!(models.contains("gpt-5"), "{models}");
             }
+            // The dashboard draws its charts, and its figures are what SQL answers.
+            browser.goto(&server.url("/dashboards?since=30d")).await?;
+            browser.wait().for_element(Locator::Css("#cost-chart svg")).await?;
+            let shown_runs = browser
+                .find(Locator::Css("[data-figure=runs]"))
+                .await?
+                .text()
+                .await?;
+            assert_eq!(shown_runs, runs_in_30_days.to_string());
+            let shown_failed = browser
+                .find(Locator::Css("[data-figure=failed]"))
+                .await?
+                .text()
+                .await?;
+            assert_eq!(shown_failed, failed_in_30_days.to_string());
             Ok::<(), fantoccini::error::CmdError>(())
         }
         .await;

@@ -151,7 +151,15 @@ fn check_claude_code(protocol: &str, export_traces: bool) {
         summary["input_tokens"].as_i64().unwrap_or_default() > 0,
         "{summary}"
     );
-    assert_eq!(session["prompts"][0]["prompt"], PROMPT, "{session}");
+    // Start-up events (settings, plugins) form a group before the first prompt.
+    let prompted = session["prompts"]
+        .as_array()
+        .and_then(|prompts| prompts.iter().find(|prompt| !prompt["prompt"].is_null()));
+    assert_eq!(
+        prompted.map(|prompt| &prompt["prompt"]),
+        Some(&Value::from(PROMPT)),
+        "{session}"
+    );
 
     if export_traces {
         assert_eq!(summary["traces"], 1, "{summary}");

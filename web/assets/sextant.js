@@ -35,6 +35,8 @@
       previous.classList.remove("selected");
     }
     row.classList.add("selected");
+    // aria-busy is "false" once the requested span is in place (tests wait on it).
+    detail.setAttribute("aria-busy", "true");
     fetch("/traces/" + traceId + "/spans/" + spanId)
       .then(function (response) {
         if (!response.ok) {
@@ -43,7 +45,11 @@
         return response.text();
       })
       .then(function (html) {
+        if (!row.classList.contains("selected")) {
+          return; // a later selection superseded this one
+        }
         detail.innerHTML = html;
+        detail.setAttribute("aria-busy", "false");
         if (push) {
           var url = new URL(location.href);
           url.searchParams.set("span", spanId);

@@ -8,8 +8,8 @@ use sextant_ingest::otlp_http::{OtlpState, otlp_router};
 use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
-    api_search, api_sessions, api_sql, api_traces, assets, metrics, page_runs, page_session,
-    page_trace,
+    api_search, api_sessions, api_sql, api_traces, assets, metrics, page_dashboards, page_runs,
+    page_session, page_trace,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
             "/sessions/{session_id}",
             get(page_session::get_session_page),
         )
+        .route("/dashboards", get(page_dashboards::get_dashboards))
         .route("/assets/{name}", get(assets::get_asset))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::get_metrics))

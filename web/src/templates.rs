@@ -17,6 +17,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("trace.html", include_str!("../templates/trace.html")),
     ("span.html", include_str!("../templates/span.html")),
     ("session.html", include_str!("../templates/session.html")),
+    (
+        "dashboards.html",
+        include_str!("../templates/dashboards.html"),
+    ),
     ("error.html", include_str!("../templates/error.html")),
 ];
 

@@ -229,3 +229,30 @@ async fn trace_skeleton_leaves_out_content() {
     assert!(span.get("input").is_none());
     assert!(span["start_ns"].is_i64());
 }
+
+#[tokio::test]
+async fn dashboards_draw_charts_and_their_numbers_match_sql() {
+    let app = app_with_fixture().await;
+    // The fixture is dated 2026-01-01; a wide window holds it whatever today is.
+    let html = ok_page(&app, "/dashboards?since=5000d&group=model").await;
+    assert!(html.contains("<svg"), "server-drawn charts");
+    let (_, totals) = crate::sql(
+        &app,
+        "SELECT count(*) AS runs, count(*) FILTER (WHERE has_error) AS failed FROM traces",
+    )
+    .await;
+    let runs = totals["rows"][0]["runs"].as_i64().expect("runs");
+    assert_eq!(runs, 2);
+    assert!(
+        html.contains(&format!(r#"<strong data-figure="runs">{runs}</strong>"#)),
+        "{html}"
+    );
+    assert!(html.contains(r#"<strong data-figure="success_rate">50.0%</strong>"#));
+    assert!(html.contains("claude-sonnet-4-5") && html.contains("gpt-5-mini"));
+    assert!(html.contains("exit status 101"), "top errors");
+    assert!(html.contains("sess-ui-1"), "expensive sessions");
+    let by_agent = ok_page(&app, "/dashboards?since=5000d&group=agent").await;
+    assert!(by_agent.contains("fixer") && by_agent.contains("reviewer"));
+    let (status, _) = page(&app, "/dashboards?group=project").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
