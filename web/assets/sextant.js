@@ -20,6 +20,17 @@
     }
   });
 
+  // SQL console: Ctrl+Enter (or Cmd+Enter) runs the query.
+  var sqlBox = document.getElementById("sql");
+  if (sqlBox) {
+    sqlBox.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        sqlBox.form.submit();
+      }
+    });
+  }
+
   // Trace page: selecting a span loads its content beside the tree without a reload.
   var spans = document.getElementById("spans");
   var detail = document.getElementById("detail");

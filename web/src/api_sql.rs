@@ -99,7 +99,11 @@ fn arrow_ipc(output: &SqlOutput) -> Result<Vec<u8>, arrow::error::ArrowError> {
     writer.into_inner()
 }
 
-fn with_content_type(body: Vec<u8>, content_type: &'static str, truncated: bool) -> Response {
+pub(crate) fn with_content_type(
+    body: Vec<u8>,
+    content_type: &'static str,
+    truncated: bool,
+) -> Response {
     let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

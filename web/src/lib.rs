@@ -15,6 +15,7 @@ pub mod page_dashboards;
 pub mod page_error;
 pub mod page_runs;
 pub mod page_session;
+pub mod page_sql;
 pub mod page_trace;
 pub mod router;
 pub mod span_view;

@@ -9,7 +9,7 @@ use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
     api_search, api_sessions, api_sql, api_traces, assets, metrics, page_dashboards, page_runs,
-    page_session, page_trace,
+    page_session, page_sql, page_trace,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -34,6 +34,8 @@ pub fn router(state: AppState) -> Router {
             get(page_session::get_session_page),
         )
         .route("/dashboards", get(page_dashboards::get_dashboards))
+        .route("/sql", get(page_sql::get_sql_page))
+        .route("/sql.csv", get(page_sql::get_sql_csv))
         .route("/assets/{name}", get(assets::get_asset))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::get_metrics))

@@ -48,6 +48,29 @@ pub async fn call_text(app: &TestApp, request: Request<Body>) -> (StatusCode, St
     )
 }
 
+/// Status, `Content-Disposition` and body of a GET.
+pub async fn router_response(app: &TestApp, path: &str) -> (StatusCode, Option<String>, String) {
+    let request = Request::get(path).body(Body::empty()).expect("request");
+    let response = router(app.state.clone())
+        .oneshot(request)
+        .await
+        .expect("response");
+    let status = response.status();
+    let disposition = response
+        .headers()
+        .get("content-disposition")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (
+        status,
+        disposition,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
 pub async fn call(app: &TestApp, request: Request<Body>) -> (StatusCode, Value) {
     let (status, text) = call_text(app, request).await;
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))

@@ -256,3 +256,38 @@ async fn dashboards_draw_charts_and_their_numbers_match_sql() {
     let (status, _) = page(&app, "/dashboards?group=project").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn sql_console_shows_results_refusals_and_a_csv_download() {
+    let app = app_with_fixture().await;
+    let empty = ok_page(&app, "/sql").await;
+    assert!(empty.contains("Examples"));
+    let html = ok_page(&app, "/sql?q=SELECT%20count(*)%20AS%20runs%20FROM%20traces").await;
+    assert!(html.contains("<th>runs</th>"), "{html}");
+    assert!(html.contains("<td>2</td>"));
+    assert!(html.contains("sql.csv?q=SELECT+count"), "a CSV link");
+    let hostile = ok_page(
+        &app,
+        "/sql?q=SELECT%20'%3Cscript%3Ealert(1)%3C/script%3E'%20AS%20s",
+    )
+    .await;
+    assert_no_live_markup(&hostile);
+    let (status, refused) = page(&app, "/sql?q=DROP%20TABLE%20stored_spans").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(refused.contains("id=\"sql-error\""), "{refused}");
+
+    let response = crate::router_response(
+        &app,
+        "/sql.csv?q=SELECT%20trace_id%20FROM%20traces%20ORDER%20BY%20trace_id",
+    )
+    .await;
+    assert_eq!(response.0, StatusCode::OK);
+    assert_eq!(
+        response.1.as_deref(),
+        Some("attachment; filename=\"sextant.csv\"")
+    );
+    assert_eq!(
+        response.2,
+        format!("trace_id\n{FAILED_TRACE}\n{PASSING_TRACE}\n")
+    );
+}
