@@ -5,6 +5,7 @@
 //! `RESOURCE_EXHAUSTED` (too large), `UNAVAILABLE` (backpressure; retryable) or `INTERNAL`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
@@ -26,6 +27,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::error::{ErrorCode, IngestError};
 use crate::layout::DEFAULT_PROJECT;
@@ -115,10 +117,44 @@ pub fn grpc_status(error: &IngestError) -> Status {
             Status::invalid_argument(error.to_string())
         }
         ErrorCode::PayloadTooLarge => Status::resource_exhausted(error.to_string()),
-        ErrorCode::Overloaded => Status::unavailable(error.to_string()),
+        // RetryInfo tells OTLP exporters how long to back off (the HTTP twin is Retry-After).
+        ErrorCode::Overloaded => {
+            let delay = Duration::from_secs(error.retry_after_secs().unwrap_or(1));
+            Status::with_error_details(
+                tonic::Code::Unavailable,
+                error.to_string(),
+                ErrorDetails::with_retry_info(Some(delay)),
+            )
+        }
         ErrorCode::Internal => {
             tracing::error!(%error, "otlp grpc export failed");
             Status::internal("internal error; see the server log")
         }
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn overload_is_unavailable_with_retry_info() {
+        let status = grpc_status(&IngestError::Overloaded {
+            reason: "pending bytes",
+            retry_after_secs: 2,
+        });
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        let retry = status.get_error_details().retry_info().cloned();
+        assert_eq!(
+            retry.and_then(|info| info.retry_delay),
+            Some(Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn bad_input_is_invalid_argument() {
+        let status = grpc_status(&IngestError::InvalidInput("span 3: bad trace id".into()));
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().contains("bad trace id"));
     }
 }
