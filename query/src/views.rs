@@ -4,6 +4,7 @@
 //! views add the query-time cost: the cost the agent sent, else `model_cost(…)` from the price
 //! table for model calls (`cost_source` says which). Aggregates count tokens and price only
 //! `llm` spans, so an agent span that repeats its children's totals is not counted twice.
+//! Model lists are sorted, so a row reads the same on every run.
 
 use datafusion::execution::context::SessionContext;
 use sextant_ingest::log_row::logs_schema;
@@ -74,8 +75,8 @@ const TRACES_VIEW: &str = "CREATE VIEW traces AS SELECT
     sum(cost_usd) AS cost_usd,
     count(*) FILTER (WHERE status_code = 'error') AS error_count,
     bool_or(status_code = 'error') AS has_error,
-    array_agg(DISTINCT COALESCE(response_model, request_model))
-        FILTER (WHERE span_type = 'llm' AND COALESCE(response_model, request_model) IS NOT NULL) AS models,
+    array_sort(array_agg(DISTINCT COALESCE(response_model, request_model))
+        FILTER (WHERE span_type = 'llm' AND COALESCE(response_model, request_model) IS NOT NULL)) AS models,
     max(day) AS day
 FROM spans
 GROUP BY trace_id";
@@ -98,7 +99,7 @@ WITH span_side AS (
         sum(cache_write_tokens) AS cache_write_tokens,
         sum(cost_usd) AS cost_usd,
         sum(error_count) AS errors,
-        array_distinct(flatten(array_agg(models) FILTER (WHERE models IS NOT NULL))) AS models,
+        array_sort(array_distinct(flatten(array_agg(models) FILTER (WHERE models IS NOT NULL)))) AS models,
         max(agent_name) AS agent_name,
         max(service_name) AS service_name,
         max(user_id) AS user_id
@@ -117,7 +118,7 @@ WITH span_side AS (
         sum(cache_write_tokens) AS cache_write_tokens,
         sum(cost_usd) AS cost_usd,
         count(*) FILTER (WHERE event_name LIKE '%api_error' OR success = false) AS errors,
-        array_agg(DISTINCT model) FILTER (WHERE model IS NOT NULL AND input_tokens IS NOT NULL) AS models,
+        array_sort(array_agg(DISTINCT model) FILTER (WHERE model IS NOT NULL AND input_tokens IS NOT NULL)) AS models,
         max(service_name) AS service_name,
         max(user_id) AS user_id
     FROM logs
