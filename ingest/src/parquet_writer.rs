@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
 
 use datafusion::arrow::array::RecordBatch;
@@ -32,11 +32,16 @@ fn heavy_compression() -> Compression {
     Compression::ZSTD(ZstdLevel::try_new(5).unwrap_or_default())
 }
 
-fn spans_writer_properties() -> WriterProperties {
+/// What every table's files share: zstd, row groups of [`ROW_GROUP_ROWS`], page statistics.
+fn common_writer_properties() -> WriterPropertiesBuilder {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Page)
+}
+
+fn spans_writer_properties() -> WriterProperties {
+    common_writer_properties()
         // Trace and session lookups are point queries: a bloom filter lets them skip row groups.
         .set_column_bloom_filter_enabled(ColumnPath::from("trace_id"), true)
         .set_column_bloom_filter_enabled(ColumnPath::from("session_id"), true)
@@ -54,10 +59,7 @@ fn spans_writer_properties() -> WriterProperties {
 }
 
 fn logs_writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_statistics_enabled(EnabledStatistics::Page)
+    common_writer_properties()
         .set_column_bloom_filter_enabled(ColumnPath::from("trace_id"), true)
         .set_column_bloom_filter_enabled(ColumnPath::from("session_id"), true)
         .set_column_dictionary_enabled(ColumnPath::from("attributes"), false)
@@ -65,11 +67,7 @@ fn logs_writer_properties() -> WriterProperties {
 }
 
 fn metrics_writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .build()
+    common_writer_properties().build()
 }
 
 /// A fully written and fsynced Parquet file, not yet visible under its final name.

@@ -141,9 +141,11 @@ fn engineer_finds_a_failed_run_reads_its_failing_tool_and_diff_and_filters_by_mo
             search.send_keys("panicked").await?;
             browser.find(Locator::Css(".filters input[name=status]")).await?.click().await?;
             browser.find(Locator::Css(".filters button[type=submit]")).await?.click().await?;
+            // Wait for the results page itself (only it has snippets), not a link that the
+            // unfiltered page may also have had.
+            browser.wait().for_element(Locator::Css(".snippet b")).await?;
             let run_link = browser
-                .wait()
-                .for_element(Locator::Css(&format!("a[href='/traces/{trace_id}']")))
+                .find(Locator::Css(&format!("a[href='/traces/{trace_id}']")))
                 .await?;
             let failed_rows = browser.find_all(Locator::Css("tr.run.failed")).await?;
             let all_rows = browser.find_all(Locator::Css("tr.run")).await?;

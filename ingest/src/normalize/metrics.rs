@@ -8,7 +8,9 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point;
-use opentelemetry_proto::tonic::metrics::v1::{Metric, exponential_histogram_data_point};
+use opentelemetry_proto::tonic::metrics::v1::{
+    Metric, NumberDataPoint, exponential_histogram_data_point,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Value as Json, json};
 
@@ -99,34 +101,18 @@ fn normalize_metric(
         };
     match data {
         Data::Gauge(gauge) => {
-            for point in &gauge.data_points {
-                let mut row = template("gauge", 0, None);
-                row.value = number_value(point.value.as_ref());
-                push_point(
-                    rows,
-                    row,
-                    base(
-                        &point.attributes,
-                        point.start_time_unix_nano,
-                        point.time_unix_nano,
-                    ),
-                )?;
-            }
+            let points = gauge
+                .data_points
+                .iter()
+                .map(|point| (template("gauge", 0, None), point));
+            push_number_points(rows, points)?;
         }
         Data::Sum(sum) => {
-            for point in &sum.data_points {
-                let mut row = template("sum", sum.aggregation_temporality, Some(sum.is_monotonic));
-                row.value = number_value(point.value.as_ref());
-                push_point(
-                    rows,
-                    row,
-                    base(
-                        &point.attributes,
-                        point.start_time_unix_nano,
-                        point.time_unix_nano,
-                    ),
-                )?;
-            }
+            let points = sum.data_points.iter().map(|point| {
+                let row = template("sum", sum.aggregation_temporality, Some(sum.is_monotonic));
+                (row, point)
+            });
+            push_number_points(rows, points)?;
         }
         Data::Histogram(histogram) => {
             for point in &histogram.data_points {
@@ -216,6 +202,26 @@ fn base(attributes: &[KeyValue], start_time: u64, time: u64) -> PointBase<'_> {
         start_time,
         time,
     }
+}
+
+/// Gauge and sum points: one row each, with the point's number.
+fn push_number_points<'a>(
+    rows: &mut Vec<CanonicalMetricPoint>,
+    points: impl Iterator<Item = (CanonicalMetricPoint, &'a NumberDataPoint)>,
+) -> Result<(), String> {
+    for (mut row, point) in points {
+        row.value = number_value(point.value.as_ref());
+        push_point(
+            rows,
+            row,
+            base(
+                &point.attributes,
+                point.start_time_unix_nano,
+                point.time_unix_nano,
+            ),
+        )?;
+    }
+    Ok(())
 }
 
 fn push_point(
