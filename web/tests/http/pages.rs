@@ -251,6 +251,10 @@ async fn dashboards_draw_charts_and_their_numbers_match_sql() {
     assert!(html.contains("claude-sonnet-4-5") && html.contains("gpt-5-mini"));
     assert!(html.contains("exit status 101"), "top errors");
     assert!(html.contains("sess-ui-1"), "expensive sessions");
+    assert!(
+        html.contains(r#"<tr><td>2026-01-01</td><td class="num">2</td>"#),
+        "runs per day as a table"
+    );
     let by_agent = ok_page(&app, "/dashboards?since=5000d&group=agent").await;
     assert!(by_agent.contains("fixer") && by_agent.contains("reviewer"));
     let (status, _) = page(&app, "/dashboards?group=project").await;
