@@ -17,7 +17,7 @@ use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
 use sextant_web::router::router;
 use sextant_web::state::AppState;
 
-use crate::otlp_sender::export_with_retry;
+use crate::otlp_sender::{OtlpBody, RETRY_FOREVER, export_with_retry};
 
 #[derive(Debug, clap::Args)]
 pub struct IngestBenchArgs {
@@ -178,7 +178,9 @@ async fn send_all(
                 let Some(body) = queue.lock().await.next() else {
                     break;
                 };
-                let outcome = export_with_retry(&client, &url, body).await?;
+                let outcome =
+                    export_with_retry(&client, &url, OtlpBody::protobuf(body), RETRY_FOREVER)
+                        .await?;
                 latencies.push(outcome.latency);
                 refused += outcome.refusals;
             }

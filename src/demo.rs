@@ -12,7 +12,7 @@ use std::sync::Arc;
 use prost::Message;
 use sextant_datasets::agent_traces::AgentTraceGenerator;
 
-use crate::otlp_sender::export_with_retry;
+use crate::otlp_sender::{OtlpBody, RETRY_FOREVER, export_with_retry};
 
 const DEMO_DAYS: u64 = 14;
 const MARKER_FILE: &str = "demo-loaded";
@@ -59,7 +59,7 @@ pub async fn load_demo_data(
             (trace.request.encode_to_vec(), trace.span_count)
         })
         .await?;
-        export_with_retry(&client, &url, body).await?;
+        export_with_retry(&client, &url, OtlpBody::protobuf(body), RETRY_FOREVER).await?;
         spans += span_count;
         if (index + 1) % 500 == 0 {
             say!("  {} / {} traces", index + 1, args.traces);

@@ -13,6 +13,7 @@ macro_rules! say {
 mod bench;
 mod config;
 mod demo;
+mod loadgen;
 mod otlp_sender;
 mod serve;
 mod sql_command;
@@ -84,6 +85,9 @@ enum Command {
         #[command(subcommand)]
         bench: BenchCommand,
     },
+    /// Send generated agent traces to an OTLP endpoint at a steady rate; report acks,
+    /// retries and latency.
+    Loadgen(loadgen::LoadgenArgs),
     /// Full-text search over the stored spans (tantivy syntax, e.g. `tool:bash "cargo test"`).
     Search {
         query: String,
@@ -141,6 +145,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench {
             bench: BenchCommand::Ingest(args),
         } => runtime.block_on(bench::run_ingest_bench(args)),
+        Command::Loadgen(args) => runtime.block_on(loadgen::run_loadgen(args)),
         Command::Search {
             query,
             data_dir,

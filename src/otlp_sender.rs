@@ -1,7 +1,33 @@
-//! Sends OTLP/HTTP protobuf export requests to a Sextant server, retrying after 429/503.
-//! Used by `sextant bench` and `sextant demo` to go through the real ingest path.
+//! Sends OTLP/HTTP export requests to a Sextant server, retrying after 429/503.
+//! Used by `sextant bench`, `sextant demo` and `sextant loadgen` to go through the real
+//! ingest path.
 
 use std::time::{Duration, Instant};
+
+/// An encoded export request and its content type.
+pub struct OtlpBody {
+    bytes: Vec<u8>,
+    content_type: &'static str,
+}
+
+impl OtlpBody {
+    pub fn protobuf(bytes: Vec<u8>) -> OtlpBody {
+        OtlpBody {
+            bytes,
+            content_type: "application/x-protobuf",
+        }
+    }
+
+    pub fn json(bytes: Vec<u8>) -> OtlpBody {
+        OtlpBody {
+            bytes,
+            content_type: "application/json",
+        }
+    }
+}
+
+/// For callers that must get every request in (`demo`, `bench`): refusals only slow them.
+pub const RETRY_FOREVER: u32 = u32::MAX;
 
 /// One accepted export: how long it took, and how many 429/503 answers came before it.
 pub struct ExportOutcome {
@@ -9,18 +35,21 @@ pub struct ExportOutcome {
     pub refusals: u64,
 }
 
+/// Posts `body` until it is accepted, waiting as `Retry-After` says after 429/503; gives up
+/// after `max_attempts` refusals or on any other answer.
 pub async fn export_with_retry(
     client: &reqwest::Client,
     url: &str,
-    body: Vec<u8>,
+    body: OtlpBody,
+    max_attempts: u32,
 ) -> anyhow::Result<ExportOutcome> {
     let mut refusals = 0;
     loop {
         let sent = Instant::now();
         let response = client
             .post(url)
-            .header("content-type", "application/x-protobuf")
-            .body(body.clone())
+            .header("content-type", body.content_type)
+            .body(body.bytes.clone())
             .send()
             .await?;
         match response.status().as_u16() {
@@ -30,7 +59,7 @@ pub async fn export_with_retry(
                     refusals,
                 });
             }
-            429 | 503 => {
+            429 | 503 if refusals + 1 < u64::from(max_attempts) => {
                 refusals += 1;
                 let wait_secs = response
                     .headers()

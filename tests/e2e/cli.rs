@@ -173,3 +173,36 @@ fn overload_gets_503_with_retry_after_and_keeps_accepted_data() {
         "only the accepted export is stored"
     );
 }
+
+/// `sextant loadgen` against a real server, over HTTP JSON and gRPC: every acknowledged span
+/// is stored, and the report says so.
+#[test]
+fn loadgen_sends_at_a_rate_and_reports_what_was_acknowledged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"), "");
+    let mut expected_spans = 0;
+    for (protocol, target) in [("http-json", &server.base_url), ("grpc", &server.grpc_url)] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .args(["loadgen", "--target", target, "--protocol", protocol])
+            .args(["--rate", "20", "--duration", "1s", "--json"])
+            .output()
+            .expect("run loadgen");
+        assert!(
+            output.status.success(),
+            "loadgen {protocol}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("loadgen json report");
+        assert_eq!(report["failed"], 0, "{report}");
+        let acknowledged = report["acknowledged"].as_i64().expect("acknowledged");
+        assert!(acknowledged >= 10, "{report}");
+        assert_eq!(
+            report["sent"].as_i64(),
+            Some(acknowledged + report["failed"].as_i64().unwrap_or(0))
+        );
+        expected_spans += report["spans_acknowledged"].as_i64().expect("spans");
+    }
+    let stored = server.wait_for_count("SELECT count(*) AS n FROM spans", expected_spans);
+    assert_eq!(stored, expected_spans);
+}
