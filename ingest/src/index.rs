@@ -17,12 +17,13 @@ use tantivy::directory::MmapDirectory;
 use tantivy::schema::{
     Field, INDEXED, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer};
+use tantivy::tokenizer::{LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyzer};
 use tantivy::{Index, IndexWriter, TantivyDocument, Term};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::Result;
 use crate::span::CanonicalSpan;
+use crate::text_tokenizer::CjkAwareTokenizer;
 
 /// Tokenizer for exact-value fields (`tool:bash`, `model:gpt-4o`): whole value, lowercased.
 pub const KEYWORD_TOKENIZER: &str = "keyword_lower";
@@ -130,7 +131,17 @@ pub fn open_partition_index(dir: &Path) -> Result<Index> {
     Ok(index)
 }
 
+/// Registers the keyword tokenizer and replaces `default` (the text fields' tokenizer) with
+/// tantivy's default analyzer on a CJK-aware tokenizer: same words, plus CJK characters.
+/// Writers and readers both call this, so the schema still says `default`.
 pub fn register_tokenizers(index: &Index) {
+    index.tokenizers().register(
+        "default",
+        TextAnalyzer::builder(CjkAwareTokenizer::default())
+            .filter(RemoveLongFilter::limit(40))
+            .filter(LowerCaser)
+            .build(),
+    );
     index.tokenizers().register(
         KEYWORD_TOKENIZER,
         TextAnalyzer::builder(RawTokenizer::default())

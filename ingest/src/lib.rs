@@ -27,6 +27,7 @@ pub mod recovery;
 pub mod rows;
 pub mod schema;
 pub mod span;
+pub mod text_tokenizer;
 pub mod wal;
 pub mod wal_record;
 

@@ -295,3 +295,31 @@ async fn sql_console_shows_results_refusals_and_a_csv_download() {
         format!("trace_id\n{FAILED_TRACE}\n{PASSING_TRACE}\n")
     );
 }
+
+/// Chinese and Japanese have no spaces between words: a word inside a sentence is found.
+#[tokio::test]
+async fn cjk_words_inside_sentences_are_searchable() {
+    let app = app();
+    let fixture = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/cjk-trace.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("cjk fixture");
+    export_json(&app, "traces", fixture).await;
+    flush(&app);
+    for word in ["连接", "数据库", "失敗"] {
+        let (status, body) = get_json(&app, &format!("/api/search?q={word}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["hits"].as_array().map(Vec::len),
+            Some(1),
+            "{word}: {body}"
+        );
+        let snippet = body["hits"][0]["snippet"].as_str().unwrap_or_default();
+        assert!(snippet.contains("<b>"), "{word} highlighted: {snippet}");
+    }
+    let (_, none) = get_json(&app, "/api/search?q=连线").await;
+    assert_eq!(none["hits"].as_array().map(Vec::len), Some(0), "{none}");
+    let html = ok_page(&app, "/?q=超时").await;
+    assert!(html.contains("c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"));
+}
