@@ -93,6 +93,8 @@ enum Command {
         query: String,
         #[command(flatten)]
         data_dir: DataDirArg,
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
@@ -149,10 +151,11 @@ fn main() -> anyhow::Result<()> {
         Command::Search {
             query,
             data_dir,
+            format,
             limit,
         } => {
             let data_dir = resolve_data_dir(data_dir, file);
-            sql_command::run_search(&data_dir, &query, limit)
+            sql_command::run_search(&data_dir, &query, format, limit)
         }
     }
 }

@@ -1,12 +1,14 @@
 //! `sextant sql` and `sextant search`: query a data dir from the shell.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use sextant_ingest::layout::{DEFAULT_PROJECT, DataDir};
 use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
-use sextant_query::search::{SearchRequest, search_spans};
+use sextant_query::search::{SearchHit, SearchRequest, search_spans};
 use sextant_query::session::project_session;
+use sextant_query::sql::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use sextant_query::sql::arrow::util::pretty::pretty_format_batches;
 use sextant_query::sql::run_read_only_sql;
 
@@ -43,7 +45,12 @@ pub async fn run_sql(
     Ok(())
 }
 
-pub fn run_search(data_dir: &Path, query: &str, limit: usize) -> anyhow::Result<()> {
+pub fn run_search(
+    data_dir: &Path,
+    query: &str,
+    format: OutputFormat,
+    limit: usize,
+) -> anyhow::Result<()> {
     let data_dir = DataDir::open(data_dir).context("cannot open data dir")?;
     let request = SearchRequest {
         query: query.to_string(),
@@ -51,6 +58,73 @@ pub fn run_search(data_dir: &Path, query: &str, limit: usize) -> anyhow::Result<
         ..SearchRequest::default()
     };
     let page = search_spans(&data_dir, DEFAULT_PROJECT, &request)?;
-    println!("{}", serde_json::to_string_pretty(&page.hits)?);
+    if let OutputFormat::Json = format {
+        println!("{}", serde_json::to_string_pretty(&page.hits)?);
+        return Ok(());
+    }
+    let batch = hits_batch(&page.hits)?;
+    match format {
+        OutputFormat::Csv => print!("{}", String::from_utf8_lossy(&batches_to_csv(&[batch])?)),
+        _ => println!("{}", pretty_format_batches(&[batch])?),
+    }
     Ok(())
+}
+
+/// Columns of a search hit shown in a terminal table or CSV.
+const HIT_COLUMNS: &[&str] = &["start_time", "trace_id", "span_id", "name", "status_code"];
+
+/// The hits as one batch of text columns, the snippet as plain text.
+fn hits_batch(hits: &[SearchHit]) -> anyhow::Result<RecordBatch> {
+    let text = |hit: &SearchHit, column: &str| match hit.span.get(column) {
+        Some(serde_json::Value::String(text)) => Some(text.clone()),
+        Some(serde_json::Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    };
+    let mut columns: Vec<(&str, ArrayRef)> = HIT_COLUMNS
+        .iter()
+        .map(|column| {
+            let values: StringArray = hits.iter().map(|hit| text(hit, column)).collect();
+            (*column, Arc::new(values) as ArrayRef)
+        })
+        .collect();
+    let snippets: StringArray = hits
+        .iter()
+        .map(|hit| hit.snippet.as_deref().map(snippet_text))
+        .collect();
+    columns.push(("snippet", Arc::new(snippets)));
+    Ok(RecordBatch::try_from_iter(columns)?)
+}
+
+/// A highlighted HTML snippet as terminal text: tags dropped, entities decoded.
+fn snippet_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for character in html.chars() {
+        match character {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => text.push(character),
+            _ => {}
+        }
+    }
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_read_as_plain_text() {
+        assert_eq!(
+            snippet_text("test <b>parse</b> ... FAILED\n&lt;img&gt; &amp; more"),
+            "test parse ... FAILED <img> & more"
+        );
+    }
 }

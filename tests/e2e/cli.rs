@@ -62,11 +62,37 @@ fn sql_and_search_commands_read_the_data_dir() {
     assert_eq!(csv, "span_type\ntool\n");
 
     let hits: Value = serde_json::from_str(&sextant(
-        &["search", "parser::tokens", "--limit", "5"],
+        &[
+            "search",
+            "parser::tokens",
+            "--limit",
+            "5",
+            "--format",
+            "json",
+        ],
         &data_dir,
     ))
     .expect("json hits");
     assert_eq!(hits.as_array().map(Vec::len), Some(5), "{hits}");
+    let table = sextant(&["search", "parser::tokens", "--limit", "2"], &data_dir);
+    assert!(table.contains("| trace_id"), "{table}");
+    assert!(table.contains("| snippet"), "{table}");
+    let csv = sextant(
+        &[
+            "search",
+            "parser::tokens",
+            "--limit",
+            "2",
+            "--format",
+            "csv",
+        ],
+        &data_dir,
+    );
+    assert_eq!(csv.lines().count(), 3, "header + 2 hits: {csv}");
+    assert!(
+        csv.starts_with("start_time,trace_id,span_id,name,status_code,snippet"),
+        "{csv}"
+    );
 }
 
 #[test]
