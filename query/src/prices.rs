@@ -6,8 +6,9 @@
 //! the entry with the latest `from` date on or before the span; data-dir entries beat shipped
 //! ones at equal specificity and date.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::arrow::array::{
@@ -86,7 +87,40 @@ pub struct PriceTable {
     entries: Vec<(ModelPrice, PriceOrigin)>,
 }
 
+/// What identifies a version of `<data-dir>/prices.toml`: absent, or its mtime and length.
+type PriceFileVersion = Option<(std::time::SystemTime, u64)>;
+
+fn price_file_version(path: &Path) -> PriceFileVersion {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.modified().ok()?, metadata.len()))
+}
+
 impl PriceTable {
+    /// [`PriceTable::load`], parsed once per version of the data dir's price file: every query
+    /// session needs the table, and the file rarely changes. A change (new mtime or length)
+    /// is picked up by the next session, so fixing a price still reprices history at once.
+    pub fn load_cached(data_dir: &Path) -> Result<Arc<PriceTable>> {
+        type Cache = HashMap<PathBuf, (PriceFileVersion, Arc<PriceTable>)>;
+        static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+        let version = price_file_version(&data_dir.join(DATA_DIR_PRICES_FILE));
+        let cache = CACHE.get_or_init(Default::default);
+        let cached = cache
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get(data_dir)
+            .filter(|(cached_version, _)| *cached_version == version)
+            .map(|(_, table)| table.clone());
+        if let Some(table) = cached {
+            return Ok(table);
+        }
+        let table = Arc::new(PriceTable::load(data_dir)?);
+        cache
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(data_dir.to_path_buf(), (version, table.clone()));
+        Ok(table)
+    }
+
     /// The shipped table plus the data directory's own, if it has one.
     pub fn load(data_dir: &Path) -> Result<PriceTable> {
         let mut table = PriceTable::parse(SHIPPED_PRICES, PriceOrigin::Shipped)?;

@@ -49,7 +49,7 @@ pub async fn project_session(data_dir: &DataDir, project_id: &str) -> Result<Ses
     for table in Table::ALL {
         register_table(&context, data_dir, table, project_id)?;
     }
-    let prices = Arc::new(PriceTable::load(data_dir.root())?);
+    let prices = PriceTable::load_cached(data_dir.root())?;
     context.register_batch("prices", prices.to_batch()?)?;
     context.register_udf(model_cost_udf(prices));
     register_views(&context).await?;

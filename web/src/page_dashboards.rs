@@ -43,14 +43,17 @@ fn number(row: &Map<String, Value>, key: &str) -> f64 {
     row.get(key).and_then(Value::as_f64).unwrap_or(0.0)
 }
 
-/// One series per group from `(day, grp, <value>)` rows, aligned on `days`.
-fn series_by_group(dashboard: &Dashboard, value: &str) -> Vec<DailySeries> {
-    let day_index: BTreeMap<&str, usize> = dashboard
-        .days
-        .iter()
+/// Each day of the window to its position on the x axis.
+fn day_positions(days: &[String]) -> BTreeMap<&str, usize> {
+    days.iter()
         .enumerate()
         .map(|(index, day)| (day.as_str(), index))
-        .collect();
+        .collect()
+}
+
+/// One series per group from `(day, grp, <value>)` rows, aligned on `days`.
+fn series_by_group(dashboard: &Dashboard, value: &str) -> Vec<DailySeries> {
+    let day_index = day_positions(&dashboard.days);
     let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for row in &dashboard.usage_by_day.rows {
         let Some(&index) = row
@@ -85,9 +88,10 @@ fn series_by_group(dashboard: &Dashboard, value: &str) -> Vec<DailySeries> {
 fn runs_series(dashboard: &Dashboard) -> Vec<DailySeries> {
     let mut passed = vec![0.0; dashboard.days.len()];
     let mut failed = vec![0.0; dashboard.days.len()];
+    let day_index = day_positions(&dashboard.days);
     for row in &dashboard.runs_by_day.rows {
         let day = row.get("day").and_then(Value::as_str).unwrap_or_default();
-        if let Some(index) = dashboard.days.iter().position(|known| known == day) {
+        if let Some(&index) = day_index.get(day) {
             failed[index] = number(row, "failed");
             passed[index] = number(row, "runs") - failed[index];
         }
