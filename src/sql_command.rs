@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use sextant_ingest::layout::{DEFAULT_PROJECT, DataDir};
 use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
-use sextant_query::search::{SearchHit, SearchRequest, search_spans};
+use sextant_query::search::{HitKind, SearchHit, SearchRequest, search_spans};
 use sextant_query::session::project_session;
 use sextant_query::sql::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use sextant_query::sql::arrow::util::pretty::pretty_format_batches;
@@ -70,23 +70,44 @@ pub fn run_search(
     Ok(())
 }
 
-/// Columns of a search hit shown in a terminal table or CSV.
-const HIT_COLUMNS: &[&str] = &["start_time", "trace_id", "span_id", "name", "status_code"];
+/// Columns of a search hit shown in a terminal table or CSV: the header, then the
+/// column of a span hit and of a log hit it shows.
+const HIT_COLUMNS: &[(&str, &str, &str)] = &[
+    ("time", "start_time", "time"),
+    ("trace_id", "trace_id", "trace_id"),
+    ("span_id", "span_id", "span_id"),
+    ("name", "name", "event_name"),
+    ("status", "status_code", "severity_text"),
+];
 
 /// The hits as one batch of text columns, the snippet as plain text.
 fn hits_batch(hits: &[SearchHit]) -> anyhow::Result<RecordBatch> {
-    let text = |hit: &SearchHit, column: &str| match hit.span.get(column) {
+    let text = |hit: &SearchHit, column: &str| match hit.row.get(column) {
         Some(serde_json::Value::String(text)) => Some(text.clone()),
         Some(serde_json::Value::Null) | None => None,
         Some(other) => Some(other.to_string()),
     };
-    let mut columns: Vec<(&str, ArrayRef)> = HIT_COLUMNS
+    let kinds: StringArray = hits
         .iter()
-        .map(|column| {
-            let values: StringArray = hits.iter().map(|hit| text(hit, column)).collect();
-            (*column, Arc::new(values) as ArrayRef)
+        .map(|hit| {
+            Some(if hit.kind == HitKind::Log {
+                "log"
+            } else {
+                "span"
+            })
         })
         .collect();
+    let mut columns: Vec<(&str, ArrayRef)> = vec![("kind", Arc::new(kinds))];
+    columns.extend(HIT_COLUMNS.iter().map(|(header, span_column, log_column)| {
+        let values: StringArray = hits
+            .iter()
+            .map(|hit| match hit.kind {
+                HitKind::Span => text(hit, span_column),
+                HitKind::Log => text(hit, log_column),
+            })
+            .collect();
+        (*header, Arc::new(values) as ArrayRef)
+    }));
     let snippets: StringArray = hits
         .iter()
         .map(|hit| hit.snippet.as_deref().map(snippet_text))

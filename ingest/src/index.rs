@@ -1,8 +1,11 @@
 //! The full-text index: one tantivy index per partition whose documents address Parquet rows.
 //!
-//! A document stores no text: its fast fields `file` (the flush id of the Parquet file)
-//! and `row` (the row inside it) point at the span, and `start_time` orders hits newest
-//! first. Text fields are indexed only.
+//! A document stores no text: its fast fields `table` (spans or logs), `file` (the flush
+//! id of the Parquet file) and `row` (the row inside it) point at the span or log record,
+//! and `start_time` (a log record's time) orders hits newest first. Text fields are
+//! indexed only. Spans and log records of a partition share its index, so one query finds
+//! a word whether an agent sent it as a span attribute or as a log event (Claude Code's
+//! `tool_result`, Codex's `codex.user_prompt`), and one flush id undoes both.
 //!
 //! Agent loops resend the whole conversation on every LLM call; [`TextDedup`] makes each
 //! distinct message (and system prompt) indexed once per conversation (session, else
@@ -22,6 +25,8 @@ use tantivy::{Index, IndexWriter, TantivyDocument, Term};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::Result;
+use crate::log_row::CanonicalLog;
+use crate::rows::Table;
 use crate::span::CanonicalSpan;
 use crate::text_tokenizer::CjkAwareTokenizer;
 
@@ -31,9 +36,24 @@ pub const KEYWORD_TOKENIZER: &str = "keyword_lower";
 /// Memory budget of one partition's index writer.
 const WRITER_MEMORY_BYTES: usize = 32 * 1024 * 1024;
 
-/// Handles to the fields of the span index schema.
+/// The `table` fast field of a document whose row is in the `spans` table.
+pub const SPANS_TABLE_CODE: u64 = 0;
+/// The `table` fast field of a document whose row is in the `logs` table.
+pub const LOGS_TABLE_CODE: u64 = 1;
+
+/// The `table` code stored in the index for rows of `table`; `None` for unindexed tables.
+pub fn table_code(table: Table) -> Option<u64> {
+    match table {
+        Table::Spans => Some(SPANS_TABLE_CODE),
+        Table::Logs => Some(LOGS_TABLE_CODE),
+        Table::Metrics => None,
+    }
+}
+
+/// Handles to the fields of the partition index schema.
 #[derive(Debug, Clone, Copy)]
 pub struct SpanIndexFields {
+    /// A span's name, or a log record's event name.
     pub name: Field,
     pub input: Field,
     pub output: Field,
@@ -49,6 +69,12 @@ pub struct SpanIndexFields {
     pub status: Field,
     pub span_type: Field,
     pub trace_id: Field,
+    /// `span` or `log`, for queries like `kind:log`.
+    pub kind: Field,
+    /// A log record's body.
+    pub body: Field,
+    /// Which table the row is in ([`SPANS_TABLE_CODE`], [`LOGS_TABLE_CODE`]).
+    pub table: Field,
     pub file: Field,
     pub row: Field,
     pub start_time: Field,
@@ -67,19 +93,53 @@ impl SpanIndexFields {
             self.attributes,
             self.tool,
             self.model,
+            self.body,
         ]
     }
 
-    /// Fields whose text can be highlighted from the span's stored columns.
-    pub fn snippet_fields(&self) -> [(Field, &'static str); 5] {
-        [
-            (self.output, "output"),
-            (self.input, "input"),
-            (self.status_message, "status_message"),
-            (self.system, "system_prompt"),
-            (self.name, "name"),
-        ]
+    /// Fields whose text can be highlighted, with the stored column holding it, in the
+    /// order a snippet is looked for, for rows of `table`.
+    pub fn snippet_fields(&self, table: Table) -> &'static [(FieldName, &'static str)] {
+        match table {
+            Table::Logs => &[
+                (FieldName::Body, "body"),
+                (FieldName::Attributes, "attributes"),
+                (FieldName::Name, "event_name"),
+            ],
+            _ => &[
+                (FieldName::Output, "output"),
+                (FieldName::Input, "input"),
+                (FieldName::StatusMessage, "status_message"),
+                (FieldName::System, "system_prompt"),
+                (FieldName::Name, "name"),
+            ],
+        }
     }
+
+    /// The handle of a named text field.
+    pub fn field(&self, name: FieldName) -> Field {
+        match name {
+            FieldName::Name => self.name,
+            FieldName::Input => self.input,
+            FieldName::Output => self.output,
+            FieldName::System => self.system,
+            FieldName::StatusMessage => self.status_message,
+            FieldName::Attributes => self.attributes,
+            FieldName::Body => self.body,
+        }
+    }
+}
+
+/// The text fields a snippet can come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FieldName {
+    Name,
+    Input,
+    Output,
+    System,
+    StatusMessage,
+    Attributes,
+    Body,
 }
 
 /// The index schema and its field handles.
@@ -102,7 +162,7 @@ pub fn span_index_schema() -> (Schema, SpanIndexFields) {
         system: builder.add_text_field("system", text.clone()),
         status_message: builder.add_text_field("status_message", text.clone()),
         error: builder.add_text_field("error", keyword.clone()),
-        attributes: builder.add_text_field("attributes", text),
+        attributes: builder.add_text_field("attributes", text.clone()),
         tool: builder.add_text_field("tool", keyword.clone()),
         model: builder.add_text_field("model", keyword.clone()),
         service: builder.add_text_field("service", keyword.clone()),
@@ -110,7 +170,10 @@ pub fn span_index_schema() -> (Schema, SpanIndexFields) {
         session: builder.add_text_field("session", keyword.clone()),
         status: builder.add_text_field("status", keyword.clone()),
         span_type: builder.add_text_field("type", keyword.clone()),
-        trace_id: builder.add_text_field("trace", keyword),
+        trace_id: builder.add_text_field("trace", keyword.clone()),
+        kind: builder.add_text_field("kind", keyword),
+        body: builder.add_text_field("body", text.clone()),
+        table: builder.add_u64_field("table", tantivy::schema::FAST),
         file: builder.add_u64_field(
             "file",
             NumericOptions::default() | INDEXED | tantivy::schema::FAST,
@@ -259,9 +322,60 @@ pub fn span_document(
     document.add_text(fields.status, span.status_code.as_str());
     document.add_text(fields.span_type, span.span_type.as_str());
     document.add_text(fields.trace_id, &span.trace_id);
+    document.add_text(fields.kind, "span");
+    document.add_u64(fields.table, SPANS_TABLE_CODE);
     document.add_u64(fields.file, file);
     document.add_u64(fields.row, row);
     document.add_i64(fields.start_time, span.start_time);
+    document
+}
+
+/// The status word of a log record: `error` for failed tool results, API errors and
+/// error-severity records, else `ok`.
+fn log_status(log: &CanonicalLog) -> &'static str {
+    const SEVERITY_ERROR: i32 = 17;
+    let failed = log.success == Some(false)
+        || log.severity_number >= SEVERITY_ERROR
+        || log
+            .event_name
+            .as_deref()
+            .is_some_and(|name| name.ends_with("api_error") || name.ends_with(".error"));
+    if failed { "error" } else { "ok" }
+}
+
+/// Builds the index document of one log record stored at `(file, row)` of the logs table.
+pub fn log_document(
+    fields: &SpanIndexFields,
+    log: &CanonicalLog,
+    file: u64,
+    row: u64,
+) -> TantivyDocument {
+    let mut document = TantivyDocument::default();
+    let keyword_fields = [
+        (fields.name, &log.event_name),
+        (fields.tool, &log.tool_name),
+        (fields.model, &log.model),
+        (fields.service, &log.service_name),
+        (fields.session, &log.session_id),
+        (fields.trace_id, &log.trace_id),
+    ];
+    for (field, value) in keyword_fields {
+        if let Some(value) = value {
+            document.add_text(field, value);
+        }
+    }
+    if let Some(body) = &log.body {
+        document.add_text(fields.body, body);
+    }
+    if log.attributes.len() > 2 {
+        document.add_text(fields.attributes, &log.attributes);
+    }
+    document.add_text(fields.status, log_status(log));
+    document.add_text(fields.kind, "log");
+    document.add_u64(fields.table, LOGS_TABLE_CODE);
+    document.add_u64(fields.file, file);
+    document.add_u64(fields.row, row);
+    document.add_i64(fields.start_time, log.time);
     document
 }
 
@@ -293,7 +407,16 @@ impl PartitionIndexWriter {
         Ok(())
     }
 
-    /// Removes every document of a Parquet file (used to undo an interrupted flush).
+    /// Adds the log records of one Parquet file; `logs[i]` is row `i` of file `file`.
+    pub fn add_log_file(&mut self, file: u64, logs: &[CanonicalLog]) -> Result<()> {
+        for (row, log) in logs.iter().enumerate() {
+            self.writer
+                .add_document(log_document(&self.fields, log, file, row as u64))?;
+        }
+        Ok(())
+    }
+
+    /// Removes every document (span or log) of a flush (used to undo an interrupted flush).
     pub fn delete_file(&mut self, file: u64) {
         self.writer
             .delete_term(Term::from_field_u64(self.fields.file, file));

@@ -7,7 +7,7 @@
 //!   spans/project=<p>/day=<YYYY-MM-DD>/part-<flush:020>.parquet
 //!   logs/project=<p>/day=<YYYY-MM-DD>/part-<flush:020>.parquet
 //!   metrics/project=<p>/day=<YYYY-MM-DD>/part-<flush:020>.parquet
-//!   index/project=<p>/day=<YYYY-MM-DD>/                    one tantivy index per spans partition
+//!   index/project=<p>/day=<YYYY-MM-DD>/                    one tantivy index per partition: spans and logs
 //! ```
 //!
 //! The Parquet tree uses Hive-style `key=value` folders so DuckDB or Spark can read

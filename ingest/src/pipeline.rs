@@ -6,7 +6,7 @@
 //! request ─ normalize ─► WAL thread: append, fsync (group commit) ─► ack to client
 //!                                   └─► buffer of rows ─► flusher thread (every ~1 s or on size):
 //!                                        rotate WAL; per partition: stage Parquet of spans,
-//!                                        logs and metrics, commit the span index, publish the
+//!                                        logs and metrics, commit the index (spans, logs), publish the
 //!                                        Parquet files; write checkpoint; delete sealed WAL
 //!                                        segments
 //! ```
@@ -624,10 +624,11 @@ impl Flusher {
                 let path = shared.data_dir.parquet_file_path(table, key, flush_id);
                 staged.extend(write_table_temp(&path, table, rows)?);
             }
-            if !rows.spans.is_empty() {
+            if !rows.spans.is_empty() || !rows.logs.is_empty() {
                 let writer = self.index_writer(key, shared)?;
                 writer.delete_file(flush_id);
                 writer.add_file(flush_id, &rows.spans)?;
+                writer.add_log_file(flush_id, &rows.logs)?;
                 writer.commit()?;
             }
             // Published after the index commit: whatever SQL sees, search sees too.

@@ -98,3 +98,95 @@ fn undo_interrupted_flushes(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use tantivy::collector::Count;
+    use tantivy::query::QueryParser;
+
+    use super::*;
+    use crate::index::{open_partition_index, span_index_schema};
+    use crate::parquet_writer::write_table_temp;
+    use crate::pipeline::{IngestPipeline, PipelineConfig};
+    use crate::wal::WalWriter;
+    use crate::wal_record::{ExportRequest, encode_record};
+
+    fn log_export(body: &str) -> ExportRequest {
+        let record = LogRecord {
+            time_unix_nano: 1_763_778_070_953_000_000,
+            body: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(body.into())),
+            }),
+            ..LogRecord::default()
+        };
+        ExportRequest::Logs(ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![record],
+                    ..ScopeLogs::default()
+                }],
+                ..ResourceLogs::default()
+            }],
+        })
+    }
+
+    fn index_hits(data_dir: &DataDir, key: &PartitionKey, word: &str) -> usize {
+        let index = open_partition_index(&data_dir.index_partition_dir(key)).expect("index");
+        let (_, fields) = span_index_schema();
+        let query = QueryParser::for_index(&index, vec![fields.body])
+            .parse_query(word)
+            .expect("query");
+        let searcher = index.reader().expect("reader").searcher();
+        searcher.search(&query, &Count).expect("count")
+    }
+
+    /// A flush killed after its index commit but before the checkpoint left log documents
+    /// and Parquet rows behind: recovery undoes both, and the replay stores the record once.
+    #[test]
+    fn an_interrupted_flush_of_log_records_is_undone_and_replayed_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = DataDir::open(dir.path()).expect("data dir");
+        let export = log_export("wombat burrow collapsed");
+        let rows = normalize_export("default", &export).expect("normalize");
+        let key = rows
+            .partition_keys()
+            .into_iter()
+            .next()
+            .expect("a partition");
+
+        let mut wal = WalWriter::create(&data_dir.wal_dir(), 1).expect("wal");
+        wal.append(&encode_record("default", &export))
+            .expect("append");
+        wal.sync().expect("sync");
+        drop(wal);
+        // The interrupted flush of segment 1: files published, index committed, no checkpoint.
+        let partitioned = rows.into_partitions();
+        let partition_rows = &partitioned[&key];
+        for table in Table::ALL {
+            let path = data_dir.parquet_file_path(table, &key, 1);
+            if let Some(staged) = write_table_temp(&path, table, partition_rows).expect("stage") {
+                staged.publish().expect("publish");
+            }
+        }
+        let mut index =
+            PartitionIndexWriter::open(&data_dir.index_partition_dir(&key)).expect("index writer");
+        index
+            .add_log_file(1, &partition_rows.logs)
+            .expect("add logs");
+        index.commit().expect("commit");
+        drop(index);
+        assert_eq!(index_hits(&data_dir, &key, "wombat"), 1);
+
+        let pipeline =
+            IngestPipeline::open(data_dir.clone(), PipelineConfig::default()).expect("recover");
+        pipeline.flush_and_wait().expect("flush");
+        pipeline.shutdown();
+        assert_eq!(index_hits(&data_dir, &key, "wombat"), 1, "indexed twice");
+        let log_files = data_dir.partition_files(Table::Logs, &key).expect("files");
+        assert_eq!(log_files.len(), 1, "{log_files:?}");
+        assert_ne!(log_files[0].0, 1, "the interrupted flush's file was kept");
+    }
+}

@@ -1,18 +1,22 @@
-//! Full-text search over a project's partition indexes, newest spans first.
+//! Full-text search over a project's partition indexes, newest hits first.
 //!
 //! Each partition (project, day) has its own tantivy index whose documents point at
-//! Parquet rows (`file`, `row`). A search walks the partitions in the time range, takes
-//! the newest matches of each by the `start_time` fast field, keeps the global newest
-//! `limit`, then reads just those rows from Parquet for the summary and the snippet.
+//! Parquet rows of the spans or logs table (`table`, `file`, `row`). A search walks the
+//! partitions in the time range, takes the newest matches of each by the `start_time`
+//! fast field, keeps the global newest `limit`, then reads just those rows from Parquet
+//! for the summary and the snippet. `kind:span` or `kind:log` in the query keeps one kind.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::ops::Bound;
 
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use serde_json::{Map, Value};
-use sextant_ingest::index::{SpanIndexFields, register_tokenizers, span_index_schema};
+use sextant_ingest::index::{
+    FieldName, LOGS_TABLE_CODE, SPANS_TABLE_CODE, SpanIndexFields, register_tokenizers,
+    span_index_schema,
+};
 use sextant_ingest::layout::{DataDir, PartitionKey, day_of};
 use sextant_ingest::rows::Table;
 use tantivy::collector::TopDocs;
@@ -23,8 +27,8 @@ use tantivy::{DocAddress, Index, Order, ReloadPolicy, Searcher, Term};
 use crate::error::{QueryError, Result};
 use crate::rows::batches_to_json_rows;
 
-/// Columns returned with each hit.
-const SUMMARY_COLUMNS: &[&str] = &[
+/// Columns returned with each span hit.
+const SPAN_SUMMARY_COLUMNS: &[&str] = &[
     "trace_id",
     "span_id",
     "parent_span_id",
@@ -43,15 +47,36 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "output_tokens",
     "cost_usd",
 ];
+/// Columns returned with each log hit.
+const LOG_SUMMARY_COLUMNS: &[&str] = &[
+    "time",
+    "trace_id",
+    "span_id",
+    "event_name",
+    "severity_text",
+    "service_name",
+    "session_id",
+    "prompt_id",
+    "model",
+    "tool_name",
+    "tool_call_id",
+    "success",
+    "cost_usd",
+];
 /// Most hits with one identical start time that paging keeps apart exactly.
 const MAX_TIES: usize = 100_000;
-/// Columns read only to build snippets.
-const SNIPPET_COLUMNS: &[&str] = &["output", "input", "status_message", "system_prompt", "name"];
+
+fn summary_columns(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::Logs => LOG_SUMMARY_COLUMNS,
+        _ => SPAN_SUMMARY_COLUMNS,
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
     /// tantivy query syntax; field prefixes `tool:`, `model:`, `status:`, `service:`,
-    /// `agent:`, `session:`, `error:`, `type:`, `trace:`.
+    /// `agent:`, `session:`, `error:`, `type:`, `trace:`, `kind:` (`span` or `log`).
     pub query: String,
     /// Inclusive lower bound on span start, ns.
     pub from_ns: Option<i64>,
@@ -88,10 +113,30 @@ impl std::fmt::Display for SearchCursor {
     }
 }
 
+/// What a hit is: a span, or a log record (an agent's event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HitKind {
+    Span,
+    Log,
+}
+
+impl HitKind {
+    fn table(self) -> Table {
+        match self {
+            HitKind::Span => Table::Spans,
+            HitKind::Log => Table::Logs,
+        }
+    }
+}
+
 #[derive(Debug, serde::Serialize)]
 pub struct SearchHit {
+    pub kind: HitKind,
+    /// The summary columns of the span (`start_time`, `name`, …) or of the log record
+    /// (`time`, `event_name`, …).
     #[serde(flatten)]
-    pub span: Map<String, Value>,
+    pub row: Map<String, Value>,
     /// HTML with matched terms in `<b>`; text is escaped.
     pub snippet: Option<String>,
 }
@@ -112,6 +157,7 @@ struct PartitionSearch {
 struct Candidate {
     start_time: i64,
     partition: usize,
+    kind: HitKind,
     file: u64,
     row: u64,
 }
@@ -138,10 +184,13 @@ pub fn search_spans(
     let first_day = request.from_ns.map(day_of);
     let last_day = to_ns.map(|to| day_of(to.saturating_sub(1)));
 
+    let mut partition_keys: BTreeSet<PartitionKey> =
+        data_dir.partitions(Table::Spans)?.into_iter().collect();
+    partition_keys.extend(data_dir.partitions(Table::Logs)?);
     let mut partitions = Vec::new();
     let mut candidates = Vec::new();
-    for key in data_dir.partitions(Table::Spans)?.into_iter().rev() {
-        // Partitions come newest day first and a day's spans all start that day: once
+    for key in partition_keys.into_iter().rev() {
+        // Partitions come newest day first and a day's rows all start that day: once
         // enough hits are found, older partitions cannot contribute.
         if candidates.len() >= wanted {
             break;
@@ -193,10 +242,16 @@ pub fn search_spans(
             let fast_fields = segment.fast_fields();
             let file = fast_fields.u64("file")?.first(address.doc_id);
             let row = fast_fields.u64("row")?.first(address.doc_id);
+            let kind = match fast_fields.u64("table")?.first(address.doc_id) {
+                Some(SPANS_TABLE_CODE) => HitKind::Span,
+                Some(LOGS_TABLE_CODE) => HitKind::Log,
+                _ => continue,
+            };
             if let (Some(start_time), Some(file), Some(row)) = (start_time, file, row) {
                 candidates.push(Candidate {
                     start_time,
                     partition: partitions.len(),
+                    kind,
                     file,
                     row,
                 });
@@ -209,6 +264,7 @@ pub fn search_spans(
         (
             std::cmp::Reverse(candidate.start_time),
             candidate.partition,
+            candidate.kind,
             std::cmp::Reverse(candidate.file),
             std::cmp::Reverse(candidate.row),
         )
@@ -306,43 +362,52 @@ fn fetch_hits(
     fields: &SpanIndexFields,
     candidates: &[Candidate],
 ) -> Result<Vec<SearchHit>> {
-    let mut rows_by_file: BTreeMap<(usize, u64), Vec<u64>> = BTreeMap::new();
+    type RowKey = (usize, HitKind, u64, u64);
+    let mut rows_by_file: BTreeMap<(usize, HitKind, u64), Vec<u64>> = BTreeMap::new();
     for candidate in candidates {
         rows_by_file
-            .entry((candidate.partition, candidate.file))
+            .entry((candidate.partition, candidate.kind, candidate.file))
             .or_default()
             .push(candidate.row);
     }
-    let mut fetched: HashMap<(usize, u64, u64), Map<String, Value>> = HashMap::new();
-    for ((partition, file), mut rows) in rows_by_file {
+    let mut fetched: HashMap<RowKey, Map<String, Value>> = HashMap::new();
+    for ((partition, kind, file), mut rows) in rows_by_file {
         rows.sort_unstable();
         rows.dedup();
-        let path = data_dir.parquet_file_path(Table::Spans, &partitions[partition].key, file);
+        let table = kind.table();
+        let path = data_dir.parquet_file_path(table, &partitions[partition].key, file);
         // The index commits just before its Parquet file is published: a hit on a file
         // not there yet is simply not visible yet.
         if !path.exists() {
             continue;
         }
-        for (row, values) in rows.iter().zip(read_rows(&path, &rows)?) {
-            fetched.insert((partition, file, *row), values);
+        for (row, values) in rows.iter().zip(read_rows(&path, table, &rows)?) {
+            fetched.insert((partition, kind, file, *row), values);
         }
     }
-    let mut generators: HashMap<(usize, &'static str), Option<SnippetGenerator>> = HashMap::new();
+    let mut generators: HashMap<(usize, FieldName), Option<SnippetGenerator>> = HashMap::new();
     let mut hits = Vec::with_capacity(candidates.len());
     for candidate in candidates {
-        let Some(mut span) = fetched.remove(&(candidate.partition, candidate.file, candidate.row))
-        else {
+        let key = (
+            candidate.partition,
+            candidate.kind,
+            candidate.file,
+            candidate.row,
+        );
+        let Some(mut row) = fetched.remove(&key) else {
             continue;
         };
         let partition = &partitions[candidate.partition];
+        let table = candidate.kind.table();
         let mut snippet = None;
-        for (field, column) in fields.snippet_fields() {
-            let Some(text) = span.get(column).and_then(Value::as_str) else {
+        for &(field_name, column) in fields.snippet_fields(table) {
+            let Some(text) = row.get(column).and_then(Value::as_str) else {
                 continue;
             };
             let generator = generators
-                .entry((candidate.partition, column))
+                .entry((candidate.partition, field_name))
                 .or_insert_with(|| {
+                    let field = fields.field(field_name);
                     SnippetGenerator::create(&partition.searcher, &*partition.query, field).ok()
                 });
             if let Some(generator) = generator {
@@ -353,24 +418,35 @@ fn fetch_hits(
                 }
             }
         }
-        for column in SNIPPET_COLUMNS {
-            if !SUMMARY_COLUMNS.contains(column) {
-                span.remove(*column);
-            }
-        }
-        hits.push(SearchHit { span, snippet });
+        let summary = summary_columns(table);
+        row.retain(|column, _| summary.contains(&column.as_str()));
+        hits.push(SearchHit {
+            kind: candidate.kind,
+            row,
+            snippet,
+        });
     }
     Ok(hits)
 }
 
-/// Reads the given rows (ascending) of one Parquet file, summary and snippet columns only.
-fn read_rows(path: &std::path::Path, rows: &[u64]) -> Result<Vec<Map<String, Value>>> {
+/// Reads the given rows (ascending) of one Parquet file of `table`, summary and snippet
+/// columns only.
+fn read_rows(
+    path: &std::path::Path,
+    table: Table,
+    rows: &[u64],
+) -> Result<Vec<Map<String, Value>>> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?;
     let total_rows = builder.metadata().file_metadata().num_rows() as u64;
     let schema = builder.schema().clone();
-    let wanted: Vec<usize> = SUMMARY_COLUMNS
+    let (_, fields) = span_index_schema();
+    let snippet_columns = fields
+        .snippet_fields(table)
         .iter()
-        .chain(SNIPPET_COLUMNS)
+        .map(|(_, column)| column);
+    let wanted: Vec<usize> = summary_columns(table)
+        .iter()
+        .chain(snippet_columns)
         .filter_map(|name| schema.index_of(name).ok())
         .collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);

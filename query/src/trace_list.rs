@@ -347,7 +347,7 @@ async fn list_matching_traces(
     let mut order: Vec<String> = Vec::new();
     let mut snippets: HashMap<String, Option<String>> = HashMap::new();
     for hit in search_page.hits {
-        let Some(trace_id) = hit.span.get("trace_id").and_then(Value::as_str) else {
+        let Some(trace_id) = hit.row.get("trace_id").and_then(Value::as_str) else {
             continue;
         };
         if !snippets.contains_key(trace_id) {

@@ -90,7 +90,7 @@ fn sql_and_search_commands_read_the_data_dir() {
     );
     assert_eq!(csv.lines().count(), 3, "header + 2 hits: {csv}");
     assert!(
-        csv.starts_with("start_time,trace_id,span_id,name,status_code,snippet"),
+        csv.starts_with("kind,time,trace_id,span_id,name,status,snippet"),
         "{csv}"
     );
 }

@@ -196,6 +196,60 @@ async fn claude_code_telemetry_becomes_a_session_with_its_reported_cost() {
     assert_eq!(body["rows"][0]["n"], 2, "{body}");
 }
 
+/// Log events are full-text indexed with the spans: a word only an event carried finds the
+/// event (`kind: log`), and the run it belongs to in the runs list; `kind:` keeps one kind.
+#[tokio::test]
+async fn words_in_log_events_are_found_by_search_and_the_runs_list() {
+    let app = app();
+    let dir = "claude-code-2.1.328";
+    export_json(&app, "traces", capture(&format!("{dir}/traces.json"))).await;
+    // A tool result event whose output no span carries.
+    let event = serde_json::json!({"resourceLogs": [{
+    "resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "claude-code"}}]},
+    "scopeLogs": [{"logRecords": [{
+        "timeUnixNano": "1763778070953000000",
+        "traceId": CLAUDE_TRACE,
+        "body": {"stringValue": "claude_code.tool_result"},
+        "attributes": [
+            {"key": "event.name", "value": {"stringValue": "tool_result"}},
+            {"key": "session.id", "value": {"stringValue": CLAUDE_SESSION}},
+            {"key": "tool_name", "value": {"stringValue": "Bash"}},
+            {"key": "success", "value": {"stringValue": "false"}},
+            {"key": "tool_output", "value": {"stringValue": "error: quokka-gasket overheated"}}
+        ]}]}]}]});
+    export_json(&app, "logs", event.to_string()).await;
+    flush(&app);
+
+    let (status, found) = get_json(&app, "/api/search?q=quokka").await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let hits = found["hits"].as_array().cloned().unwrap_or_default();
+    assert_eq!(hits.len(), 1, "{found}");
+    assert_eq!(hits[0]["kind"], "log");
+    assert_eq!(hits[0]["event_name"], "claude_code.tool_result");
+    assert_eq!(hits[0]["trace_id"], CLAUDE_TRACE);
+    let snippet = hits[0]["snippet"].as_str().unwrap_or_default();
+    assert!(snippet.contains("<b>quokka</b>"), "{snippet}");
+
+    for (query, expected) in [
+        ("quokka%20kind:log", 1),
+        ("quokka%20kind:span", 0),
+        ("quokka%20status:error%20tool:bash", 1),
+        ("quokka%20status:ok", 0),
+    ] {
+        let (_, found) = get_json(&app, &format!("/api/search?q={query}")).await;
+        assert_eq!(
+            found["hits"].as_array().map(Vec::len),
+            Some(expected),
+            "{query}: {found}"
+        );
+    }
+
+    let (status, runs) = get_json(&app, "/api/traces?q=gasket").await;
+    assert_eq!(status, StatusCode::OK, "{runs}");
+    assert_eq!(runs["traces"][0]["trace_id"], CLAUDE_TRACE, "{runs}");
+}
+
 /// Codex sends only events: its conversation is still a session, with tokens and one prompt.
 #[tokio::test]
 async fn codex_events_alone_make_a_session() {
