@@ -161,6 +161,25 @@ fn check_claude_code(protocol: &str, export_traces: bool) {
         "{session}"
     );
 
+    // Event text is full-text searchable: the prompt the CLI sent as a `user_prompt` event.
+    let search = format!("/api/search?q=otter%20kind:log%20session:%22{session_id}%22");
+    let found_prompt_event = || {
+        let (status, found) = server.get_json(&search);
+        assert!(status.is_success(), "{status} {found}");
+        found["hits"].as_array().is_some_and(|hits| {
+            hits.iter()
+                .any(|hit| hit["event_name"] == "claude_code.user_prompt")
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !found_prompt_event() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        found_prompt_event(),
+        "the user_prompt event is not searchable"
+    );
+
     if export_traces {
         assert_eq!(summary["traces"], 1, "{summary}");
         let trace = &session["traces"][0];
