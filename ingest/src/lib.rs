@@ -10,6 +10,7 @@
 //!
 //! Entry points: [`pipeline::IngestPipeline::open`] and [`otlp_http::otlp_router`].
 
+pub mod access;
 pub mod arrow_columns;
 pub mod checkpoint;
 pub mod error;

@@ -1,0 +1,167 @@
+//! The metadata store: one SQLite database per data dir (`<data-dir>/metadata.sqlite`).
+//!
+//! It holds what is small and relational — projects, API keys, web sessions, the audit
+//! log, and later datasets and eval runs — never spans. The server and the CLI (`sextant
+//! keys create` while the server runs) open it at the same time: WAL journal mode lets
+//! them, and `PRAGMA data_version` tells the server when another process changed it.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::layout::DEFAULT_PROJECT;
+
+/// The schema, one entry per version; a database at version `n` runs entries `n..`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE projects (
+    id          TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+    id          TEXT PRIMARY KEY,
+    project_id  TEXT NOT NULL REFERENCES projects(id),
+    scope       TEXT NOT NULL CHECK (scope IN ('ingest', 'read', 'admin')),
+    name        TEXT,
+    hash        BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+);
+CREATE TABLE web_sessions (
+    token_hash  BLOB PRIMARY KEY,
+    key_id      TEXT NOT NULL REFERENCES api_keys(id),
+    csrf_token  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE TABLE audit_log (
+    id          INTEGER PRIMARY KEY,
+    time        INTEGER NOT NULL,
+    project_id  TEXT,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    detail      TEXT NOT NULL
+);
+CREATE INDEX audit_log_by_project ON audit_log (project_id, time);
+"#];
+
+/// An open connection to a data dir's metadata database, migrated to the current schema.
+pub struct MetadataStore {
+    connection: Connection,
+}
+
+impl MetadataStore {
+    pub const FILE_NAME: &'static str = "metadata.sqlite";
+
+    /// Opens (creating and migrating if needed) the metadata database of a data dir.
+    pub fn open(data_dir_root: &Path) -> rusqlite::Result<MetadataStore> {
+        let mut connection = Connection::open(data_dir_root.join(Self::FILE_NAME))?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        // Key creation and revocation must survive a crash once the CLI has said so.
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "foreign_keys", true)?;
+        migrate(&mut connection)?;
+        connection.execute(
+            "INSERT OR IGNORE INTO projects (id, created_at) VALUES (?1, ?2)",
+            params![DEFAULT_PROJECT, now_ms()],
+        )?;
+        Ok(MetadataStore { connection })
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// A number that changes whenever another connection commits a change.
+    pub fn data_version(&self) -> rusqlite::Result<i64> {
+        self.connection
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+    }
+
+    /// True when the project exists.
+    pub fn project_exists(&self, project_id: &str) -> rusqlite::Result<bool> {
+        Ok(self
+            .connection
+            .query_row(
+                "SELECT 1 FROM projects WHERE id = ?1",
+                params![project_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Creates a project; false when it already existed.
+    pub fn create_project(&self, project_id: &str) -> rusqlite::Result<bool> {
+        let inserted = self.connection.execute(
+            "INSERT OR IGNORE INTO projects (id, created_at) VALUES (?1, ?2)",
+            params![project_id, now_ms()],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    /// Every project with its creation time (ms) and number of active keys, by id.
+    pub fn list_projects(&self) -> rusqlite::Result<Vec<ProjectRow>> {
+        let mut statement = self.connection.prepare(
+            "SELECT p.id, p.created_at,
+                    (SELECT count(*) FROM api_keys k WHERE k.project_id = p.id AND k.revoked_at IS NULL)
+             FROM projects p ORDER BY p.id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(ProjectRow {
+                id: row.get(0)?,
+                created_at_ms: row.get(1)?,
+                active_keys: row.get(2)?,
+            })
+        })?;
+        rows.collect()
+    }
+}
+
+/// One row of `sextant projects list`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProjectRow {
+    pub id: String,
+    pub created_at_ms: i64,
+    pub active_keys: i64,
+}
+
+fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
+    let version: usize =
+        connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? as usize;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(migration)?;
+        transaction.pragma_update(None, "user_version", (index + 1) as i64)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_twice_migrates_once_and_keeps_projects() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = MetadataStore::open(dir.path()).expect("open");
+        assert!(store.create_project("team-a").expect("create"));
+        assert!(!store.create_project("team-a").expect("create again"));
+        drop(store);
+        let store = MetadataStore::open(dir.path()).expect("reopen");
+        let ids: Vec<String> = store
+            .list_projects()
+            .expect("list")
+            .into_iter()
+            .map(|project| project.id)
+            .collect();
+        assert_eq!(ids, ["default", "team-a"]);
+    }
+}
