@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use prost::Message;
 use sextant_datasets::agent_traces::AgentTraceGenerator;
+use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
 use sextant_web::router::router;
@@ -82,7 +83,9 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
     let pipeline = Arc::new(IngestPipeline::open(data_dir, PipelineConfig::default())?);
     let state = AppState {
         pipeline: pipeline.clone(),
+        access: Arc::new(AccessControl::open(&data_root)?),
         body_limit_bytes: 64 * 1024 * 1024,
+        secure_cookies: false,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/v1/traces", listener.local_addr()?);

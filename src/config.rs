@@ -46,6 +46,17 @@ pub struct ServeConfig {
     pub grpc_addr: SocketAddr,
     pub pipeline: PipelineConfig,
     pub body_limit_bytes: usize,
+    /// Serve a non-loopback address with no keys (everything open): only when asked.
+    pub insecure_open: bool,
+}
+
+/// What the command line (and `SEXTANT_*` env) says about serving.
+#[derive(Debug, Clone, Default)]
+pub struct ServeFlags {
+    pub data_dir: Option<PathBuf>,
+    pub http_addr: Option<SocketAddr>,
+    pub grpc_addr: Option<SocketAddr>,
+    pub insecure_open: bool,
 }
 
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4318";
@@ -56,12 +67,7 @@ const MAX_BODY_LIMIT_MIB: usize = sextant_ingest::wal::MAX_RECORD_BYTES / (1024 
 
 impl ServeConfig {
     /// Flags and env (already merged by clap) win over the file, which wins over defaults.
-    pub fn resolve(
-        file: ConfigFile,
-        data_dir: Option<PathBuf>,
-        http_addr: Option<SocketAddr>,
-        grpc_addr: Option<SocketAddr>,
-    ) -> anyhow::Result<ServeConfig> {
+    pub fn resolve(file: ConfigFile, flags: ServeFlags) -> anyhow::Result<ServeConfig> {
         let mut pipeline = PipelineConfig::default();
         if let Some(millis) = file.ingest.flush_interval_ms {
             pipeline.flush_interval = Duration::from_millis(millis.max(10));
@@ -77,17 +83,21 @@ impl ServeConfig {
         }
         let body_limit_bytes = body_limit_mib * 1024 * 1024;
         Ok(ServeConfig {
-            data_dir: data_dir
+            data_dir: flags
+                .data_dir
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
-            http_addr: http_addr
+            http_addr: flags
+                .http_addr
                 .or(file.http_addr)
                 .unwrap_or(DEFAULT_HTTP_ADDR.parse()?),
-            grpc_addr: grpc_addr
+            grpc_addr: flags
+                .grpc_addr
                 .or(file.grpc_addr)
                 .unwrap_or(DEFAULT_GRPC_ADDR.parse()?),
             pipeline,
             body_limit_bytes,
+            insecure_open: flags.insecure_open,
         })
     }
 }
@@ -107,7 +117,7 @@ mod tests {
     fn body_limits_past_a_wal_record_are_refused() {
         let file: ConfigFile =
             toml::from_str("[ingest]\nbody_limit_mib = 300").expect("valid toml");
-        let error = ServeConfig::resolve(file, None, None, None).expect_err("too large");
+        let error = ServeConfig::resolve(file, ServeFlags::default()).expect_err("too large");
         assert!(error.to_string().contains("body_limit_mib"), "{error}");
     }
 
@@ -116,8 +126,11 @@ mod tests {
         let file: ConfigFile =
             toml::from_str("data_dir = 'from-file'\n[ingest]\nflush_interval_ms = 250")
                 .expect("valid");
-        let config =
-            ServeConfig::resolve(file, Some("from-flag".into()), None, None).expect("resolves");
+        let flags = ServeFlags {
+            data_dir: Some("from-flag".into()),
+            ..ServeFlags::default()
+        };
+        let config = ServeConfig::resolve(file, flags).expect("resolves");
         assert_eq!(config.data_dir, PathBuf::from("from-flag"));
         assert_eq!(config.pipeline.flush_interval, Duration::from_millis(250));
         assert_eq!(config.http_addr.to_string(), DEFAULT_HTTP_ADDR);

@@ -10,6 +10,7 @@ macro_rules! say {
     }};
 }
 
+mod access_commands;
 mod bench;
 mod config;
 mod demo;
@@ -23,7 +24,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{ConfigFile, ServeConfig};
+use crate::config::{ConfigFile, ServeConfig, ServeFlags};
 use crate::sql_command::OutputFormat;
 
 #[derive(Debug, Parser)]
@@ -43,7 +44,7 @@ struct Cli {
 #[derive(Debug, clap::Args)]
 struct DataDirArg {
     /// Data directory [default: ./sextant-data].
-    #[arg(long, env = "SEXTANT_DATA_DIR")]
+    #[arg(long, env = "SEXTANT_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
 }
 
@@ -57,6 +58,28 @@ struct ServeArgs {
     /// OTLP/gRPC listener [default: 127.0.0.1:4317].
     #[arg(long, env = "SEXTANT_GRPC_ADDR")]
     grpc_addr: Option<SocketAddr>,
+    /// Allow a non-loopback address while no API key exists, leaving every project open
+    /// to anyone who can reach it. Prefer `sextant keys create`.
+    #[arg(long, env = "SEXTANT_INSECURE_OPEN")]
+    insecure_open: bool,
+}
+
+impl ServeArgs {
+    fn flags(self) -> ServeFlags {
+        ServeFlags {
+            data_dir: self.data_dir.data_dir,
+            http_addr: self.http_addr,
+            grpc_addr: self.grpc_addr,
+            insecure_open: self.insecure_open,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct ProjectArg {
+    /// The project to read.
+    #[arg(long, default_value = sextant_ingest::layout::DEFAULT_PROJECT)]
+    project: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +98,8 @@ enum Command {
         sql: String,
         #[command(flatten)]
         data_dir: DataDirArg,
+        #[command(flatten)]
+        project: ProjectArg,
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
         #[arg(long, default_value_t = 1000)]
@@ -93,10 +118,36 @@ enum Command {
         query: String,
         #[command(flatten)]
         data_dir: DataDirArg,
+        #[command(flatten)]
+        project: ProjectArg,
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
         #[arg(long, default_value_t = 20)]
         limit: usize,
+    },
+    /// Create, list and revoke API keys (the key is shown once).
+    Keys {
+        #[command(subcommand)]
+        command: access_commands::KeysCommand,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Create and list projects.
+    Projects {
+        #[command(subcommand)]
+        command: access_commands::ProjectsCommand,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Show the audit log: key changes, sign-ins, failed authentication.
+    Audit {
+        /// Only this project's entries.
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        data_dir: DataDirArg,
     },
 }
 
@@ -122,27 +173,28 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
         Command::Serve(args) => {
-            let config =
-                ServeConfig::resolve(file, args.data_dir.data_dir, args.http_addr, args.grpc_addr)?;
+            let config = ServeConfig::resolve(file, args.flags())?;
             runtime.block_on(serve::serve(config, None))
         }
         Command::Demo { serve, demo } => {
-            let config = ServeConfig::resolve(
-                file,
-                serve.data_dir.data_dir,
-                serve.http_addr,
-                serve.grpc_addr,
-            )?;
+            let config = ServeConfig::resolve(file, serve.flags())?;
             runtime.block_on(serve::serve(config, Some(demo)))
         }
         Command::Sql {
             sql,
             data_dir,
+            project,
             format,
             limit,
         } => {
             let data_dir = resolve_data_dir(data_dir, file);
-            runtime.block_on(sql_command::run_sql(&data_dir, &sql, format, limit))
+            runtime.block_on(sql_command::run_sql(
+                &data_dir,
+                &project.project,
+                &sql,
+                format,
+                limit,
+            ))
         }
         Command::Bench {
             bench: BenchCommand::Ingest(args),
@@ -151,11 +203,25 @@ fn main() -> anyhow::Result<()> {
         Command::Search {
             query,
             data_dir,
+            project,
             format,
             limit,
         } => {
             let data_dir = resolve_data_dir(data_dir, file);
-            sql_command::run_search(&data_dir, &query, format, limit)
+            sql_command::run_search(&data_dir, &project.project, &query, format, limit)
+        }
+        Command::Keys { command, data_dir } => {
+            access_commands::run_keys(&resolve_data_dir(data_dir, file), command)
+        }
+        Command::Projects { command, data_dir } => {
+            access_commands::run_projects(&resolve_data_dir(data_dir, file), command)
+        }
+        Command::Audit {
+            project,
+            limit,
+            data_dir,
+        } => {
+            access_commands::run_audit(&resolve_data_dir(data_dir, file), project.as_deref(), limit)
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::otlp_grpc::grpc_services;
 use sextant_ingest::pipeline::IngestPipeline;
@@ -15,15 +16,13 @@ use crate::demo::{DemoArgs, load_demo_data};
 
 /// Runs the server until SIGTERM/Ctrl-C; with `demo`, also loads generated data into it.
 pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Result<()> {
-    for addr in [config.http_addr, config.grpc_addr] {
-        if !addr.ip().is_loopback() {
-            anyhow::bail!(
-                "refusing to listen on {addr} without authentication: Sextant has no keys yet, so bind a loopback address (127.0.0.1)"
-            );
-        }
-    }
     let data_dir = DataDir::open(&config.data_dir)
         .with_context(|| format!("cannot open data dir {}", config.data_dir.display()))?;
+    let access = Arc::new(
+        AccessControl::open(data_dir.root())
+            .context("cannot open the metadata store (projects and keys)")?,
+    );
+    check_open_mode_binds(&config, &access)?;
     let pipeline_config = config.pipeline.clone();
     let pipeline =
         tokio::task::spawn_blocking(move || IngestPipeline::open(data_dir, pipeline_config))
@@ -32,7 +31,9 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
     let pipeline = Arc::new(pipeline);
     let state = AppState {
         pipeline: pipeline.clone(),
+        access: access.clone(),
         body_limit_bytes: config.body_limit_bytes,
+        secure_cookies: false,
     };
     let http_listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
@@ -57,7 +58,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
     }
 
     let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
-    let services = grpc_services(pipeline.clone(), config.body_limit_bytes);
+    let services = grpc_services(pipeline.clone(), access, config.body_limit_bytes);
     let grpc = tonic::transport::Server::builder()
         .add_service(services.traces)
         .add_service(services.logs)
@@ -74,6 +75,33 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
     tracing::info!("draining: flushing buffered spans");
     tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Open local mode (no key yet) serves everyone as the `default` project's admin: fine on
+/// loopback, refused on any other address unless `--insecure-open` says so, loudly.
+fn check_open_mode_binds(config: &ServeConfig, access: &AccessControl) -> anyhow::Result<()> {
+    if !access.is_open_mode() {
+        return Ok(());
+    }
+    let data_dir = config.data_dir.display();
+    for addr in [config.http_addr, config.grpc_addr] {
+        if addr.ip().is_loopback() {
+            continue;
+        }
+        if !config.insecure_open {
+            anyhow::bail!(
+                "refusing to listen on {addr}: no API key exists yet, so anyone who can reach it could read and write every trace.\n\
+                 Create a key first:  sextant keys create --data-dir {data_dir} --project default --scope admin\n\
+                 or bind a loopback address (--http-addr 127.0.0.1:4318 --grpc-addr 127.0.0.1:4317),\n\
+                 or pass --insecure-open to serve without authentication (not recommended)."
+            );
+        }
+        tracing::warn!(%addr, "INSECURE: serving without authentication on a non-loopback address (--insecure-open)");
+        crate::say!(
+            "WARNING: --insecure-open: {addr} serves every trace to anyone who can reach it, without authentication"
+        );
+    }
     Ok(())
 }
 

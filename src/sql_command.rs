@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use sextant_ingest::layout::{DEFAULT_PROJECT, DataDir};
+use sextant_ingest::layout::DataDir;
 use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
 use sextant_query::search::{HitKind, SearchHit, SearchRequest, search_spans};
 use sextant_query::session::project_session;
@@ -21,12 +21,13 @@ pub enum OutputFormat {
 
 pub async fn run_sql(
     data_dir: &Path,
+    project_id: &str,
     sql: &str,
     format: OutputFormat,
     limit: usize,
 ) -> anyhow::Result<()> {
     let data_dir = DataDir::open(data_dir).context("cannot open data dir")?;
-    let context = project_session(&data_dir, DEFAULT_PROJECT).await?;
+    let context = project_session(&data_dir, project_id).await?;
     let output = run_read_only_sql(&context, sql, limit).await?;
     match format {
         OutputFormat::Table => println!("{}", pretty_format_batches(&output.batches)?),
@@ -47,6 +48,7 @@ pub async fn run_sql(
 
 pub fn run_search(
     data_dir: &Path,
+    project_id: &str,
     query: &str,
     format: OutputFormat,
     limit: usize,
@@ -57,7 +59,7 @@ pub fn run_search(
         limit,
         ..SearchRequest::default()
     };
-    let page = search_spans(&data_dir, DEFAULT_PROJECT, &request)?;
+    let page = search_spans(&data_dir, project_id, &request)?;
     if let OutputFormat::Json = format {
         println!("{}", serde_json::to_string_pretty(&page.hits)?);
         return Ok(());

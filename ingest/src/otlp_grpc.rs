@@ -29,8 +29,9 @@ use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::access::AccessControl;
+use crate::access::keys::Scope;
 use crate::error::{ErrorCode, IngestError};
-use crate::layout::DEFAULT_PROJECT;
 use crate::pipeline::IngestPipeline;
 use crate::wal_record::ExportRequest;
 
@@ -38,12 +39,26 @@ use crate::wal_record::ExportRequest;
 #[derive(Clone)]
 pub struct GrpcReceiver {
     pipeline: Arc<IngestPipeline>,
+    access: Arc<AccessControl>,
 }
 
 impl GrpcReceiver {
-    async fn ingest(&self, request: ExportRequest) -> Result<(), Status> {
+    /// Authorizes the call by its `authorization` metadata, then ingests for its project.
+    async fn ingest<T>(
+        &self,
+        request: Request<T>,
+        into_export: impl FnOnce(T) -> ExportRequest,
+    ) -> Result<(), Status> {
+        let authorization = request
+            .metadata()
+            .get("authorization")
+            .map(|value| value.to_str().unwrap_or("\u{fffd}"));
+        let principal = self
+            .access
+            .authorize_header(authorization, Scope::Ingest)
+            .map_err(|failure| grpc_status(&failure.into()))?;
         self.pipeline
-            .ingest(DEFAULT_PROJECT, request)
+            .ingest(&principal.project_id, into_export(request.into_inner()))
             .await
             .map(|_| ())
             .map_err(|error| grpc_status(&error))
@@ -56,8 +71,7 @@ impl TraceService for GrpcReceiver {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.ingest(ExportRequest::Traces(request.into_inner()))
-            .await?;
+        self.ingest(request, ExportRequest::Traces).await?;
         Ok(Response::new(ExportTraceServiceResponse::default()))
     }
 }
@@ -68,8 +82,7 @@ impl LogsService for GrpcReceiver {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        self.ingest(ExportRequest::Logs(request.into_inner()))
-            .await?;
+        self.ingest(request, ExportRequest::Logs).await?;
         Ok(Response::new(ExportLogsServiceResponse::default()))
     }
 }
@@ -80,8 +93,7 @@ impl MetricsService for GrpcReceiver {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        self.ingest(ExportRequest::Metrics(request.into_inner()))
-            .await?;
+        self.ingest(request, ExportRequest::Metrics).await?;
         Ok(Response::new(ExportMetricsServiceResponse::default()))
     }
 }
@@ -93,8 +105,12 @@ pub struct GrpcServices {
     pub metrics: MetricsServiceServer<GrpcReceiver>,
 }
 
-pub fn grpc_services(pipeline: Arc<IngestPipeline>, body_limit_bytes: usize) -> GrpcServices {
-    let receiver = GrpcReceiver { pipeline };
+pub fn grpc_services(
+    pipeline: Arc<IngestPipeline>,
+    access: Arc<AccessControl>,
+    body_limit_bytes: usize,
+) -> GrpcServices {
+    let receiver = GrpcReceiver { pipeline, access };
     GrpcServices {
         traces: TraceServiceServer::new(receiver.clone())
             .accept_compressed(CompressionEncoding::Gzip)
@@ -117,6 +133,16 @@ pub fn grpc_status(error: &IngestError) -> Status {
             Status::invalid_argument(error.to_string())
         }
         ErrorCode::PayloadTooLarge => Status::resource_exhausted(error.to_string()),
+        ErrorCode::Unauthenticated => Status::unauthenticated(error.to_string()),
+        ErrorCode::PermissionDenied => Status::permission_denied(error.to_string()),
+        // RESOURCE_EXHAUSTED is retryable for OTLP exporters only with RetryInfo.
+        ErrorCode::RateLimited => Status::with_error_details(
+            tonic::Code::ResourceExhausted,
+            error.to_string(),
+            ErrorDetails::with_retry_info(Some(Duration::from_secs(
+                error.retry_after_secs().unwrap_or(1),
+            ))),
+        ),
         // RetryInfo tells OTLP exporters how long to back off (the HTTP twin is Retry-After).
         ErrorCode::Overloaded => {
             let delay = Duration::from_secs(error.retry_after_secs().unwrap_or(1));

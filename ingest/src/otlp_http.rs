@@ -27,8 +27,9 @@ use prost::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::access::AccessControl;
+use crate::access::keys::Scope;
 use crate::error::{ErrorCode, IngestError};
-use crate::layout::DEFAULT_PROJECT;
 use crate::otlp_decode::{
     OtlpEncoding, RpcStatus, decode_content_encoding, decode_request, encode_response,
 };
@@ -39,6 +40,8 @@ use crate::wal_record::ExportRequest;
 #[derive(Clone)]
 pub struct OtlpState {
     pub pipeline: Arc<IngestPipeline>,
+    /// Decides which project a request writes to (an `ingest` or `admin` key's).
+    pub access: Arc<AccessControl>,
     /// Cap on a request body, before and after decompression.
     pub body_limit_bytes: usize,
 }
@@ -102,6 +105,10 @@ async fn receive<S: OtlpSignal>(
     body: Body,
     encoding: OtlpEncoding,
 ) -> Result<(), IngestError> {
+    // Before the body is read: an unauthenticated client costs no decoding.
+    let principal = state
+        .access
+        .authorize_header(header_str(headers, header::AUTHORIZATION), Scope::Ingest)?;
     let limit_bytes = state.body_limit_bytes;
     let raw = tokio::time::timeout(BODY_READ_TIMEOUT, read_body_capped(body, limit_bytes))
         .await
@@ -121,7 +128,7 @@ async fn receive<S: OtlpSignal>(
     .map_err(|error| IngestError::Internal(format!("decode task failed: {error}")))??;
     state
         .pipeline
-        .ingest(DEFAULT_PROJECT, request.into_export())
+        .ingest(&principal.project_id, request.into_export())
         .await?;
     Ok(())
 }
@@ -175,6 +182,8 @@ fn otlp_response(status: StatusCode, encoding: OtlpEncoding, body: Vec<u8>) -> R
 pub fn error_response(error: &IngestError, encoding: OtlpEncoding) -> Response {
     // gRPC codes, as google.rpc.Status wants them.
     const INVALID_ARGUMENT: i32 = 3;
+    const PERMISSION_DENIED: i32 = 7;
+    const UNAUTHENTICATED: i32 = 16;
     const RESOURCE_EXHAUSTED: i32 = 8;
     const INTERNAL: i32 = 13;
     const UNAVAILABLE: i32 = 14;
@@ -183,6 +192,9 @@ pub fn error_response(error: &IngestError, encoding: OtlpEncoding) -> Response {
         ErrorCode::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED),
         ErrorCode::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, INVALID_ARGUMENT),
         ErrorCode::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+        ErrorCode::RateLimited => (StatusCode::TOO_MANY_REQUESTS, RESOURCE_EXHAUSTED),
+        ErrorCode::Unauthenticated => (StatusCode::UNAUTHORIZED, UNAUTHENTICATED),
+        ErrorCode::PermissionDenied => (StatusCode::FORBIDDEN, PERMISSION_DENIED),
         ErrorCode::Internal => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL),
     };
     let message = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
@@ -204,6 +216,11 @@ pub fn error_response(error: &IngestError, encoding: OtlpEncoding) -> Response {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     response
 }

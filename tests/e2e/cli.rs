@@ -1,27 +1,9 @@
 //! The CLI against a data dir, `sextant demo`, and backpressure seen by a client.
 
-use std::process::Command;
-
 use serde_json::Value;
 
 use crate::requests::{SPANS_PER_REQUEST, export_request, export_request_with_output};
-use crate::server::Server;
-
-fn sextant(args: &[&str], data_dir: &std::path::Path) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_sextant"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("SEXTANT_LOG", "warn")
-        .output()
-        .expect("run sextant");
-    assert!(
-        output.status.success(),
-        "sextant {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8 output")
-}
+use crate::server::{Server, sextant};
 
 #[test]
 fn sql_and_search_commands_read_the_data_dir() {

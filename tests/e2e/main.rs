@@ -1,5 +1,6 @@
 //! End-to-end tests of the `sextant` binary with real clients over loopback.
 
+mod access;
 mod agent_telemetry;
 mod bad_input;
 mod browser;

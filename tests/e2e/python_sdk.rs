@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::server::Server;
+use crate::server::{Server, sextant};
 
 /// The venv's Python: `SEXTANT_PYTHON`, else the venv `.ci/run` makes. Under `CI=true` a
 /// missing interpreter fails the test instead of skipping it.
@@ -37,24 +37,7 @@ fn python_sdk_exports_traces_over_grpc_and_logs_over_http() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&dir.path().join("data"), "");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/export_agent_run.py"
-    );
-    let output = Command::new(python)
-        .arg(script)
-        .args(["--grpc-endpoint", &server.grpc_url])
-        .args(["--http-endpoint", &server.base_url])
-        .args(["--marker", "pyotter"])
-        .output()
-        .expect("run python");
-    assert!(
-        output.status.success(),
-        "python exporter failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let trace_id = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    assert_eq!(trace_id.len(), 32, "trace id {trace_id:?}");
+    let trace_id = run_export_script(&python, &server, "pyotter", None);
 
     let spans = format!("SELECT count(*) AS n FROM spans WHERE trace_id = '{trace_id}'");
     assert_eq!(server.wait_for_count(&spans, 3), 3);
@@ -82,4 +65,74 @@ fn python_sdk_exports_traces_over_grpc_and_logs_over_http() {
     assert!(status.is_success(), "{status} {session}");
     assert_eq!(session["summary"]["traces"], 1);
     assert_eq!(session["traces"][0]["llm_calls"], 1);
+}
+
+/// Runs `export_agent_run.py` against the server, with `OTEL_EXPORTER_OTLP_HEADERS` when
+/// given; returns the trace id it printed.
+fn run_export_script(
+    python: &std::path::Path,
+    server: &Server,
+    marker: &str,
+    otlp_headers: Option<&str>,
+) -> String {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/export_agent_run.py"
+    );
+    let mut command = Command::new(python);
+    command
+        .arg(script)
+        .args(["--grpc-endpoint", &server.grpc_url])
+        .args(["--http-endpoint", &server.base_url])
+        .args(["--marker", marker])
+        .env_remove("OTEL_EXPORTER_OTLP_HEADERS");
+    if let Some(headers) = otlp_headers {
+        command.env("OTEL_EXPORTER_OTLP_HEADERS", headers);
+    }
+    let output = command.output().expect("run python");
+    assert!(
+        output.status.success(),
+        "python exporter failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let trace_id = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    assert_eq!(trace_id.len(), 32, "trace id {trace_id:?}");
+    trace_id
+}
+
+/// The key set the way users set it, `OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20…`
+/// (percent-encoded, per the SDK spec), authorizes both the gRPC and the HTTP exporter,
+/// and their data lands in the key's project.
+#[test]
+fn python_sdk_sends_the_key_from_otel_exporter_otlp_headers() {
+    let Some(python) = python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    sextant(&["projects", "create", "pyproj"], &data_dir);
+    let key = |scope: &str| {
+        sextant(
+            &["keys", "create", "--project", "pyproj", "--scope", scope],
+            &data_dir,
+        )
+        .trim()
+        .to_string()
+    };
+    let (ingest, read) = (key("ingest"), key("read"));
+    let mut server = Server::start(&data_dir, "");
+    let headers = format!("Authorization=Bearer%20{ingest}");
+    let trace_id = run_export_script(&python, &server, "pykey", Some(&headers));
+
+    server.use_key(&read);
+    let spans = format!("SELECT count(*) AS n FROM spans WHERE trace_id = '{trace_id}'");
+    assert_eq!(server.wait_for_count(&spans, 3), 3, "gRPC spans arrived");
+    let events = format!("SELECT count(*) AS n FROM logs WHERE trace_id = '{trace_id}'");
+    assert_eq!(
+        server.wait_for_count(&events, 1),
+        1,
+        "HTTP log events arrived"
+    );
+    let projects = server.sql("SELECT DISTINCT project_id FROM spans");
+    assert_eq!(projects, [serde_json::json!({"project_id": "pyproj"})]);
 }

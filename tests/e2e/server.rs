@@ -16,6 +16,26 @@ pub struct Server {
     /// `http://host:port` of the OTLP/gRPC listener.
     pub grpc_url: String,
     client: reqwest::blocking::Client,
+    /// `Authorization` sent with every request, once keys exist.
+    authorization: Option<String>,
+}
+
+/// Runs `sextant <args> --data-dir <dir>` to completion and returns its stdout; panics
+/// with its stderr if it fails.
+pub fn sextant(args: &[&str], data_dir: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("SEXTANT_LOG", "warn")
+        .output()
+        .expect("run sextant");
+    assert!(
+        output.status.success(),
+        "sextant {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
 }
 
 impl Server {
@@ -65,6 +85,22 @@ impl Server {
                 .timeout(Duration::from_secs(60))
                 .build()
                 .expect("client"),
+            authorization: None,
+        }
+    }
+
+    /// Sends `Authorization: Bearer <key>` with every later request of this helper.
+    pub fn use_key(&mut self, key: &str) {
+        self.authorization = Some(format!("Bearer {key}"));
+    }
+
+    fn authorized(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+    ) -> reqwest::blocking::RequestBuilder {
+        match &self.authorization {
+            Some(value) => request.header("authorization", value),
+            None => request,
         }
     }
 
@@ -78,8 +114,7 @@ impl Server {
 
     /// Posts an OTLP protobuf export; returns the status code.
     pub fn export_protobuf(&self, request: &ExportTraceServiceRequest) -> reqwest::StatusCode {
-        self.client
-            .post(self.url("/v1/traces"))
+        self.authorized(self.client.post(self.url("/v1/traces")))
             .header("content-type", "application/x-protobuf")
             .body(request.encode_to_vec())
             .send()
@@ -90,8 +125,7 @@ impl Server {
     /// Runs SQL through `POST /api/sql` and returns the rows.
     pub fn sql(&self, sql: &str) -> Vec<Value> {
         let response = self
-            .client
-            .post(self.url("/api/sql?limit=1000000"))
+            .authorized(self.client.post(self.url("/api/sql?limit=1000000")))
             .json(&serde_json::json!({ "sql": sql }))
             .send()
             .expect("sql request");
@@ -115,7 +149,10 @@ impl Server {
     }
 
     pub fn get_json(&self, path: &str) -> (reqwest::StatusCode, Value) {
-        let response = self.client.get(self.url(path)).send().expect("get");
+        let response = self
+            .authorized(self.client.get(self.url(path)))
+            .send()
+            .expect("get");
         let status = response.status();
         (status, response.json().unwrap_or(Value::Null))
     }

@@ -2,10 +2,10 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use sextant_ingest::layout::DEFAULT_PROJECT;
 use sextant_query::search::{SearchCursor, SearchRequest, search_spans};
 
 use crate::api_error::ApiError;
+use crate::auth::ReadAccess;
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: usize = 20;
@@ -23,6 +23,7 @@ pub struct SearchParams {
 
 pub async fn get_search(
     State(state): State<AppState>,
+    ReadAccess(principal): ReadAccess,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let query = params.q.unwrap_or_default();
@@ -53,10 +54,11 @@ pub async fn get_search(
         cursor,
     };
     let data_dir = state.data_dir().clone();
-    let page =
-        tokio::task::spawn_blocking(move || search_spans(&data_dir, DEFAULT_PROJECT, &request))
-            .await
-            .map_err(ApiError::internal)??;
+    let page = tokio::task::spawn_blocking(move || {
+        search_spans(&data_dir, &principal.project_id, &request)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(Json(serde_json::json!({
         "hits": page.hits,
         "next_cursor": page.next_cursor.map(|cursor| cursor.to_string()),

@@ -3,17 +3,18 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use sextant_ingest::layout::DEFAULT_PROJECT;
 use sextant_query::session::project_session;
 use sextant_query::session_detail::{SessionDetail, load_session};
 
 use crate::api_error::ApiError;
+use crate::auth::ReadAccess;
 use crate::state::AppState;
 
 pub async fn get_session(
     State(state): State<AppState>,
+    ReadAccess(principal): ReadAccess,
     Path(session_id): Path<String>,
 ) -> Result<Json<SessionDetail>, ApiError> {
-    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
+    let context = project_session(state.data_dir(), &principal.project_id).await?;
     Ok(Json(load_session(&context, &session_id).await?))
 }

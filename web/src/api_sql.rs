@@ -5,7 +5,6 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use sextant_ingest::layout::DEFAULT_PROJECT;
 use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
 use sextant_query::session::project_session;
 use sextant_query::sql::{SqlOutput, run_read_only_sql};
@@ -14,6 +13,7 @@ use sextant_query::sql::arrow;
 use sextant_query::sql::arrow::ipc::writer::StreamWriter;
 
 use crate::api_error::ApiError;
+use crate::auth::ReadAccess;
 use crate::state::AppState;
 
 /// Rows returned when the caller sets no limit.
@@ -33,6 +33,7 @@ pub struct SqlParams {
 
 pub async fn post_sql(
     State(state): State<AppState>,
+    ReadAccess(principal): ReadAccess,
     Query(params): Query<SqlParams>,
     body: Result<Json<SqlBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -51,7 +52,7 @@ pub async fn post_sql(
         .limit
         .unwrap_or(DEFAULT_ROW_LIMIT)
         .clamp(1, MAX_ROW_LIMIT);
-    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
+    let context = project_session(state.data_dir(), &principal.project_id).await?;
     let output = run_read_only_sql(&context, &body.sql, row_limit).await?;
     match format {
         "csv" => {

@@ -3,24 +3,25 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use sextant_ingest::layout::DEFAULT_PROJECT;
 use sextant_query::session::project_session;
 use sextant_query::trace::{TraceTree, load_trace, load_trace_skeleton};
 use sextant_query::trace_list::{TracePage, list_traces};
 
 use crate::api_error::ApiError;
+use crate::auth::ReadAccess;
 use crate::state::AppState;
 use crate::trace_list_params::TraceListParams;
 
 pub async fn get_traces(
     State(state): State<AppState>,
+    ReadAccess(principal): ReadAccess,
     Query(params): Query<TraceListParams>,
 ) -> Result<Json<TracePage>, ApiError> {
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
     let request = params.to_request(now_ns)?;
-    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
+    let context = project_session(state.data_dir(), &principal.project_id).await?;
     Ok(Json(
-        list_traces(&context, state.data_dir(), DEFAULT_PROJECT, &request).await?,
+        list_traces(&context, state.data_dir(), &principal.project_id, &request).await?,
     ))
 }
 
@@ -33,10 +34,11 @@ pub struct TraceParams {
 
 pub async fn get_trace(
     State(state): State<AppState>,
+    ReadAccess(principal): ReadAccess,
     Path(trace_id): Path<String>,
     Query(params): Query<TraceParams>,
 ) -> Result<Json<TraceTree>, ApiError> {
-    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
+    let context = project_session(state.data_dir(), &principal.project_id).await?;
     let tree = if params.skeleton {
         load_trace_skeleton(&context, &trace_id).await?
     } else {

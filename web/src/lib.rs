@@ -3,16 +3,19 @@
 //! Entry point: [`router::router`], which tests drive with `tower::ServiceExt::oneshot`
 //! and the binary serves with `axum::serve`.
 
+pub mod api_audit;
 pub mod api_error;
 pub mod api_search;
 pub mod api_sessions;
 pub mod api_sql;
 pub mod api_traces;
 pub mod assets;
+pub mod auth;
 pub mod charts;
 pub mod metrics;
 pub mod page_dashboards;
 pub mod page_error;
+pub mod page_login;
 pub mod page_runs;
 pub mod page_session;
 pub mod page_sql;

@@ -9,11 +9,11 @@ use axum::extract::{Query, State};
 use axum::response::Html;
 use minijinja::context;
 use serde_json::{Map, Value};
-use sextant_ingest::layout::DEFAULT_PROJECT;
 use sextant_query::dashboard::{Dashboard, DashboardRequest, GroupBy, load_dashboard};
 use sextant_query::session::project_session;
 
 use crate::api_error::ApiError;
+use crate::auth::PageAccess;
 use crate::charts::{DailySeries, stacked_daily_bars, top_series};
 use crate::page_error::PageError;
 use crate::state::AppState;
@@ -112,6 +112,7 @@ fn runs_series(dashboard: &Dashboard) -> Vec<DailySeries> {
 
 pub async fn get_dashboards(
     State(state): State<AppState>,
+    access: PageAccess,
     Query(params): Query<DashboardParams>,
 ) -> Result<Html<String>, PageError> {
     let since = if params.since.trim().is_empty() {
@@ -131,7 +132,7 @@ pub async fn get_dashboards(
         to_ns: now_ns,
         group_by,
     };
-    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
+    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
     let dashboard = load_dashboard(&context, request).await?;
     let cost = series_by_group(&dashboard, "cost_usd");
     let mut tokens = series_by_group(&dashboard, "tokens");
@@ -150,7 +151,7 @@ pub async fn get_dashboards(
     };
     let html = render(
         "dashboards.html",
-        context! {
+        context! { viewer => access.viewer.clone(),
             page_title => "Dashboards",
             nav => "dashboards",
             since,

@@ -6,10 +6,10 @@
 use axum::extract::{Query, State};
 use axum::response::Html;
 use minijinja::context;
-use sextant_ingest::layout::DEFAULT_PROJECT;
 use sextant_query::session::project_session;
 use sextant_query::trace_list::list_traces;
 
+use crate::auth::PageAccess;
 use crate::page_error::PageError;
 use crate::state::AppState;
 use crate::templates::render;
@@ -27,19 +27,26 @@ const WINDOWS: &[(&str, &str)] = &[
 
 pub async fn get_runs(
     State(state): State<AppState>,
+    access: PageAccess,
     Query(params): Query<TraceListParams>,
 ) -> Result<Html<String>, PageError> {
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
     let request = params.to_request(now_ns)?;
-    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
-    let page = list_traces(&context, state.data_dir(), DEFAULT_PROJECT, &request).await?;
+    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
+    let page = list_traces(
+        &context,
+        state.data_dir(),
+        &access.principal.project_id,
+        &request,
+    )
+    .await?;
     let next_url = page
         .next_cursor
         .as_deref()
         .map(|cursor| format!("/?{}", params.query_string_with_cursor(Some(cursor))));
     let html = render(
         "runs.html",
-        context! {
+        context! { viewer => access.viewer.clone(),
             page_title => "Runs",
             nav => "runs",
             params => &params,

@@ -4,23 +4,24 @@
 use axum::extract::{Path, State};
 use axum::response::Html;
 use minijinja::context;
-use sextant_ingest::layout::DEFAULT_PROJECT;
 use sextant_query::session::project_session;
 use sextant_query::session_detail::load_session;
 
+use crate::auth::PageAccess;
 use crate::page_error::PageError;
 use crate::state::AppState;
 use crate::templates::render;
 
 pub async fn get_session_page(
     State(state): State<AppState>,
+    access: PageAccess,
     Path(session_id): Path<String>,
 ) -> Result<Html<String>, PageError> {
-    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
+    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
     let session = load_session(&context, &session_id).await?;
     let html = render(
         "session.html",
-        context! {
+        context! { viewer => access.viewer.clone(),
             page_title => format!("session {session_id}"),
             nav => "runs",
             session,

@@ -5,13 +5,13 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::context;
-use sextant_ingest::layout::DEFAULT_PROJECT;
 use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
 use sextant_query::session::project_session;
 use sextant_query::sql::run_read_only_sql;
 
 use crate::api_error::ApiError;
 use crate::api_sql::with_content_type;
+use crate::auth::PageAccess;
 use crate::page_error::PageError;
 use crate::state::AppState;
 use crate::templates::render;
@@ -48,20 +48,21 @@ pub struct SqlPageParams {
 
 pub async fn get_sql_page(
     State(state): State<AppState>,
+    access: PageAccess,
     Query(params): Query<SqlPageParams>,
 ) -> Result<Response, PageError> {
     let sql = params.q.trim();
     let page = |status: StatusCode, answer: minijinja::Value| -> Result<Response, PageError> {
         let html = render(
             "sql.html",
-            context! { page_title => "SQL", nav => "sql", sql, examples => EXAMPLES, ..answer },
+            context! { viewer => access.viewer.clone(), page_title => "SQL", nav => "sql", sql, examples => EXAMPLES, ..answer },
         )?;
         Ok((status, Html(html)).into_response())
     };
     if sql.is_empty() {
         return page(StatusCode::OK, context! {});
     }
-    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
+    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
     let output = match run_read_only_sql(&context, sql, PAGE_ROW_LIMIT).await {
         Ok(output) => output,
         Err(error) => {
@@ -104,9 +105,10 @@ pub async fn get_sql_page(
 
 pub async fn get_sql_csv(
     State(state): State<AppState>,
+    access: PageAccess,
     Query(params): Query<SqlPageParams>,
 ) -> Result<Response, ApiError> {
-    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
+    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
     let output = run_read_only_sql(&context, params.q.trim(), CSV_ROW_LIMIT).await?;
     let csv = batches_to_csv(&output.batches)?;
     let mut response = with_content_type(csv, "text/csv; charset=utf-8", output.truncated);

@@ -6,10 +6,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use minijinja::context;
 use serde_json::{Map, Value};
-use sextant_ingest::layout::DEFAULT_PROJECT;
 use sextant_query::session::project_session;
 use sextant_query::trace::{TraceTree, load_span, load_trace_skeleton};
 
+use crate::auth::PageAccess;
 use crate::page_error::PageError;
 use crate::span_view::span_view;
 use crate::state::AppState;
@@ -27,10 +27,11 @@ pub struct TracePageParams {
 
 pub async fn get_trace_page(
     State(state): State<AppState>,
+    access: PageAccess,
     Path(trace_id): Path<String>,
     Query(params): Query<TracePageParams>,
 ) -> Result<Html<String>, PageError> {
-    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
+    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
     let tree = load_trace_skeleton(&context, &trace_id).await?;
     // The selected span, else where the run failed (the deepest error: a failed run's root
     // is an error too, but the cause is below it), else the root.
@@ -60,7 +61,7 @@ pub async fn get_trace_page(
     let view = trace_view(&tree, page);
     let html = render(
         "trace.html",
-        context! {
+        context! { viewer => access.viewer.clone(),
             page_title => format!("{} · trace", view.root_name),
             nav => "runs",
             trace => view,
@@ -73,11 +74,15 @@ pub async fn get_trace_page(
 
 pub async fn get_span_fragment(
     State(state): State<AppState>,
+    access: PageAccess,
     Path((trace_id, span_id)): Path<(String, String)>,
 ) -> Result<Html<String>, PageError> {
-    let context = project_session(state.data_dir(), DEFAULT_PROJECT).await?;
+    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
     let span = span_view(load_span(&context, &trace_id, &span_id).await?);
-    let html = render("span.html", context! { selected => span, trace_id })?;
+    let html = render(
+        "span.html",
+        context! { viewer => access.viewer.clone(), selected => span, trace_id },
+    )?;
     Ok(Html(html))
 }
 

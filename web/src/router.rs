@@ -1,5 +1,8 @@
 //! The one HTTP router: OTLP ingest (`/v1/*`), the JSON API (`/api/*`), the web UI pages
-//! (`/`, `/traces/…`, `/sessions/…`, `/assets/…`), `/healthz` and `/metrics`.
+//! (`/`, `/traces/…`, `/sessions/…`, `/login`, `/assets/…`), `/healthz` and `/metrics`.
+//!
+//! Every route that touches project data takes an access extractor (`auth.rs`); only
+//! `/healthz`, `/metrics` (Sextant's own counters), the assets and the sign-in form are open.
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -8,13 +11,14 @@ use sextant_ingest::otlp_http::{OtlpState, otlp_router};
 use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
-    api_search, api_sessions, api_sql, api_traces, assets, metrics, page_dashboards, page_runs,
-    page_session, page_sql, page_trace,
+    api_audit, api_search, api_sessions, api_sql, api_traces, assets, metrics, page_dashboards,
+    page_login, page_runs, page_session, page_sql, page_trace,
 };
 
 pub fn router(state: AppState) -> Router {
     let otlp = otlp_router(OtlpState {
         pipeline: state.pipeline.clone(),
+        access: state.access.clone(),
         body_limit_bytes: state.body_limit_bytes,
     });
     let api = Router::new()
@@ -23,6 +27,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/traces", get(api_traces::get_traces))
         .route("/api/traces/{trace_id}", get(api_traces::get_trace))
         .route("/api/sessions/{session_id}", get(api_sessions::get_session))
+        .route("/api/audit", get(api_audit::get_audit))
+        .route(
+            "/login",
+            get(page_login::get_sign_in).post(page_login::post_sign_in),
+        )
+        .route("/logout", post(page_login::post_sign_out))
         .route("/", get(page_runs::get_runs))
         .route("/traces/{trace_id}", get(page_trace::get_trace_page))
         .route(

@@ -2,14 +2,19 @@
 
 use std::sync::Arc;
 
+use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::IngestPipeline;
 
 #[derive(Clone)]
 pub struct AppState {
     pub pipeline: Arc<IngestPipeline>,
+    /// Keys, projects and sessions: who each request acts as.
+    pub access: Arc<AccessControl>,
     /// Cap on an OTLP request body, before and after decompression.
     pub body_limit_bytes: usize,
+    /// Mark cookies `Secure` (served over TLS).
+    pub secure_cookies: bool,
 }
 
 impl AppState {

@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("sql.html", include_str!("../templates/sql.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("login.html", include_str!("../templates/login.html")),
 ];
 
 /// The shared environment; templates are parsed once.

@@ -1,6 +1,7 @@
 //! HTTP tests of the router driven with `oneshot`, no socket: the JSON API ([`api`]) and the
 //! web UI's pages ([`pages`]), over a fresh data dir per test.
 
+mod access;
 mod api;
 mod pages;
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
+use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
 use sextant_web::router::router;
@@ -24,11 +26,14 @@ pub fn app() -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = DataDir::open(dir.path()).expect("data dir");
     let pipeline = IngestPipeline::open(data_dir, PipelineConfig::default()).expect("pipeline");
+    let access = AccessControl::open(dir.path()).expect("metadata store");
     TestApp {
         _dir: dir,
         state: AppState {
             pipeline: Arc::new(pipeline),
+            access: Arc::new(access),
             body_limit_bytes: 1024 * 1024,
+            secure_cookies: false,
         },
     }
 }

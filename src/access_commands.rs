@@ -1,0 +1,177 @@
+//! `sextant keys …`, `sextant projects …` and `sextant audit`: managing access from the
+//! machine that holds the data dir (file access to it is the admin right).
+//!
+//! These work while the server runs: the server notices new and revoked keys on its next
+//! request. Each change is written to the audit log with actor `cli`.
+
+use std::path::Path;
+
+use anyhow::Context;
+use clap::Subcommand;
+use sextant_ingest::access::AccessControl;
+use sextant_ingest::access::audit::AuditEntry;
+use sextant_ingest::access::keys::Scope;
+use sextant_ingest::layout::is_valid_project_id;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key for a project; prints it once.
+    Create {
+        #[arg(long)]
+        project: String,
+        /// ingest: send OTLP; read: API, SQL and UI; admin: both, plus the audit log.
+        #[arg(long, value_parser = parse_scope)]
+        scope: Scope,
+        /// A note to tell keys apart in `keys list` (e.g. "ci-runner").
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Revoke a key by id; it stops working at once, and its web sessions end.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCommand {
+    /// Create a project (letters, digits, `-` and `_`, at most 64).
+    Create { id: String },
+    /// List projects with their number of active keys.
+    List,
+}
+
+fn parse_scope(text: &str) -> Result<Scope, String> {
+    Scope::parse(text).ok_or_else(|| format!("unknown scope {text:?}; use ingest, read or admin"))
+}
+
+fn open(data_dir: &Path) -> anyhow::Result<AccessControl> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    AccessControl::open(data_dir)
+        .with_context(|| format!("cannot open the metadata store in {}", data_dir.display()))
+}
+
+fn time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|time| time.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+pub fn run_keys(data_dir: &Path, command: KeysCommand) -> anyhow::Result<()> {
+    let access = open(data_dir)?;
+    match command {
+        KeysCommand::Create {
+            project,
+            scope,
+            name,
+        } => {
+            let created = access.with_store(|store| {
+                store.create_key(access.pepper(), &project, scope, name.as_deref())
+            })?;
+            access.audit(AuditEntry::now(
+                Some(&project),
+                "cli",
+                "key.create",
+                "ok",
+                format!("key {} scope {scope}", created.record.id),
+            ));
+            eprintln!(
+                "created {scope} key {} for project {project}; it is shown once, store it now:",
+                created.record.id
+            );
+            crate::say!("{}", created.key);
+        }
+        KeysCommand::List { project } => {
+            let keys = access.with_store(|store| store.list_keys(project.as_deref()))?;
+            crate::say!(
+                "{:<12}  {:<20}  {:<6}  {:<19}  {:<19}  name",
+                "id",
+                "project",
+                "scope",
+                "created (UTC)",
+                "revoked (UTC)"
+            );
+            for key in keys {
+                crate::say!(
+                    "{:<12}  {:<20}  {:<6}  {:<19}  {:<19}  {}",
+                    key.id,
+                    key.project_id,
+                    key.scope,
+                    time(key.created_at_ms),
+                    key.revoked_at_ms.map(time).unwrap_or_else(|| "-".into()),
+                    key.name.unwrap_or_default()
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            let record = access.with_store(|store| store.revoke_key(&id))?;
+            access.audit(AuditEntry::now(
+                Some(&record.project_id),
+                "cli",
+                "key.revoke",
+                "ok",
+                format!("key {id}"),
+            ));
+            crate::say!("revoked key {id} of project {}", record.project_id);
+        }
+    }
+    Ok(())
+}
+
+pub fn run_projects(data_dir: &Path, command: ProjectsCommand) -> anyhow::Result<()> {
+    let access = open(data_dir)?;
+    match command {
+        ProjectsCommand::Create { id } => {
+            if !is_valid_project_id(&id) {
+                anyhow::bail!(
+                    "invalid project id {id:?}: use letters, digits, '-' and '_' (at most 64)"
+                );
+            }
+            if access.with_store(|store| store.create_project(&id))? {
+                access.audit(AuditEntry::now(
+                    Some(&id),
+                    "cli",
+                    "project.create",
+                    "ok",
+                    "",
+                ));
+                crate::say!("created project {id}");
+            } else {
+                crate::say!("project {id} already exists");
+            }
+        }
+        ProjectsCommand::List => {
+            let projects = access.with_store(|store| store.list_projects())?;
+            crate::say!("{:<20}  {:<19}  active keys", "project", "created (UTC)");
+            for project in projects {
+                crate::say!(
+                    "{:<20}  {:<19}  {}",
+                    project.id,
+                    time(project.created_at_ms),
+                    project.active_keys
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn run_audit(data_dir: &Path, project: Option<&str>, limit: usize) -> anyhow::Result<()> {
+    let access = open(data_dir)?;
+    let entries = access.with_store(|store| store.list_audit(project, limit))?;
+    for entry in entries {
+        crate::say!(
+            "{}  {:<12}  {:<16}  {:<14}  {:<6}  {}",
+            time(entry.time_ms),
+            entry.project_id.as_deref().unwrap_or("-"),
+            entry.actor,
+            entry.action,
+            entry.outcome,
+            entry.detail
+        );
+    }
+    Ok(())
+}

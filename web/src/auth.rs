@@ -1,0 +1,167 @@
+//! Who a web request acts as: the extractors every API route and page takes.
+//!
+//! - API routes ([`ReadAccess`], [`AdminAccess`]) take `Authorization: Bearer <key>`; a
+//!   browser's session cookie also works for reads (`GET`), so the UI's own fetches work.
+//! - Pages ([`PageAccess`]) take the session cookie (or a bearer key); without one they
+//!   redirect to `/login`.
+//!
+//! In open local mode (no key ever created) every request is the `default` project's
+//! admin. Failures are 401 (missing, malformed, unknown, revoked key; ended session) or
+//! 403 (a valid key of the wrong scope), with a message and never a word about other
+//! projects.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use sextant_ingest::access::keys::Scope;
+use sextant_ingest::access::{AuthFailure, Principal};
+
+use crate::api_error::ApiError;
+use crate::page_error::PageError;
+use crate::state::AppState;
+
+/// The cookie holding a signed-in browser's session token.
+pub const SESSION_COOKIE: &str = "sextant_session";
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == name)
+        .map(|cookie| cookie.value().to_string())
+}
+
+impl From<AuthFailure> for ApiError {
+    fn from(failure: AuthFailure) -> ApiError {
+        let (status, code) = if failure.is_forbidden() {
+            (StatusCode::FORBIDDEN, "permission_denied")
+        } else if failure.is_internal() {
+            return ApiError::internal(failure);
+        } else {
+            (StatusCode::UNAUTHORIZED, "unauthenticated")
+        };
+        ApiError {
+            status,
+            code,
+            message: failure.to_string(),
+        }
+    }
+}
+
+/// Resolves a request's principal (and its session's CSRF token, if signed in by cookie).
+fn resolve(
+    state: &AppState,
+    parts: &Parts,
+    needed: Scope,
+    cookie_allowed: bool,
+) -> Result<(Principal, Option<String>), AuthFailure> {
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or("\u{fffd}"));
+    if authorization.is_none()
+        && cookie_allowed
+        && let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE)
+        && !state.access.is_open_mode()
+    {
+        let (principal, csrf) = state.access.authorize_web_session(&token, needed)?;
+        return Ok((principal, Some(csrf)));
+    }
+    let principal = state.access.authorize_header(authorization, needed)?;
+    Ok((principal, None))
+}
+
+/// A request allowed to read its project (a `read` or `admin` key).
+pub struct ReadAccess(pub Principal);
+
+impl FromRequestParts<AppState> for ReadAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // A cookie rides along with any request a page makes the browser send; only safe
+        // methods accept it, so a forged form cannot act with the session.
+        let cookie_allowed = parts.method == Method::GET || parts.method == Method::HEAD;
+        let (principal, _) = resolve(state, parts, Scope::Read, cookie_allowed)?;
+        Ok(ReadAccess(principal))
+    }
+}
+
+/// A request with an `admin` key of its project.
+pub struct AdminAccess(pub Principal);
+
+impl FromRequestParts<AppState> for AdminAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (principal, _) = resolve(state, parts, Scope::Admin, false)?;
+        Ok(AdminAccess(principal))
+    }
+}
+
+/// A page request allowed to read its project, and what the page shows about it.
+pub struct PageAccess {
+    pub principal: Principal,
+    pub viewer: Viewer,
+}
+
+/// What the page header shows: the project, and a sign-out form when signed in.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Viewer {
+    pub project: String,
+    pub signed_in: bool,
+    /// The session's CSRF token, for the sign-out form (and any other POST form).
+    pub csrf_token: Option<String>,
+}
+
+/// Why a page was not shown: sign in first, or an error page.
+pub enum PageRejection {
+    SignIn(String),
+    Error(PageError),
+}
+
+impl IntoResponse for PageRejection {
+    fn into_response(self) -> Response {
+        match self {
+            PageRejection::SignIn(next) => {
+                let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+                Redirect::to(&format!("/login?{query}")).into_response()
+            }
+            PageRejection::Error(error) => error.into_response(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for PageAccess {
+    type Rejection = PageRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, PageRejection> {
+        match resolve(state, parts, Scope::Read, true) {
+            Ok((principal, csrf_token)) => Ok(PageAccess {
+                viewer: Viewer {
+                    project: principal.project_id.clone(),
+                    signed_in: csrf_token.is_some(),
+                    csrf_token,
+                },
+                principal,
+            }),
+            Err(failure) if failure.is_forbidden() || failure.is_internal() => {
+                Err(PageRejection::Error(PageError(failure.into())))
+            }
+            Err(_) => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/".to_string(), |path| path.as_str().to_string());
+                Err(PageRejection::SignIn(next))
+            }
+        }
+    }
+}

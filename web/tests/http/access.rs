@@ -1,0 +1,494 @@
+//! Projects, keys and access through the HTTP interfaces: two projects never see each
+//! other, every auth failure has its status and message, and the web sign-in is a
+//! HttpOnly, SameSite=Strict cookie with CSRF-protected forms.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::Value;
+use sextant_ingest::access::keys::{CreatedKey, Scope};
+
+use crate::{TestApp, app, call, call_text, flush};
+
+/// The keys of one project.
+struct ProjectKeys {
+    ingest: CreatedKey,
+    read: CreatedKey,
+    admin: CreatedKey,
+}
+
+fn create_project(app: &TestApp, project: &str) -> ProjectKeys {
+    let access = &app.state.access;
+    access.with_store(|store| {
+        store.create_project(project).expect("project");
+        let key = |scope| {
+            store
+                .create_key(access.pepper(), project, scope, None)
+                .expect("key")
+        };
+        ProjectKeys {
+            ingest: key(Scope::Ingest),
+            read: key(Scope::Read),
+            admin: key(Scope::Admin),
+        }
+    })
+}
+
+fn bearer(key: &CreatedKey) -> String {
+    format!("Bearer {}", key.key)
+}
+
+/// One trace of one span whose text and session carry `marker`.
+fn trace_json(trace_id: &str, marker: &str) -> String {
+    serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "agent"}}]},
+        "scopeSpans": [{"spans": [{
+            "traceId": trace_id,
+            "spanId": &trace_id[..16],
+            "name": format!("invoke_agent {marker}"),
+            "startTimeUnixNano": "1763800000000000000",
+            "endTimeUnixNano": "1763800001000000000",
+            "attributes": [
+                {"key": "gen_ai.operation.name", "value": {"stringValue": "invoke_agent"}},
+                {"key": "session.id", "value": {"stringValue": format!("session-{marker}")}},
+                {"key": "gen_ai.input.messages", "value": {"stringValue": format!(
+                    "[{{\"role\":\"user\",\"parts\":[{{\"type\":\"text\",\"content\":\"fix the {marker} bug\"}}]}}]"
+                )}}
+            ]}]}]}]})
+    .to_string()
+}
+
+async fn send(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    body: Option<String>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    if body.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    let request = request
+        .body(body.map_or(Body::empty(), Body::from))
+        .expect("request");
+    call(app, request).await
+}
+
+async fn sql_as(app: &TestApp, authorization: &str, sql: &str) -> (StatusCode, Value) {
+    let body = serde_json::json!({ "sql": sql }).to_string();
+    send(app, "POST", "/api/sql", Some(authorization), Some(body)).await
+}
+
+const TRACE_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const TRACE_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+/// Each project ingests with its own key; each reader sees its own trace and nothing of
+/// the other's, through every read path.
+#[tokio::test]
+async fn two_projects_never_see_each_other() {
+    let app = app();
+    let alpha = create_project(&app, "alpha");
+    let beta = create_project(&app, "beta");
+    for (keys, trace, marker) in [(&alpha, TRACE_A, "wombat"), (&beta, TRACE_B, "narwhal")] {
+        let (status, body) = send(
+            &app,
+            "POST",
+            "/v1/traces",
+            Some(&bearer(&keys.ingest)),
+            Some(trace_json(trace, marker)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    flush(&app);
+
+    let reader = bearer(&alpha.read);
+    let (status, list) = send(&app, "GET", "/api/traces", Some(&reader), None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let ids: Vec<&str> = list["traces"]
+        .as_array()
+        .map(|traces| {
+            traces
+                .iter()
+                .filter_map(|t| t["trace_id"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(ids, [TRACE_A]);
+
+    for path in [
+        format!("/api/traces/{TRACE_B}"),
+        format!("/api/traces/{TRACE_B}?skeleton=true"),
+        "/api/sessions/session-narwhal".to_string(),
+    ] {
+        let (status, body) = send(&app, "GET", &path, Some(&reader), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+    let (status, own) = send(
+        &app,
+        "GET",
+        &format!("/api/traces/{TRACE_A}"),
+        Some(&reader),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+
+    for query in [
+        "narwhal",
+        "session:session-narwhal",
+        "trace:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+    ] {
+        let (status, found) = send(
+            &app,
+            "GET",
+            &format!("/api/search?q={query}"),
+            Some(&reader),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{found}");
+        assert_eq!(
+            found["hits"].as_array().map(Vec::len),
+            Some(0),
+            "{query}: {found}"
+        );
+    }
+    let (_, found) = send(&app, "GET", "/api/search?q=wombat", Some(&reader), None).await;
+    assert_eq!(found["hits"].as_array().map(Vec::len), Some(1), "{found}");
+
+    // SQL: counts see one project; naming the other project in a filter finds nothing.
+    for table in ["spans", "traces", "sessions"] {
+        let (status, body) =
+            sql_as(&app, &reader, &format!("SELECT count(*) AS n FROM {table}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["rows"][0]["n"], 1, "{table}: {body}");
+    }
+    let (_, body) = sql_as(
+        &app,
+        &reader,
+        "SELECT count(*) AS n FROM spans WHERE project_id = 'beta' OR name LIKE '%narwhal%'",
+    )
+    .await;
+    assert_eq!(body["rows"][0]["n"], 0, "{body}");
+
+    // The UI: the other project's trace page is not found, the runs page lists only ours.
+    let cookie = sign_in(&app, &alpha.read.key).await;
+    let (status, html) = page(&app, &format!("/traces/{TRACE_B}"), &cookie).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
+    let (status, html) = page(&app, "/", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(TRACE_A) && !html.contains(TRACE_B), "{html}");
+    assert!(html.contains("alpha"), "the header names the project");
+
+    // The admin of beta sees beta; an ingest key cannot read at all.
+    let (_, list) = send(&app, "GET", "/api/traces", Some(&bearer(&beta.admin)), None).await;
+    assert_eq!(list["traces"][0]["trace_id"], TRACE_B, "{list}");
+    let (status, body) = send(
+        &app,
+        "GET",
+        "/api/traces",
+        Some(&bearer(&alpha.ingest)),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = sql_as(&app, &bearer(&alpha.ingest), "SELECT 1").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
+
+/// Missing, malformed, unknown, revoked and wrong-scope credentials on OTLP and the API.
+#[tokio::test]
+async fn every_auth_failure_has_its_status_and_message() {
+    let app = app();
+    // Open mode until a key exists: no credentials needed.
+    let (status, _) = send(&app, "GET", "/api/traces", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let keys = create_project(&app, "alpha");
+    let revoked = app.state.access.with_store(|store| {
+        let created = store
+            .create_key(app.state.access.pepper(), "alpha", Scope::Read, None)
+            .expect("key");
+        store.revoke_key(&created.record.id).expect("revoke");
+        created
+    });
+    let unknown = format!("Bearer sxt_{}_{}", "0".repeat(12), "1".repeat(64));
+    let otlp = Some(trace_json(TRACE_A, "otter"));
+    let cases: Vec<(&str, &str, Option<String>, StatusCode, &str)> = vec![
+        (
+            "GET",
+            "/api/traces",
+            None,
+            StatusCode::UNAUTHORIZED,
+            "requires an API key",
+        ),
+        (
+            "GET",
+            "/api/traces",
+            Some("Bearer".into()),
+            StatusCode::UNAUTHORIZED,
+            "malformed",
+        ),
+        (
+            "GET",
+            "/api/traces",
+            Some("Bearer not-a-key".into()),
+            StatusCode::UNAUTHORIZED,
+            "malformed",
+        ),
+        (
+            "GET",
+            "/api/traces",
+            Some(unknown.clone()),
+            StatusCode::UNAUTHORIZED,
+            "not valid",
+        ),
+        (
+            "GET",
+            "/api/traces",
+            Some(bearer(&revoked)),
+            StatusCode::UNAUTHORIZED,
+            "revoked",
+        ),
+        (
+            "GET",
+            "/api/traces",
+            Some(bearer(&keys.ingest)),
+            StatusCode::FORBIDDEN,
+            "ingest scope",
+        ),
+        (
+            "GET",
+            "/api/audit",
+            Some(bearer(&keys.read)),
+            StatusCode::FORBIDDEN,
+            "read scope",
+        ),
+        (
+            "POST",
+            "/v1/traces",
+            None,
+            StatusCode::UNAUTHORIZED,
+            "requires an API key",
+        ),
+        (
+            "POST",
+            "/v1/traces",
+            Some(unknown),
+            StatusCode::UNAUTHORIZED,
+            "not valid",
+        ),
+        (
+            "POST",
+            "/v1/traces",
+            Some(bearer(&revoked)),
+            StatusCode::UNAUTHORIZED,
+            "revoked",
+        ),
+        (
+            "POST",
+            "/v1/traces",
+            Some(bearer(&keys.read)),
+            StatusCode::FORBIDDEN,
+            "read scope",
+        ),
+    ];
+    for (method, path, authorization, expected, words) in cases {
+        let body = (method == "POST").then(|| otlp.clone().unwrap_or_default());
+        let (status, answer) = send(&app, method, path, authorization.as_deref(), body).await;
+        assert_eq!(
+            status, expected,
+            "{method} {path} {authorization:?}: {answer}"
+        );
+        let message = answer["error"]["message"]
+            .as_str()
+            .or(answer["message"].as_str())
+            .unwrap_or_default();
+        assert!(
+            message.contains(words),
+            "{method} {path}: {message:?} lacks {words:?}"
+        );
+        assert!(!message.contains("beta"), "{message}");
+    }
+    // The admin sees the failures in the project's audit log.
+    let (status, audit) = send(&app, "GET", "/api/audit", Some(&bearer(&keys.admin)), None).await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    let entries = audit["entries"].as_array().cloned().unwrap_or_default();
+    assert!(
+        entries.iter().any(|entry| entry["action"] == "auth.failed"
+            && entry["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("scope")),
+        "{audit}"
+    );
+}
+
+/// Signs in through the form (CSRF double submit) and returns the session cookie pair.
+async fn sign_in(app: &TestApp, key: &str) -> String {
+    let (csrf_cookie, csrf_token) = sign_in_form(app).await;
+    let form = serde_urlencoded::to_string([
+        ("key", key),
+        ("csrf_token", csrf_token.as_str()),
+        ("next", "/"),
+    ])
+    .expect("form");
+    let response = post_form(app, "/login", &csrf_cookie, form).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let set_cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .expect("a session cookie")
+        .to_string();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    set_cookie.split(';').next().unwrap_or_default().to_string()
+}
+
+/// The sign-in form's CSRF cookie pair and the token in the form.
+async fn sign_in_form(app: &TestApp) -> (String, String) {
+    let response = raw(
+        app,
+        Request::get("/login").body(Body::empty()).expect("request"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .expect("csrf cookie")
+        .to_string();
+    let token = cookie
+        .split_once('=')
+        .map(|(_, value)| value.to_string())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let html = String::from_utf8_lossy(&body);
+    assert!(
+        html.contains(&format!("value=\"{token}\"")),
+        "the form carries the token"
+    );
+    (cookie, token)
+}
+
+async fn raw(app: &TestApp, request: Request<Body>) -> axum::response::Response {
+    use tower::ServiceExt;
+    sextant_web::router::router(app.state.clone())
+        .oneshot(request)
+        .await
+        .expect("response")
+}
+
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    cookie: &str,
+    form: String,
+) -> axum::response::Response {
+    let request = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(form))
+        .expect("request");
+    raw(app, request).await
+}
+
+async fn page(app: &TestApp, path: &str, cookie: &str) -> (StatusCode, String) {
+    let request = Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .expect("request");
+    call_text(app, request).await
+}
+
+/// Pages redirect to the sign-in form; the cookie works for pages and reads but not for
+/// POSTs to the API; the forms need their CSRF token; signing out ends the session.
+#[tokio::test]
+async fn web_sign_in_is_a_strict_cookie_with_csrf_protected_forms() {
+    let app = app();
+    let keys = create_project(&app, "alpha");
+    let response = raw(
+        &app,
+        Request::get("/dashboards")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok()),
+        Some("/login?next=%2Fdashboards")
+    );
+
+    // A forged sign-in (no CSRF cookie, or another token) is refused.
+    let (csrf_cookie, _) = sign_in_form(&app).await;
+    let forged =
+        serde_urlencoded::to_string([("key", keys.read.key.as_str()), ("csrf_token", "guess")])
+            .expect("form");
+    let response = post_form(&app, "/login", &csrf_cookie, forged).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .all(|value| {
+                !value
+                    .to_str()
+                    .unwrap_or_default()
+                    .starts_with("sextant_session")
+            })
+    );
+    // An ingest key cannot sign in.
+    let (csrf_cookie, token) = sign_in_form(&app).await;
+    let form =
+        serde_urlencoded::to_string([("key", keys.ingest.key.as_str()), ("csrf_token", &token)])
+            .expect("form");
+    assert_eq!(
+        post_form(&app, "/login", &csrf_cookie, form).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let cookie = sign_in(&app, &keys.read.key).await;
+    let (status, html) = page(&app, "/dashboards", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Sign out"), "{html}");
+    let (status, _) = page(&app, "/api/traces", &cookie).await;
+    assert_eq!(status, StatusCode::OK, "reads work with the cookie");
+    let request = Request::post("/api/sql")
+        .header(header::COOKIE, &cookie)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"sql":"SELECT 1"}"#))
+        .expect("request");
+    let (status, _) = call(&app, request).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a cookie alone cannot POST to the API"
+    );
+
+    // Sign-out needs the session's CSRF token, which the page carries.
+    let response = post_form(&app, "/logout", &cookie, "csrf_token=guess".into()).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let csrf = html
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the sign-out form's token")
+        .to_string();
+    let response = post_form(&app, "/logout", &cookie, format!("csrf_token={csrf}")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, _) = page(&app, "/api/traces", &cookie).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ended");
+}
