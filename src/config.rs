@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
+use sextant_ingest::access::limits::LimitsConfig;
 use sextant_ingest::pipeline::PipelineConfig;
 
 /// The TOML config file. Every key is optional; unknown keys are an error naming the key.
@@ -17,6 +18,9 @@ pub struct ConfigFile {
     pub grpc_addr: Option<SocketAddr>,
     #[serde(default)]
     pub ingest: IngestSection,
+    /// Per-project rate limits (`[limits]`, `[limits.projects.<id>]`).
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +52,7 @@ pub struct ServeConfig {
     pub body_limit_bytes: usize,
     /// Serve a non-loopback address with no keys (everything open): only when asked.
     pub insecure_open: bool,
+    pub limits: LimitsConfig,
 }
 
 /// What the command line (and `SEXTANT_*` env) says about serving.
@@ -98,6 +103,7 @@ impl ServeConfig {
             pipeline,
             body_limit_bytes,
             insecure_open: flags.insecure_open,
+            limits: file.limits,
         })
     }
 }
@@ -119,6 +125,20 @@ mod tests {
             toml::from_str("[ingest]\nbody_limit_mib = 300").expect("valid toml");
         let error = ServeConfig::resolve(file, ServeFlags::default()).expect_err("too large");
         assert!(error.to_string().contains("body_limit_mib"), "{error}");
+    }
+
+    #[test]
+    fn limits_are_read_per_project() {
+        let file: ConfigFile = toml::from_str(
+            "[limits]\napi_requests_per_second = 20\n[limits.projects.ci]\ningest_spans_per_second = 5000",
+        )
+        .expect("valid");
+        let config = ServeConfig::resolve(file, ServeFlags::default()).expect("resolves");
+        assert_eq!(config.limits.api_requests_per_second, Some(20.0));
+        assert_eq!(
+            config.limits.projects["ci"].ingest_spans_per_second,
+            Some(5000.0)
+        );
     }
 
     #[test]

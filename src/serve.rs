@@ -20,7 +20,8 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         .with_context(|| format!("cannot open data dir {}", config.data_dir.display()))?;
     let access = Arc::new(
         AccessControl::open(data_dir.root())
-            .context("cannot open the metadata store (projects and keys)")?,
+            .context("cannot open the metadata store (projects and keys)")?
+            .with_limits(config.limits.clone()),
     );
     check_open_mode_binds(&config, &access)?;
     let pipeline_config = config.pipeline.clone();

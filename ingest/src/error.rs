@@ -108,6 +108,15 @@ impl From<crate::access::AuthFailure> for IngestError {
     }
 }
 
+impl From<crate::access::limits::OverLimit> for IngestError {
+    fn from(over: crate::access::limits::OverLimit) -> Self {
+        IngestError::RateLimited {
+            what: over.what.to_string(),
+            retry_after_secs: over.retry_after_secs,
+        }
+    }
+}
+
 impl From<crate::normalize::NormalizeError> for IngestError {
     fn from(error: crate::normalize::NormalizeError) -> Self {
         IngestError::InvalidInput(error.to_string())

@@ -57,8 +57,17 @@ impl GrpcReceiver {
             .access
             .authorize_header(authorization, Scope::Ingest)
             .map_err(|failure| grpc_status(&failure.into()))?;
+        let export = into_export(request.into_inner());
+        self.access
+            .limits()
+            .admit_ingest(
+                &principal.project_id,
+                export.item_count(),
+                export.encoded_len() as u64,
+            )
+            .map_err(|over| grpc_status(&over.into()))?;
         self.pipeline
-            .ingest(&principal.project_id, into_export(request.into_inner()))
+            .ingest(&principal.project_id, export)
             .await
             .map(|_| ())
             .map_err(|error| grpc_status(&error))
@@ -174,6 +183,20 @@ mod status_tests {
         assert_eq!(
             retry.and_then(|info| info.retry_delay),
             Some(Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn over_the_project_rate_is_resource_exhausted_with_retry_info() {
+        let status = grpc_status(&IngestError::RateLimited {
+            what: "spans per second".into(),
+            retry_after_secs: 3,
+        });
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        let retry = status.get_error_details().retry_info().cloned();
+        assert_eq!(
+            retry.and_then(|info| info.retry_delay),
+            Some(Duration::from_secs(3))
         );
     }
 

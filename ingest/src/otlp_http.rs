@@ -120,16 +120,19 @@ async fn receive<S: OtlpSignal>(
         })??;
     let content_encoding = header_str(headers, header::CONTENT_ENCODING).map(str::to_string);
     // Decompression and decoding are CPU work: one hop off the async runtime for both.
-    let request: S = tokio::task::spawn_blocking(move || {
+    let (request, body_bytes) = tokio::task::spawn_blocking(move || {
         let body: Bytes = decode_content_encoding(raw, content_encoding.as_deref(), limit_bytes)?;
-        decode_request(&body, encoding)
+        let request: S = decode_request(&body, encoding)?;
+        Ok::<_, IngestError>((request, body.len() as u64))
     })
     .await
     .map_err(|error| IngestError::Internal(format!("decode task failed: {error}")))??;
+    let export = request.into_export();
     state
-        .pipeline
-        .ingest(&principal.project_id, request.into_export())
-        .await?;
+        .access
+        .limits()
+        .admit_ingest(&principal.project_id, export.item_count(), body_bytes)?;
+    state.pipeline.ingest(&principal.project_id, export).await?;
     Ok(())
 }
 

@@ -28,6 +28,40 @@ pub enum ExportRequest {
 }
 
 impl ExportRequest {
+    /// Spans, log records or metric data points in the request (what rate limits count).
+    pub fn item_count(&self) -> u64 {
+        use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+        let count: usize = match self {
+            ExportRequest::Traces(request) => request
+                .resource_spans
+                .iter()
+                .flat_map(|resource| &resource.scope_spans)
+                .map(|scope| scope.spans.len())
+                .sum(),
+            ExportRequest::Logs(request) => request
+                .resource_logs
+                .iter()
+                .flat_map(|resource| &resource.scope_logs)
+                .map(|scope| scope.log_records.len())
+                .sum(),
+            ExportRequest::Metrics(request) => request
+                .resource_metrics
+                .iter()
+                .flat_map(|resource| &resource.scope_metrics)
+                .flat_map(|scope| &scope.metrics)
+                .map(|metric| match &metric.data {
+                    Some(Data::Gauge(gauge)) => gauge.data_points.len(),
+                    Some(Data::Sum(sum)) => sum.data_points.len(),
+                    Some(Data::Histogram(histogram)) => histogram.data_points.len(),
+                    Some(Data::ExponentialHistogram(histogram)) => histogram.data_points.len(),
+                    Some(Data::Summary(summary)) => summary.data_points.len(),
+                    None => 0,
+                })
+                .sum(),
+        };
+        count as u64
+    }
+
     fn signal(&self) -> u8 {
         match self {
             ExportRequest::Traces(_) => SIGNAL_TRACES,
@@ -36,7 +70,8 @@ impl ExportRequest {
         }
     }
 
-    fn encoded_len(&self) -> usize {
+    /// Bytes of the request as protobuf.
+    pub fn encoded_len(&self) -> usize {
         match self {
             ExportRequest::Traces(request) => request.encoded_len(),
             ExportRequest::Logs(request) => request.encoded_len(),

@@ -129,3 +129,22 @@ fn grpc_auth_failures_have_their_codes_and_an_ingest_key_writes_its_project() {
         "{audit}"
     );
 }
+
+/// `[limits.projects.<id>]` in the config file reaches the server: past the rate, 429
+/// with `Retry-After` (open mode: the project is `default`).
+#[test]
+fn limits_from_the_config_file_apply() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = "[limits.projects.default]\ningest_spans_per_second = 0.001\n";
+    let server = Server::start(&dir.path().join("data"), config);
+    assert!(server.export_protobuf(&export_request(1, 0)).is_success());
+    let response = server
+        .client()
+        .post(server.url("/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(prost::Message::encode_to_vec(&export_request(1, 1)))
+        .send()
+        .expect("export");
+    assert_eq!(response.status().as_u16(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+}

@@ -11,10 +11,12 @@
 //! projects.
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderValue;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use sextant_ingest::access::keys::Scope;
+use sextant_ingest::access::limits::OverLimit;
 use sextant_ingest::access::{AuthFailure, Principal};
 
 use crate::api_error::ApiError;
@@ -76,17 +78,79 @@ fn resolve(
     Ok((principal, None))
 }
 
+/// Why an API request was refused: its credentials, or its project's request rate.
+pub enum AccessRejection {
+    Denied(ApiError),
+    OverLimit(OverLimit),
+}
+
+impl From<AuthFailure> for AccessRejection {
+    fn from(failure: AuthFailure) -> AccessRejection {
+        AccessRejection::Denied(failure.into())
+    }
+}
+
+/// 429 with `Retry-After`, as JSON (`api`) or as an error page.
+fn over_limit_response(over: &OverLimit, page: bool) -> Response {
+    let error = ApiError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        code: "rate_limited",
+        message: format!(
+            "this project is over its limit of {}; retry after {} s",
+            over.what, over.retry_after_secs
+        ),
+    };
+    let mut response = if page {
+        PageError(error).into_response()
+    } else {
+        error.into_response()
+    };
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(over.retry_after_secs),
+    );
+    response
+}
+
+impl IntoResponse for AccessRejection {
+    fn into_response(self) -> Response {
+        match self {
+            AccessRejection::Denied(error) => error.into_response(),
+            AccessRejection::OverLimit(over) => over_limit_response(&over, false),
+        }
+    }
+}
+
+/// Resolves the principal, then charges one request to its project's API rate.
+fn admit(
+    state: &AppState,
+    parts: &Parts,
+    needed: Scope,
+    cookie_allowed: bool,
+) -> Result<(Principal, Option<String>), AccessRejection> {
+    let (principal, csrf) = resolve(state, parts, needed, cookie_allowed)?;
+    state
+        .access
+        .limits()
+        .admit_api(&principal.project_id)
+        .map_err(AccessRejection::OverLimit)?;
+    Ok((principal, csrf))
+}
+
 /// A request allowed to read its project (a `read` or `admin` key).
 pub struct ReadAccess(pub Principal);
 
 impl FromRequestParts<AppState> for ReadAccess {
-    type Rejection = ApiError;
+    type Rejection = AccessRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, AccessRejection> {
         // A cookie rides along with any request a page makes the browser send; only safe
         // methods accept it, so a forged form cannot act with the session.
         let cookie_allowed = parts.method == Method::GET || parts.method == Method::HEAD;
-        let (principal, _) = resolve(state, parts, Scope::Read, cookie_allowed)?;
+        let (principal, _) = admit(state, parts, Scope::Read, cookie_allowed)?;
         Ok(ReadAccess(principal))
     }
 }
@@ -95,10 +159,13 @@ impl FromRequestParts<AppState> for ReadAccess {
 pub struct AdminAccess(pub Principal);
 
 impl FromRequestParts<AppState> for AdminAccess {
-    type Rejection = ApiError;
+    type Rejection = AccessRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (principal, _) = resolve(state, parts, Scope::Admin, false)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, AccessRejection> {
+        let (principal, _) = admit(state, parts, Scope::Admin, false)?;
         Ok(AdminAccess(principal))
     }
 }
@@ -118,10 +185,11 @@ pub struct Viewer {
     pub csrf_token: Option<String>,
 }
 
-/// Why a page was not shown: sign in first, or an error page.
+/// Why a page was not shown: sign in first, an error page, or the project's rate.
 pub enum PageRejection {
     SignIn(String),
     Error(PageError),
+    OverLimit(OverLimit),
 }
 
 impl IntoResponse for PageRejection {
@@ -132,6 +200,7 @@ impl IntoResponse for PageRejection {
                 Redirect::to(&format!("/login?{query}")).into_response()
             }
             PageRejection::Error(error) => error.into_response(),
+            PageRejection::OverLimit(over) => over_limit_response(&over, true),
         }
     }
 }
@@ -143,7 +212,20 @@ impl FromRequestParts<AppState> for PageAccess {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, PageRejection> {
-        match resolve(state, parts, Scope::Read, true) {
+        match admit(state, parts, Scope::Read, true) {
+            Err(AccessRejection::OverLimit(over)) => Err(PageRejection::OverLimit(over)),
+            Err(AccessRejection::Denied(error))
+                if error.status == StatusCode::FORBIDDEN || error.status.is_server_error() =>
+            {
+                Err(PageRejection::Error(PageError(error)))
+            }
+            Err(AccessRejection::Denied(_)) => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/".to_string(), |path| path.as_str().to_string());
+                Err(PageRejection::SignIn(next))
+            }
             Ok((principal, csrf_token)) => Ok(PageAccess {
                 viewer: Viewer {
                     project: principal.project_id.clone(),
@@ -152,16 +234,6 @@ impl FromRequestParts<AppState> for PageAccess {
                 },
                 principal,
             }),
-            Err(failure) if failure.is_forbidden() || failure.is_internal() => {
-                Err(PageRejection::Error(PageError(failure.into())))
-            }
-            Err(_) => {
-                let next = parts
-                    .uri
-                    .path_and_query()
-                    .map_or("/".to_string(), |path| path.as_str().to_string());
-                Err(PageRejection::SignIn(next))
-            }
         }
     }
 }

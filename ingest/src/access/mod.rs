@@ -4,6 +4,7 @@
 //! - [`keys`]: API keys (format, scopes, hashing), created and revoked by `sextant keys`;
 //! - [`web_sessions`]: browser sign-in sessions;
 //! - [`audit`]: the audit log;
+//! - [`limits`]: per-project rate limits (ingest spans/s and bytes/s, API requests/s);
 //! - [`AccessControl`]: what every interface asks — "may this request do that, and as
 //!   which project?" — answered from the keys, cached in memory and reloaded when
 //!   another process (the CLI) changes them.
@@ -14,6 +15,7 @@
 
 pub mod audit;
 pub mod keys;
+pub mod limits;
 pub mod store;
 pub mod web_sessions;
 
@@ -25,6 +27,7 @@ use audit::{AuditEntry, FailedAuthThrottle};
 use keys::{
     KeyError, KeyRecord, Scope, key_id_of, keyed_hash, load_or_create_pepper, random_token,
 };
+use limits::{LimitsConfig, RateLimiter};
 use store::{MetadataStore, now_ms};
 use web_sessions::WebSession;
 
@@ -111,6 +114,7 @@ pub struct AccessControl {
     store: Mutex<(MetadataStore, KeyCache)>,
     pepper: [u8; 32],
     throttle: Mutex<FailedAuthThrottle>,
+    limits: RateLimiter,
 }
 
 impl AccessControl {
@@ -127,9 +131,21 @@ impl AccessControl {
             store: Mutex::new((store, cache)),
             pepper,
             throttle: Mutex::new(FailedAuthThrottle::default()),
+            limits: RateLimiter::default(),
         };
         access.with_keys(|_, _| ())?;
         Ok(access)
+    }
+
+    /// Applies per-project rate limits (the `[limits]` config section).
+    pub fn with_limits(mut self, config: LimitsConfig) -> AccessControl {
+        self.limits = RateLimiter::new(config);
+        self
+    }
+
+    /// The per-project rate limits every interface checks after authorizing.
+    pub fn limits(&self) -> &RateLimiter {
+        &self.limits
     }
 
     /// Runs `body` on the store and the current keys, reloading them if another

@@ -7,7 +7,7 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::Value;
 use sextant_ingest::access::keys::{CreatedKey, Scope};
 
-use crate::{TestApp, app, call, call_text, flush};
+use crate::{LimitRates, LimitsConfig, TestApp, app, app_with_limits, call, call_text, flush};
 
 /// The keys of one project.
 struct ProjectKeys {
@@ -491,4 +491,67 @@ async fn web_sign_in_is_a_strict_cookie_with_csrf_protected_forms() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (status, _) = page(&app, "/api/traces", &cookie).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ended");
+}
+
+/// A project over its ingest or API rate gets 429 with `Retry-After`; another project
+/// is unaffected. (Rates of one unit per 1000 s: no test runs long enough to refill.)
+#[tokio::test]
+async fn a_rate_limited_project_gets_429_and_another_does_not() {
+    let slow = LimitRates {
+        ingest_spans_per_second: Some(0.001),
+        ingest_bytes_per_second: None,
+        api_requests_per_second: Some(0.001),
+    };
+    let app = app_with_limits(LimitsConfig {
+        projects: [("alpha".to_string(), slow)].into_iter().collect(),
+        ..LimitsConfig::default()
+    });
+    let alpha = create_project(&app, "alpha");
+    let beta = create_project(&app, "beta");
+    let export = |keys: &ProjectKeys, trace: &str| {
+        let authorization = bearer(&keys.ingest);
+        let body = trace_json(trace, "limited");
+        let app = &app;
+        async move {
+            let request = Request::post("/v1/traces")
+                .header(header::AUTHORIZATION, authorization)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body))
+                .expect("request");
+            raw(app, request).await
+        }
+    };
+    assert_eq!(export(&alpha, TRACE_A).await.status(), StatusCode::OK);
+    let refused = export(&alpha, TRACE_A).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("Retry-After");
+    assert!(retry_after >= 1, "{retry_after}");
+    for _ in 0..3 {
+        assert_eq!(export(&beta, TRACE_B).await.status(), StatusCode::OK);
+    }
+
+    let get = |keys: &ProjectKeys| {
+        let request = Request::get("/api/traces")
+            .header(header::AUTHORIZATION, bearer(&keys.read))
+            .body(Body::empty())
+            .expect("request");
+        raw(&app, request)
+    };
+    assert_eq!(get(&alpha).await.status(), StatusCode::OK);
+    let refused = get(&alpha).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key(header::RETRY_AFTER));
+    let body = axum::body::to_bytes(refused.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let body: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    for _ in 0..3 {
+        assert_eq!(get(&beta).await.status(), StatusCode::OK);
+    }
 }

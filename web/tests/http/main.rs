@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use sextant_ingest::access::AccessControl;
+use sextant_ingest::access::limits::{LimitRates, LimitsConfig};
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
 use sextant_web::router::router;
@@ -23,10 +24,17 @@ pub struct TestApp {
 }
 
 pub fn app() -> TestApp {
+    app_with_limits(LimitsConfig::default())
+}
+
+/// A fresh app whose projects have the given rate limits.
+pub fn app_with_limits(limits: LimitsConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = DataDir::open(dir.path()).expect("data dir");
     let pipeline = IngestPipeline::open(data_dir, PipelineConfig::default()).expect("pipeline");
-    let access = AccessControl::open(dir.path()).expect("metadata store");
+    let access = AccessControl::open(dir.path())
+        .expect("metadata store")
+        .with_limits(limits);
     TestApp {
         _dir: dir,
         state: AppState {
