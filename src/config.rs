@@ -9,6 +9,8 @@ use serde::Deserialize;
 use sextant_ingest::access::limits::LimitsConfig;
 use sextant_ingest::pipeline::PipelineConfig;
 
+use crate::tls::TlsFiles;
+
 /// The TOML config file. Every key is optional; unknown keys are an error naming the key.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +55,8 @@ pub struct ServeConfig {
     /// Serve a non-loopback address with no keys (everything open): only when asked.
     pub insecure_open: bool,
     pub limits: LimitsConfig,
+    /// Serve HTTP and gRPC over TLS with these PEM files.
+    pub tls: Option<TlsFiles>,
 }
 
 /// What the command line (and `SEXTANT_*` env) says about serving.
@@ -62,6 +66,7 @@ pub struct ServeFlags {
     pub http_addr: Option<SocketAddr>,
     pub grpc_addr: Option<SocketAddr>,
     pub insecure_open: bool,
+    pub tls: Option<TlsFiles>,
 }
 
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4318";
@@ -104,6 +109,7 @@ impl ServeConfig {
             body_limit_bytes,
             insecure_open: flags.insecure_open,
             limits: file.limits,
+            tls: flags.tls,
         })
     }
 }

@@ -18,6 +18,7 @@ mod loadgen;
 mod otlp_sender;
 mod serve;
 mod sql_command;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -62,6 +63,12 @@ struct ServeArgs {
     /// to anyone who can reach it. Prefer `sextant keys create`.
     #[arg(long, env = "SEXTANT_INSECURE_OPEN")]
     insecure_open: bool,
+    /// Serve HTTP and gRPC over TLS: the certificate chain (PEM).
+    #[arg(long, env = "SEXTANT_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "SEXTANT_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -71,6 +78,10 @@ impl ServeArgs {
             http_addr: self.http_addr,
             grpc_addr: self.grpc_addr,
             insecure_open: self.insecure_open,
+            tls: self
+                .tls_cert
+                .zip(self.tls_key)
+                .map(|(cert, key)| tls::TlsFiles { cert, key }),
         }
     }
 }

@@ -13,6 +13,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::config::ServeConfig;
 use crate::demo::{DemoArgs, load_demo_data};
+use crate::tls::TlsListener;
 
 /// Runs the server until SIGTERM/Ctrl-C; with `demo`, also loads generated data into it.
 pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Result<()> {
@@ -24,6 +25,9 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
             .with_limits(config.limits.clone()),
     );
     check_open_mode_binds(&config, &access)?;
+    if demo.is_some() && config.tls.is_some() {
+        anyhow::bail!("`demo` loads its data over plain HTTP; run it without --tls-cert/--tls-key");
+    }
     let pipeline_config = config.pipeline.clone();
     let pipeline =
         tokio::task::spawn_blocking(move || IngestPipeline::open(data_dir, pipeline_config))
@@ -34,7 +38,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         pipeline: pipeline.clone(),
         access: access.clone(),
         body_limit_bytes: config.body_limit_bytes,
-        secure_cookies: false,
+        secure_cookies: config.tls.is_some(),
     };
     let http_listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
@@ -44,9 +48,14 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         .with_context(|| format!("cannot listen on {}", config.grpc_addr))?;
     let http_addr = http_listener.local_addr()?;
     let grpc_addr = grpc_listener.local_addr()?;
-    tracing::info!(http = %http_addr, grpc = %grpc_addr, data_dir = %config.data_dir.display(), "sextant is serving");
+    tracing::info!(http = %http_addr, grpc = %grpc_addr, data_dir = %config.data_dir.display(), tls = config.tls.is_some(), "sextant is serving");
+    let (http_scheme, grpc_scheme) = if config.tls.is_some() {
+        ("https", "grpcs")
+    } else {
+        ("http", "grpc")
+    };
     crate::say!(
-        "sextant listening on http://{http_addr} (OTLP/HTTP, API) and grpc://{grpc_addr} (OTLP/gRPC)"
+        "sextant listening on {http_scheme}://{http_addr} (OTLP/HTTP, API) and {grpc_scheme}://{grpc_addr} (OTLP/gRPC)"
     );
 
     if let Some(demo) = demo {
@@ -60,7 +69,13 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
 
     let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
     let services = grpc_services(pipeline.clone(), access, config.body_limit_bytes);
-    let grpc = tonic::transport::Server::builder()
+    let mut grpc_server = tonic::transport::Server::builder();
+    if let Some(tls) = &config.tls {
+        grpc_server = grpc_server
+            .tls_config(tls.grpc_config()?)
+            .context("invalid TLS certificate or key for gRPC")?;
+    }
+    let grpc = grpc_server
         .add_service(services.traces)
         .add_service(services.logs)
         .add_service(services.metrics)
@@ -68,9 +83,19 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
             let _ = grpc_stopped.await;
         });
     let grpc = tokio::spawn(grpc);
-    axum::serve(http_listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    match &config.tls {
+        Some(tls) => {
+            let listener = TlsListener::new(http_listener, tls.http_acceptor()?)?;
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+        None => {
+            axum::serve(http_listener, router(state))
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+    }
     let _ = stop_grpc.send(());
     grpc.await??;
     tracing::info!("draining: flushing buffered spans");
@@ -83,6 +108,11 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
 /// loopback, refused on any other address unless `--insecure-open` says so, loudly.
 fn check_open_mode_binds(config: &ServeConfig, access: &AccessControl) -> anyhow::Result<()> {
     if !access.is_open_mode() {
+        for addr in [config.http_addr, config.grpc_addr] {
+            if !addr.ip().is_loopback() && config.tls.is_none() {
+                tracing::warn!(%addr, "serving a non-loopback address without TLS: API keys and traces cross the network in clear text (pass --tls-cert and --tls-key)");
+            }
+        }
         return Ok(());
     }
     let data_dir = config.data_dir.display();

@@ -12,3 +12,4 @@ mod python_sdk;
 mod requests;
 mod scripted_anthropic;
 mod server;
+mod tls;

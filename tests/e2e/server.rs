@@ -72,11 +72,17 @@ impl Server {
             first_line
                 .split_whitespace()
                 .find_map(|word| word.strip_prefix(scheme))
-                .unwrap_or_else(|| panic!("no {scheme} address in startup line {first_line:?}"))
-                .to_string()
+                .map(str::to_string)
         };
-        let base_url = format!("http://{}", address("http://"));
-        let grpc_url = format!("http://{}", address("grpc://"));
+        let missing = || panic!("no listener addresses in startup line {first_line:?}");
+        // `https://` and `grpcs://` when serving TLS (gRPC over TLS is `https://` to tonic).
+        let (base_url, grpc_url) = match (address("https://"), address("grpcs://")) {
+            (Some(http), Some(grpc)) => (format!("https://{http}"), format!("https://{grpc}")),
+            _ => (
+                format!("http://{}", address("http://").unwrap_or_else(missing)),
+                format!("http://{}", address("grpc://").unwrap_or_else(missing)),
+            ),
+        };
         Server {
             child,
             base_url,
