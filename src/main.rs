@@ -13,6 +13,7 @@ macro_rules! say {
 mod access_commands;
 mod bench;
 mod config;
+mod dataset_command;
 mod demo;
 mod loadgen;
 mod otlp_sender;
@@ -150,6 +151,13 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDirArg,
     },
+    /// Eval datasets: named, versioned sets of recorded traces.
+    Dataset {
+        #[command(subcommand)]
+        command: dataset_command::DatasetCommand,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
     /// Show the audit log: key changes, sign-ins, failed authentication.
     Audit {
         /// Only this project's entries.
@@ -227,6 +235,10 @@ fn main() -> anyhow::Result<()> {
         Command::Projects { command, data_dir } => {
             access_commands::run_projects(&resolve_data_dir(data_dir, file), command)
         }
+        Command::Dataset { command, data_dir } => runtime.block_on(dataset_command::run_dataset(
+            &resolve_data_dir(data_dir, file),
+            command,
+        )),
         Command::Audit {
             project,
             limit,

@@ -20,4 +20,5 @@ pub mod trace;
 pub mod trace_list;
 pub mod views;
 
+pub use datafusion::execution::context::SessionContext;
 pub use error::{QueryError, Result};

@@ -214,3 +214,58 @@ fn loadgen_sends_at_a_rate_and_reports_what_was_acknowledged() {
     let stored = server.wait_for_count("SELECT count(*) AS n FROM spans", expected_spans);
     assert_eq!(stored, expected_spans);
 }
+
+/// `sextant dataset create|list|show` on a data dir: versions from SQL and trace ids.
+#[test]
+fn dataset_commands_build_versions_from_sql_and_trace_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    let mut server = Server::start(&data_dir, "");
+    // Clients 1 and 2 write traces 0x02… and 0x03… (trace id = client + 1).
+    for client in [1, 2] {
+        assert!(
+            server
+                .export_protobuf(&export_request(client, 0))
+                .is_success()
+        );
+    }
+    assert!(server.terminate().success());
+
+    let first_trace = "02".repeat(16);
+    let second_trace = "03".repeat(16);
+    let created = sextant(
+        &[
+            "dataset",
+            "create",
+            "nightly",
+            "--from-sql",
+            &format!("SELECT trace_id FROM traces WHERE trace_id = '{first_trace}'"),
+        ],
+        &data_dir,
+    );
+    assert!(created.contains("version 1: 1 examples added"), "{created}");
+    let created = sextant(
+        &[
+            "dataset",
+            "create",
+            "nightly",
+            "--traces",
+            &format!("{first_trace},{second_trace}"),
+        ],
+        &data_dir,
+    );
+    assert!(
+        created.contains("version 2: 1 examples added, 1 already"),
+        "{created}"
+    );
+    let listed = sextant(&["dataset", "list"], &data_dir);
+    assert!(
+        listed
+            .lines()
+            .any(|line| line.starts_with("nightly") && line.contains(" 2 ")),
+        "{listed}"
+    );
+    let first_version = sextant(&["dataset", "show", "nightly", "--version", "1"], &data_dir);
+    assert!(first_version.contains(&first_trace), "{first_version}");
+    assert!(!first_version.contains(&second_trace), "{first_version}");
+}

@@ -4,6 +4,7 @@
 //! and the binary serves with `axum::serve`.
 
 pub mod api_audit;
+pub mod api_datasets;
 pub mod api_error;
 pub mod api_search;
 pub mod api_sessions;

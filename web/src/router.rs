@@ -11,8 +11,8 @@ use sextant_ingest::otlp_http::{OtlpState, otlp_router};
 use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
-    api_audit, api_search, api_sessions, api_sql, api_traces, assets, metrics, page_dashboards,
-    page_login, page_runs, page_session, page_sql, page_trace,
+    api_audit, api_datasets, api_search, api_sessions, api_sql, api_traces, assets, metrics,
+    page_dashboards, page_login, page_runs, page_session, page_sql, page_trace,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -28,6 +28,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/traces/{trace_id}", get(api_traces::get_trace))
         .route("/api/sessions/{session_id}", get(api_sessions::get_session))
         .route("/api/audit", get(api_audit::get_audit))
+        .route(
+            "/api/datasets",
+            get(api_datasets::get_datasets).post(api_datasets::post_dataset),
+        )
+        .route("/api/datasets/{name}", get(api_datasets::get_dataset))
         .route(
             "/login",
             get(page_login::get_sign_in).post(page_login::post_sign_in),

@@ -1,7 +1,8 @@
 //! The metadata store: one SQLite database per data dir (`<data-dir>/metadata.sqlite`).
 //!
 //! It holds what is small and relational — projects, API keys, web sessions, the audit
-//! log, and later datasets and eval runs — never spans. The server and the CLI (`sextant
+//! log, eval datasets, and later eval runs — never spans. Every table's schema is here,
+//! in [`MIGRATIONS`], whichever crate reads it. The server and the CLI (`sextant
 //! keys create` while the server runs) open it at the same time: WAL journal mode lets
 //! them, and `PRAGMA data_version` tells the server when another process changed it.
 
@@ -12,7 +13,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::layout::DEFAULT_PROJECT;
 
 /// The schema, one entry per version; a database at version `n` runs entries `n..`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE projects (
     id          TEXT PRIMARY KEY,
     created_at  INTEGER NOT NULL
@@ -43,7 +45,33 @@ CREATE TABLE audit_log (
     detail      TEXT NOT NULL
 );
 CREATE INDEX audit_log_by_project ON audit_log (project_id, time);
-"#];
+"#,
+    r#"
+CREATE TABLE datasets (
+    id          INTEGER PRIMARY KEY,
+    project_id  TEXT NOT NULL REFERENCES projects(id),
+    name        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (project_id, name)
+);
+CREATE TABLE dataset_versions (
+    dataset_id  INTEGER NOT NULL REFERENCES datasets(id),
+    version     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    source      TEXT NOT NULL,
+    PRIMARY KEY (dataset_id, version)
+);
+CREATE TABLE dataset_examples (
+    dataset_id  INTEGER NOT NULL REFERENCES datasets(id),
+    trace_id    TEXT NOT NULL,
+    added_in    INTEGER NOT NULL,
+    recording   TEXT NOT NULL,
+    expected    TEXT,
+    label       TEXT,
+    PRIMARY KEY (dataset_id, trace_id)
+);
+"#,
+];
 
 /// An open connection to a data dir's metadata database, migrated to the current schema.
 pub struct MetadataStore {

@@ -3,6 +3,7 @@
 
 mod access;
 mod api;
+mod datasets;
 mod pages;
 
 use std::sync::Arc;
@@ -120,6 +121,20 @@ pub async fn get_json(app: &TestApp, path: &str) -> (StatusCode, Value) {
         Request::get(path).body(Body::empty()).expect("request"),
     )
     .await
+}
+
+/// A fresh app holding `fixtures/ui-traces.json`: a failed fixer run with a diff and a
+/// failing test, and a passing review run, in one session.
+pub async fn app_with_ui_fixture() -> TestApp {
+    let app = app();
+    let fixture = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/ui-traces.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("ui fixture");
+    export_json(&app, "traces", fixture).await;
+    flush(&app);
+    app
 }
 
 pub fn flush(app: &TestApp) {

@@ -6,23 +6,11 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 
-use crate::{TestApp, app, call_text, export_json, flush, get_json};
+use crate::{TestApp, app, app_with_ui_fixture, call_text, export_json, flush, get_json};
 
 const FAILED_TRACE: &str = "7e1f0c0ffee0000000000000000000a1";
 const PASSING_TRACE: &str = "7e1f0c0ffee0000000000000000000b2";
 const FAILING_TOOL_SPAN: &str = "a100000000000004";
-
-async fn app_with_fixture() -> TestApp {
-    let app = app();
-    let fixture = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/ui-traces.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("ui fixture");
-    export_json(&app, "traces", fixture).await;
-    flush(&app);
-    app
-}
 
 async fn page(app: &TestApp, path: &str) -> (StatusCode, String) {
     call_text(
@@ -47,7 +35,7 @@ fn assert_no_live_markup(html: &str) {
 
 #[tokio::test]
 async fn runs_page_lists_newest_first_and_renders_stably() {
-    let app = app_with_fixture().await;
+    let app = app_with_ui_fixture().await;
     let html = ok_page(&app, "/").await;
     let passing = html.find(PASSING_TRACE).expect("passing run listed");
     let failed = html.find(FAILED_TRACE).expect("failed run listed");
@@ -57,7 +45,7 @@ async fn runs_page_lists_newest_first_and_renders_stably() {
 
 #[tokio::test]
 async fn failed_only_and_model_filters_narrow_the_list() {
-    let app = app_with_fixture().await;
+    let app = app_with_ui_fixture().await;
     let failed_only = ok_page(&app, "/?status=error").await;
     assert!(failed_only.contains(FAILED_TRACE));
     assert!(!failed_only.contains(PASSING_TRACE));
@@ -68,7 +56,7 @@ async fn failed_only_and_model_filters_narrow_the_list() {
 
 #[tokio::test]
 async fn search_finds_a_run_by_a_word_in_its_tool_output_with_a_snippet() {
-    let app = app_with_fixture().await;
+    let app = app_with_ui_fixture().await;
     let html = ok_page(&app, "/?q=zanzibar").await;
     assert!(html.contains(FAILED_TRACE));
     assert!(!html.contains(PASSING_TRACE));
@@ -78,7 +66,7 @@ async fn search_finds_a_run_by_a_word_in_its_tool_output_with_a_snippet() {
 
 #[tokio::test]
 async fn trace_page_opens_on_the_failing_span_with_its_output() {
-    let app = app_with_fixture().await;
+    let app = app_with_ui_fixture().await;
     let html = ok_page(&app, &format!("/traces/{FAILED_TRACE}")).await;
     assert!(html.contains(&format!("data-span=\"{FAILING_TOOL_SPAN}\"")));
     assert!(html.contains("exit status 101"));
@@ -89,7 +77,7 @@ async fn trace_page_opens_on_the_failing_span_with_its_output() {
 
 #[tokio::test]
 async fn an_edit_span_shows_its_diff_as_a_diff() {
-    let app = app_with_fixture().await;
+    let app = app_with_ui_fixture().await;
     let html = ok_page(
         &app,
         &format!("/traces/{FAILED_TRACE}/spans/a100000000000003"),
@@ -107,7 +95,7 @@ async fn an_edit_span_shows_its_diff_as_a_diff() {
 
 #[tokio::test]
 async fn llm_span_renders_messages_per_role_and_escapes_the_prompt() {
-    let app = app_with_fixture().await;
+    let app = app_with_ui_fixture().await;
     let html = ok_page(
         &app,
         &format!("/traces/{FAILED_TRACE}?span=a100000000000002"),
@@ -133,7 +121,7 @@ async fn llm_span_renders_messages_per_role_and_escapes_the_prompt() {
 
 #[tokio::test]
 async fn session_page_lists_its_traces_in_order_with_prompts() {
-    let app = app_with_fixture().await;
+    let app = app_with_ui_fixture().await;
     let html = ok_page(&app, "/sessions/sess-ui-1").await;
     let failed = html.find(FAILED_TRACE).expect("first trace");
     let passing = html.find(PASSING_TRACE).expect("second trace");
@@ -145,7 +133,7 @@ async fn session_page_lists_its_traces_in_order_with_prompts() {
 
 #[tokio::test]
 async fn page_errors_are_html_with_the_right_status() {
-    let app = app_with_fixture().await;
+    let app = app_with_ui_fixture().await;
     let (status, html) = page(&app, "/traces/not-a-trace").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("expected 32 hex characters"), "{html}");
@@ -180,7 +168,7 @@ fn trace_ids(body: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn trace_list_api_filters_and_pages_by_cursor() {
-    let app = app_with_fixture().await;
+    let app = app_with_ui_fixture().await;
     let (status, first) = get_json(&app, "/api/traces?limit=1").await;
     assert_eq!(status, StatusCode::OK, "{first}");
     assert_eq!(trace_ids(&first), [PASSING_TRACE]);
@@ -221,7 +209,7 @@ async fn trace_list_api_filters_and_pages_by_cursor() {
 
 #[tokio::test]
 async fn trace_skeleton_leaves_out_content() {
-    let app = app_with_fixture().await;
+    let app = app_with_ui_fixture().await;
     let (status, body) = get_json(&app, &format!("/api/traces/{FAILED_TRACE}?skeleton=true")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["span_count"], 4);
@@ -232,7 +220,7 @@ async fn trace_skeleton_leaves_out_content() {
 
 #[tokio::test]
 async fn dashboards_draw_charts_and_their_numbers_match_sql() {
-    let app = app_with_fixture().await;
+    let app = app_with_ui_fixture().await;
     // The fixture is dated 2026-01-01; a wide window holds it whatever today is.
     let html = ok_page(&app, "/dashboards?since=5000d&group=model").await;
     assert!(html.contains("<svg"), "server-drawn charts");
@@ -263,7 +251,7 @@ async fn dashboards_draw_charts_and_their_numbers_match_sql() {
 
 #[tokio::test]
 async fn sql_console_shows_results_refusals_and_a_csv_download() {
-    let app = app_with_fixture().await;
+    let app = app_with_ui_fixture().await;
     let empty = ok_page(&app, "/sql").await;
     assert!(empty.contains("Examples"));
     let html = ok_page(&app, "/sql?q=SELECT%20count(*)%20AS%20runs%20FROM%20traces").await;

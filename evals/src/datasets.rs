@@ -1,0 +1,275 @@
+//! Datasets: named, versioned sets of examples in the metadata store, per project.
+//!
+//! An example is a recorded trace, with its [`Recording`] copied in when it is added, so
+//! it survives retention and later edits of the data. Adding examples makes a new
+//! version; version `n` holds every example added in versions `1..=n`, so a run that
+//! records its version can always be reproduced. A trace already in the dataset is not
+//! added twice. Examples may carry an expected outcome or an annotation label.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sextant_ingest::access::store::{MetadataStore, now_ms};
+
+use crate::error::{EvalError, Result};
+use crate::recording::Recording;
+
+/// A dataset and its newest version.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DatasetSummary {
+    pub name: String,
+    pub version: i64,
+    pub examples: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// One example of a dataset version.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Example {
+    pub trace_id: String,
+    /// The version that added it.
+    pub added_in: i64,
+    pub recording: Recording,
+    /// An expected outcome (e.g. `pass`), from the recording or an annotation.
+    pub expected: Option<String>,
+    pub label: Option<String>,
+}
+
+/// The outcome of adding examples.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AddedVersion {
+    pub name: String,
+    /// The version now newest (unchanged when nothing new was added).
+    pub version: i64,
+    pub added: usize,
+    pub already_present: usize,
+}
+
+fn validate_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_.".contains(&byte));
+    if valid {
+        Ok(())
+    } else {
+        Err(EvalError::Invalid(format!(
+            "invalid dataset name {name:?}: use letters, digits, '-', '_' and '.' (at most 128)"
+        )))
+    }
+}
+
+fn dataset_id(connection: &Connection, project_id: &str, name: &str) -> Result<Option<i64>> {
+    Ok(connection
+        .query_row(
+            "SELECT id FROM datasets WHERE project_id = ?1 AND name = ?2",
+            params![project_id, name],
+            |row| row.get(0),
+        )
+        .optional()?)
+}
+
+fn newest_version(connection: &Connection, dataset_id: i64) -> Result<i64> {
+    Ok(connection.query_row(
+        "SELECT coalesce(max(version), 0) FROM dataset_versions WHERE dataset_id = ?1",
+        params![dataset_id],
+        |row| row.get(0),
+    )?)
+}
+
+/// Adds recordings to a dataset (created on first use) as one new version.
+pub fn add_examples(
+    store: &MetadataStore,
+    project_id: &str,
+    name: &str,
+    recordings: &[Recording],
+    source: &str,
+) -> Result<AddedVersion> {
+    validate_name(name)?;
+    let connection = store.connection();
+    let transaction = connection.unchecked_transaction()?;
+    let now = now_ms();
+    transaction.execute(
+        "INSERT OR IGNORE INTO datasets (project_id, name, created_at) VALUES (?1, ?2, ?3)",
+        params![project_id, name, now],
+    )?;
+    let id = dataset_id(&transaction, project_id, name)?
+        .ok_or_else(|| EvalError::NotFound(format!("dataset {name} vanished")))?;
+    let previous = newest_version(&transaction, id)?;
+    let version = previous + 1;
+    let mut added = 0;
+    for recording in recordings {
+        let inserted = transaction.execute(
+            "INSERT OR IGNORE INTO dataset_examples (dataset_id, trace_id, added_in, recording)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                id,
+                recording.trace_id,
+                version,
+                serde_json::to_string(recording)?
+            ],
+        )?;
+        added += inserted;
+    }
+    if added == 0 {
+        // Nothing new: no empty version.
+        transaction.commit()?;
+        return Ok(AddedVersion {
+            name: name.to_string(),
+            version: previous,
+            added: 0,
+            already_present: recordings.len(),
+        });
+    }
+    transaction.execute(
+        "INSERT INTO dataset_versions (dataset_id, version, created_at, source) VALUES (?1, ?2, ?3, ?4)",
+        params![id, version, now, source],
+    )?;
+    transaction.commit()?;
+    Ok(AddedVersion {
+        name: name.to_string(),
+        version,
+        added,
+        already_present: recordings.len() - added,
+    })
+}
+
+/// The project's datasets, by name.
+pub fn list_datasets(store: &MetadataStore, project_id: &str) -> Result<Vec<DatasetSummary>> {
+    let mut statement = store.connection().prepare(
+        "SELECT d.name, coalesce(max(v.version), 0), d.created_at, coalesce(max(v.created_at), d.created_at),
+                (SELECT count(*) FROM dataset_examples e WHERE e.dataset_id = d.id)
+         FROM datasets d LEFT JOIN dataset_versions v ON v.dataset_id = d.id
+         WHERE d.project_id = ?1 GROUP BY d.id ORDER BY d.name",
+    )?;
+    let rows = statement.query_map(params![project_id], |row| {
+        Ok(DatasetSummary {
+            name: row.get(0)?,
+            version: row.get(1)?,
+            created_at_ms: row.get(2)?,
+            updated_at_ms: row.get(3)?,
+            examples: row.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The examples of a version (the newest when `None`), oldest first, with the version.
+pub fn load_examples(
+    store: &MetadataStore,
+    project_id: &str,
+    name: &str,
+    version: Option<i64>,
+) -> Result<(i64, Vec<Example>)> {
+    let connection = store.connection();
+    let id = dataset_id(connection, project_id, name)?.ok_or_else(|| {
+        EvalError::NotFound(format!(
+            "no dataset {name:?}; `sextant dataset list` shows the datasets"
+        ))
+    })?;
+    let newest = newest_version(connection, id)?;
+    let version = version.unwrap_or(newest);
+    if version < 1 || version > newest {
+        return Err(EvalError::NotFound(format!(
+            "dataset {name:?} has versions 1 to {newest}, not {version}"
+        )));
+    }
+    let mut statement = connection.prepare(
+        "SELECT trace_id, added_in, recording, expected, label FROM dataset_examples
+         WHERE dataset_id = ?1 AND added_in <= ?2 ORDER BY added_in, trace_id",
+    )?;
+    let rows = statement.query_map(params![id, version], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, Option<String>>(3)?,
+            row.get::<_, Option<String>>(4)?,
+        ))
+    })?;
+    let mut examples = Vec::new();
+    for row in rows {
+        let (trace_id, added_in, recording, expected, label) = row?;
+        examples.push(Example {
+            trace_id,
+            added_in,
+            recording: serde_json::from_str(&recording)?,
+            expected,
+            label,
+        });
+    }
+    Ok((version, examples))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::Outcome;
+
+    fn recording(trace_id: &str) -> Recording {
+        Recording {
+            trace_id: trace_id.into(),
+            root_name: "invoke_agent".into(),
+            first_input: None,
+            outcome: Outcome {
+                failed: false,
+                error: None,
+            },
+            llm_calls: Vec::new(),
+            tool_calls: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn adding_examples_makes_versions_that_keep_their_contents() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = MetadataStore::open(dir.path()).expect("store");
+        let first = add_examples(
+            &store,
+            "default",
+            "failed-runs",
+            &[recording("t1"), recording("t2")],
+            "ids",
+        )
+        .expect("add");
+        assert_eq!((first.version, first.added), (1, 2));
+        let second = add_examples(
+            &store,
+            "default",
+            "failed-runs",
+            &[recording("t2"), recording("t3")],
+            "ids",
+        )
+        .expect("add");
+        assert_eq!(
+            (second.version, second.added, second.already_present),
+            (2, 1, 1)
+        );
+        let unchanged =
+            add_examples(&store, "default", "failed-runs", &[recording("t3")], "ids").expect("add");
+        assert_eq!(
+            (unchanged.version, unchanged.added),
+            (2, 0),
+            "no empty version"
+        );
+
+        let ids = |version| -> Vec<String> {
+            load_examples(&store, "default", "failed-runs", version)
+                .expect("load")
+                .1
+                .into_iter()
+                .map(|example| example.trace_id)
+                .collect()
+        };
+        assert_eq!(ids(Some(1)), ["t1", "t2"]);
+        assert_eq!(ids(None), ["t1", "t2", "t3"]);
+        assert!(load_examples(&store, "default", "failed-runs", Some(3)).is_err());
+        assert!(
+            load_examples(&store, "other-project", "failed-runs", None).is_err(),
+            "per project"
+        );
+        let listed = list_datasets(&store, "default").expect("list");
+        assert_eq!((listed[0].version, listed[0].examples), (2, 3));
+        assert!(add_examples(&store, "default", "bad name!", &[], "ids").is_err());
+    }
+}

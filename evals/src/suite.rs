@@ -1,0 +1,362 @@
+//! A suite file (TOML), as users write it: the dataset, the candidate (and optionally a
+//! baseline model; without one the recording is the baseline), the replay mode, scorers,
+//! epochs, the gate, and an optional schedule and webhook. Every table denies unknown
+//! keys, so a typo is an error that names the key. See DESIGN.md ("Evals").
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{EvalError, Result};
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    pub name: String,
+    /// A dataset name of the suite's project.
+    pub dataset: String,
+    /// Pins a dataset version; the newest when absent.
+    pub dataset_version: Option<i64>,
+    pub mode: ReplayMode,
+    #[serde(default = "one")]
+    pub epochs: u32,
+    /// A cron expression; the suite then runs inside `sextant serve`.
+    pub schedule: Option<String>,
+    /// POSTed a JSON summary when a run regresses.
+    pub webhook: Option<String>,
+    pub candidate: ModelConfig,
+    /// Another model to compare with; the recording when absent.
+    pub baseline: Option<ModelConfig>,
+    /// What trajectory replay does at the first divergence.
+    #[serde(default)]
+    pub on_divergence: DivergencePolicy,
+    #[serde(default)]
+    pub scorers: Vec<ScorerConfig>,
+    #[serde(default)]
+    pub gate: GateConfig,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplayMode {
+    /// Each recorded model call's messages go to the candidate; its turn is compared.
+    Step,
+    /// Sextant's agent loop runs the candidate; tools answer from the recording.
+    Trajectory,
+    /// A real agent CLI runs against Sextant's model gateway.
+    Agent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DivergencePolicy {
+    /// End the replay at the first tool call the recording cannot answer.
+    #[default]
+    Stop,
+    /// Answer it with an error result and let the candidate go on.
+    ErrorResult,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Provider {
+    OpenaiChat,
+    OpenaiResponses,
+    Anthropic,
+}
+
+/// A model endpoint and how to call it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub provider: Provider,
+    pub base_url: String,
+    pub model: String,
+    /// The environment variable holding the API key (the key itself never goes in a file).
+    pub api_key_env: Option<String>,
+    /// A file (relative to the suite) whose text replaces the recorded system prompt.
+    pub system_prompt_file: Option<PathBuf>,
+    /// Request parameters sent as given (`temperature`, `max_tokens`, …).
+    #[serde(default)]
+    pub params: BTreeMap<String, toml::Value>,
+    /// The system prompt read from `system_prompt_file` when the suite is loaded.
+    #[serde(skip)]
+    pub system_prompt: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArgsMode {
+    #[default]
+    Exact,
+    Subset,
+    Superset,
+    Ignore,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrajectoryMode {
+    #[default]
+    Strict,
+    Unordered,
+    Subset,
+    Superset,
+}
+
+/// One scorer (`[[scorers]]`, chosen by `type`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ScorerConfig {
+    /// The candidate's turn does the same kind of thing (tool call vs answer, same tool).
+    ActionMatch,
+    /// F1 of tool names over multisets.
+    ToolNameF1,
+    ArgsMatch {
+        #[serde(default)]
+        mode: ArgsMode,
+        #[serde(default)]
+        ignore_keys: Vec<String>,
+        /// Keys ignored for one tool only.
+        #[serde(default)]
+        tool_ignore_keys: BTreeMap<String, Vec<String>>,
+    },
+    TrajectoryMatch {
+        #[serde(default)]
+        mode: TrajectoryMode,
+    },
+    /// Tool arguments validate against the tool's JSON schema.
+    SchemaValidity,
+    Contains {
+        text: String,
+    },
+    Regex {
+        pattern: String,
+    },
+    Json,
+    JsonSchema {
+        schema: PathBuf,
+    },
+    Judge {
+        template: PathBuf,
+        judge: ModelConfig,
+        /// Verdict words and the score each maps to; pass/fail when absent.
+        #[serde(default)]
+        choices: BTreeMap<String, f64>,
+    },
+    CostRatio,
+    LatencyRatio,
+    TurnRatio,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// δ: the smallest drop that counts as a regression.
+    #[serde(default = "default_min_effect")]
+    pub min_effect: f64,
+    /// Significance level of the tests.
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    /// Candidate cost over baseline cost past which the gate fails.
+    pub max_cost_ratio: Option<f64>,
+    /// Candidate p95 latency over baseline p95 past which the gate fails.
+    pub max_p95_latency_ratio: Option<f64>,
+}
+
+fn default_min_effect() -> f64 {
+    0.02
+}
+
+fn default_alpha() -> f64 {
+    0.05
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        GateConfig {
+            min_effect: default_min_effect(),
+            alpha: default_alpha(),
+            max_cost_ratio: None,
+            max_p95_latency_ratio: None,
+        }
+    }
+}
+
+impl Suite {
+    /// Parses a suite file, reads the files it names (relative to it) and checks values.
+    pub fn load(path: &Path) -> Result<Suite> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            EvalError::Invalid(format!("cannot read suite {}: {error}", path.display()))
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Suite::parse(&text, base)
+            .map_err(|error| EvalError::Invalid(format!("suite {}: {error}", path.display())))
+    }
+
+    /// Parses suite text; `base` resolves the files it names.
+    pub fn parse(text: &str, base: &Path) -> Result<Suite> {
+        let mut suite: Suite =
+            toml::from_str(text).map_err(|error| EvalError::Invalid(error.to_string()))?;
+        if !(1..=100).contains(&suite.epochs) {
+            return Err(EvalError::Invalid(format!(
+                "epochs = {} is out of range; use 1 to 100",
+                suite.epochs
+            )));
+        }
+        if let Some(webhook) = &suite.webhook
+            && !(webhook.starts_with("http://") || webhook.starts_with("https://"))
+        {
+            return Err(EvalError::Invalid(format!(
+                "webhook {webhook:?} must be an http:// or https:// URL"
+            )));
+        }
+        let gate = &suite.gate;
+        if !(0.0..1.0).contains(&gate.min_effect) || !(0.0..0.5).contains(&gate.alpha) {
+            return Err(EvalError::Invalid(
+                "gate.min_effect must be in [0, 1) and gate.alpha in (0, 0.5)".into(),
+            ));
+        }
+        for (role, model) in [
+            ("candidate", Some(&mut suite.candidate)),
+            ("baseline", suite.baseline.as_mut()),
+        ] {
+            let Some(model) = model else { continue };
+            model.load_system_prompt(base, role)?;
+        }
+        Ok(suite)
+    }
+}
+
+impl ModelConfig {
+    fn load_system_prompt(&mut self, base: &Path, role: &str) -> Result<()> {
+        if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
+            return Err(EvalError::Invalid(format!(
+                "{role}.base_url {:?} must be an http:// or https:// URL",
+                self.base_url
+            )));
+        }
+        if let Some(file) = &self.system_prompt_file {
+            let path = base.join(file);
+            let text = std::fs::read_to_string(&path).map_err(|error| {
+                EvalError::Invalid(format!(
+                    "{role}.system_prompt_file {}: {error}",
+                    path.display()
+                ))
+            })?;
+            self.system_prompt = Some(text);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUITE: &str = r#"
+name = "claude-to-candidate"
+dataset = "failed-runs"
+dataset_version = 3
+mode = "step"
+epochs = 3
+schedule = "0 3 * * *"
+webhook = "https://hooks.example/eval"
+
+[candidate]
+provider = "openai-chat"
+base_url = "http://127.0.0.1:8089/v1"
+model = "smollm2"
+api_key_env = "OPENAI_API_KEY"
+system_prompt_file = "rules/v2.md"
+params = { temperature = 0.0, max_tokens = 1024 }
+
+[[scorers]]
+type = "tool_name_f1"
+[[scorers]]
+type = "args_match"
+mode = "subset"
+ignore_keys = ["description"]
+[[scorers]]
+type = "judge"
+template = "judges/factuality.txt.j2"
+judge = { provider = "anthropic", base_url = "http://127.0.0.1:9", model = "judge-1" }
+
+[gate]
+min_effect = 0.02
+max_cost_ratio = 1.2
+max_p95_latency_ratio = 1.3
+"#;
+
+    fn base_with_rules() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("rules")).expect("mkdir");
+        std::fs::write(dir.path().join("rules/v2.md"), "Always run the tests.").expect("write");
+        dir
+    }
+
+    #[test]
+    fn the_design_example_parses_and_reads_its_rules_file() {
+        let dir = base_with_rules();
+        let suite = Suite::parse(SUITE, dir.path()).expect("valid suite");
+        assert_eq!(suite.mode, ReplayMode::Step);
+        assert_eq!(suite.epochs, 3);
+        assert_eq!(suite.dataset_version, Some(3));
+        assert_eq!(suite.candidate.provider, Provider::OpenaiChat);
+        assert_eq!(
+            suite.candidate.system_prompt.as_deref(),
+            Some("Always run the tests.")
+        );
+        assert!(suite.baseline.is_none(), "the recording is the baseline");
+        assert_eq!(suite.scorers.len(), 3);
+        assert!(matches!(
+            &suite.scorers[1],
+            ScorerConfig::ArgsMatch { mode: ArgsMode::Subset, ignore_keys, .. } if ignore_keys == &["description"]
+        ));
+        assert_eq!(suite.gate.max_cost_ratio, Some(1.2));
+        assert_eq!(suite.on_divergence, DivergencePolicy::Stop);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_that_name_the_key() {
+        let dir = base_with_rules();
+        for (typo, key) in [
+            (SUITE.replace("epochs = 3", "epoch = 3"), "epoch"),
+            (SUITE.replace("api_key_env", "api_key"), "api_key"),
+            (
+                SUITE.replace("max_cost_ratio", "max_costs_ratio"),
+                "max_costs_ratio",
+            ),
+            (SUITE.replace("ignore_keys", "ignored_keys"), "ignored_keys"),
+        ] {
+            let error = Suite::parse(&typo, dir.path()).expect_err("unknown key");
+            assert!(error.to_string().contains(key), "{key}: {error}");
+        }
+    }
+
+    #[test]
+    fn bad_values_say_what_to_fix() {
+        let dir = base_with_rules();
+        for (bad, words) in [
+            (SUITE.replace("\"step\"", "\"replay\""), "replay"),
+            (SUITE.replace("openai-chat", "openai"), "openai"),
+            (SUITE.replace("epochs = 3", "epochs = 0"), "epochs"),
+            (
+                SUITE.replace("rules/v2.md", "rules/missing.md"),
+                "system_prompt_file",
+            ),
+            (
+                SUITE.replace("https://hooks.example/eval", "hooks.example"),
+                "webhook",
+            ),
+        ] {
+            let error = Suite::parse(&bad, dir.path()).expect_err("invalid");
+            assert!(error.to_string().contains(words), "{words}: {error}");
+        }
+    }
+}

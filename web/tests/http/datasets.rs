@@ -1,0 +1,118 @@
+//! Eval datasets through the API: made from SQL, a search or trace ids, versioned, each
+//! example keeping its recording, per project.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use sextant_ingest::access::keys::Scope;
+
+use crate::{app_with_ui_fixture, call, get_json};
+
+const FAILED_TRACE: &str = "7e1f0c0ffee0000000000000000000a1";
+const PASSING_TRACE: &str = "7e1f0c0ffee0000000000000000000b2";
+
+async fn post(app: &crate::TestApp, body: Value) -> (StatusCode, Value) {
+    let request = Request::post("/api/datasets")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    call(app, request).await
+}
+
+#[tokio::test]
+async fn datasets_are_versioned_sets_of_recorded_traces() {
+    let app = app_with_ui_fixture().await;
+    let (status, added) = post(
+        &app,
+        json!({"name": "failed-runs", "sql": "SELECT trace_id FROM traces WHERE has_error"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    assert_eq!(
+        (added["version"].as_i64(), added["added"].as_i64()),
+        (Some(1), Some(1))
+    );
+
+    let (_, added) = post(
+        &app,
+        json!({"name": "failed-runs", "traces": [FAILED_TRACE, PASSING_TRACE]}),
+    )
+    .await;
+    assert_eq!(added["version"], 2, "{added}");
+    assert_eq!(
+        (added["added"].as_i64(), added["already_present"].as_i64()),
+        (Some(1), Some(1))
+    );
+
+    let (status, first) = get_json(&app, "/api/datasets/failed-runs?version=1").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let examples = first["examples"].as_array().cloned().unwrap_or_default();
+    assert_eq!(examples.len(), 1);
+    assert_eq!(examples[0]["trace_id"], FAILED_TRACE);
+    assert_eq!(examples[0]["failed"], true);
+    assert_eq!(examples[0]["llm_calls"], 1);
+    assert_eq!(examples[0]["tool_calls"], 2);
+    assert_eq!(examples[0]["root_name"], "invoke_agent fixer");
+    let (_, newest) = get_json(&app, "/api/datasets/failed-runs").await;
+    assert_eq!(newest["version"], 2);
+    assert_eq!(newest["examples"].as_array().map(Vec::len), Some(2));
+
+    let (_, searched) = post(&app, json!({"name": "bash-runs", "search": "tool:bash"})).await;
+    assert_eq!(searched["added"], 1, "{searched}");
+    let (_, list) = get_json(&app, "/api/datasets").await;
+    let names: Vec<&str> = list["datasets"]
+        .as_array()
+        .map(|all| all.iter().filter_map(|d| d["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["bash-runs", "failed-runs"]);
+
+    for (body, expected) in [
+        (
+            json!({"name": "x", "sql": "SELECT 1 AS n"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"name": "x", "traces": ["nothex"]}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"name": "x", "traces": ["00000000000000000000000000000000"]}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            json!({"name": "x", "search": "q", "sql": "SELECT 1"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"name": "x", "search": "zzzznothing"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"name": "bad name", "traces": [FAILED_TRACE]}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"name": "x", "sql": "DROP TABLE spans"}),
+            StatusCode::FORBIDDEN,
+        ),
+    ] {
+        let (status, answer) = post(&app, body.clone()).await;
+        assert_eq!(status, expected, "{body}: {answer}");
+    }
+    let (status, _) = get_json(&app, "/api/datasets/no-such-dataset").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Datasets belong to their project: another project's reader sees none.
+    let key = app.state.access.with_store(|store| {
+        store.create_project("alpha").expect("project");
+        store
+            .create_key(app.state.access.pepper(), "alpha", Scope::Read, None)
+            .expect("key")
+    });
+    let request = Request::get("/api/datasets/failed-runs")
+        .header(header::AUTHORIZATION, format!("Bearer {}", key.key))
+        .body(Body::empty())
+        .expect("request");
+    let (status, _) = call(&app, request).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
