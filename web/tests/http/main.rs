@@ -126,12 +126,14 @@ pub async fn get_json(app: &TestApp, path: &str) -> (StatusCode, Value) {
 /// A fresh app holding `fixtures/ui-traces.json`: a failed fixer run with a diff and a
 /// failing test, and a passing review run, in one session.
 pub async fn app_with_ui_fixture() -> TestApp {
+    app_with_fixture("ui-traces.json").await
+}
+
+/// A fresh app holding the OTLP/JSON traces of `web/tests/fixtures/<name>`, flushed.
+pub async fn app_with_fixture(name: &str) -> TestApp {
     let app = app();
-    let fixture = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/ui-traces.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("ui fixture");
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let fixture = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
     export_json(&app, "traces", fixture).await;
     flush(&app);
     app

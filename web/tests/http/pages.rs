@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 
-use crate::{TestApp, app, app_with_ui_fixture, call_text, export_json, flush, get_json};
+use crate::{TestApp, app, app_with_fixture, app_with_ui_fixture, call_text, get_json};
 
 const FAILED_TRACE: &str = "7e1f0c0ffee0000000000000000000a1";
 const PASSING_TRACE: &str = "7e1f0c0ffee0000000000000000000b2";
@@ -287,14 +287,7 @@ async fn sql_console_shows_results_refusals_and_a_csv_download() {
 /// Chinese and Japanese have no spaces between words: a word inside a sentence is found.
 #[tokio::test]
 async fn cjk_words_inside_sentences_are_searchable() {
-    let app = app();
-    let fixture = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/cjk-trace.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("cjk fixture");
-    export_json(&app, "traces", fixture).await;
-    flush(&app);
+    let app = app_with_fixture("cjk-trace.json").await;
     for word in ["连接", "数据库", "失敗"] {
         let (status, body) = get_json(&app, &format!("/api/search?q={word}")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
