@@ -16,6 +16,12 @@
 pub mod dataset_source;
 pub mod datasets;
 pub mod error;
+pub mod gate;
+pub mod messages;
+pub mod providers;
 pub mod recording;
+pub mod replay_step;
+pub mod response_cache;
+pub mod scorers;
 pub mod stats;
 pub mod suite;

@@ -64,7 +64,7 @@ pub fn mcnemar_exact(counts: Discordant) -> f64 {
 }
 
 /// A confidence interval of the mean per-example difference.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Interval {
     pub mean: f64,
     pub low: f64,

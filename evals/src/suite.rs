@@ -163,6 +163,9 @@ pub struct GateConfig {
     /// Significance level of the tests.
     #[serde(default = "default_alpha")]
     pub alpha: f64,
+    /// The mean score at which an example counts as passed (1: every scorer on every step).
+    #[serde(default = "default_pass_score")]
+    pub pass_score: f64,
     /// Candidate cost over baseline cost past which the gate fails.
     pub max_cost_ratio: Option<f64>,
     /// Candidate p95 latency over baseline p95 past which the gate fails.
@@ -177,11 +180,16 @@ fn default_alpha() -> f64 {
     0.05
 }
 
+fn default_pass_score() -> f64 {
+    1.0
+}
+
 impl Default for GateConfig {
     fn default() -> Self {
         GateConfig {
             min_effect: default_min_effect(),
             alpha: default_alpha(),
+            pass_score: default_pass_score(),
             max_cost_ratio: None,
             max_p95_latency_ratio: None,
         }

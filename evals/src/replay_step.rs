@@ -1,0 +1,192 @@
+//! Step replay: each recorded model call's exact messages and tools — with the side's
+//! system prompt when the suite replaces it — go to the model, and its turn is scored
+//! against the turn the recording got. The recording itself can be a side too: its
+//! turns scored against themselves, its own cost and latencies.
+
+use std::collections::BTreeMap;
+
+use sextant_ingest::access::AccessControl;
+use sextant_query::prices::{PriceTable, TokenUsage};
+
+use crate::messages::{Turn, conversation, recorded_turn, tool_definition};
+use crate::providers::{ModelRequest, ProviderClient, json_params};
+use crate::recording::Recording;
+use crate::response_cache;
+use crate::scorers::{DivergenceKind, Scorer, divergence};
+
+/// One replayed model call.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StepResult {
+    /// 1-based position among the recording's model calls.
+    pub step: usize,
+    pub recorded: Turn,
+    pub replayed: Turn,
+    pub scores: BTreeMap<String, f64>,
+    pub divergence: Option<DivergenceKind>,
+    pub latency_ms: f64,
+    pub cached: bool,
+}
+
+/// One side's replay of one example in one epoch.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SideOutcome {
+    pub steps: Vec<StepResult>,
+    /// Mean over steps of the mean scorer score (1 for an example with no model call).
+    pub score: f64,
+    pub passed: bool,
+    /// Why the example could not be replayed (the provider stayed unavailable or refused):
+    /// void, never counted as the model's failure.
+    pub void: Option<String>,
+    pub cost_usd: Option<f64>,
+    pub latencies_ms: Vec<f64>,
+}
+
+impl SideOutcome {
+    /// The first step whose turn departs from the recording.
+    pub fn first_divergence(&self) -> Option<&StepResult> {
+        self.steps.iter().find(|step| step.divergence.is_some())
+    }
+
+    fn from_steps(steps: Vec<StepResult>, pass_score: f64, cost_usd: Option<f64>) -> SideOutcome {
+        let step_means: Vec<f64> = steps
+            .iter()
+            .map(|step| step.scores.values().sum::<f64>() / step.scores.len().max(1) as f64)
+            .collect();
+        let score = if step_means.is_empty() {
+            1.0
+        } else {
+            step_means.iter().sum::<f64>() / step_means.len() as f64
+        };
+        SideOutcome {
+            latencies_ms: steps.iter().map(|step| step.latency_ms).collect(),
+            passed: score >= pass_score - 1e-9,
+            score,
+            steps,
+            void: None,
+            cost_usd,
+        }
+    }
+
+    fn void(reason: String) -> SideOutcome {
+        SideOutcome {
+            steps: Vec::new(),
+            score: 0.0,
+            passed: false,
+            void: Some(reason),
+            cost_usd: None,
+            latencies_ms: Vec::new(),
+        }
+    }
+}
+
+fn scores(scorers: &[(String, Scorer)], recorded: &Turn, replayed: &Turn) -> BTreeMap<String, f64> {
+    scorers
+        .iter()
+        .map(|(name, scorer)| (name.clone(), scorer.score(recorded, replayed)))
+        .collect()
+}
+
+/// The recording as a side: its own turns, cost and latencies.
+pub fn recorded_side(
+    recording: &Recording,
+    scorers: &[(String, Scorer)],
+    pass_score: f64,
+) -> SideOutcome {
+    let steps = recording
+        .llm_calls
+        .iter()
+        .enumerate()
+        .map(|(index, call)| {
+            let turn = recorded_turn(&call.output);
+            StepResult {
+                step: index + 1,
+                scores: scores(scorers, &turn, &turn),
+                recorded: turn.clone(),
+                replayed: turn,
+                divergence: None,
+                latency_ms: call.duration_ns.unwrap_or(0) as f64 / 1e6,
+                cached: false,
+            }
+        })
+        .collect();
+    let costs: Vec<f64> = recording
+        .llm_calls
+        .iter()
+        .filter_map(|call| call.cost_usd)
+        .collect();
+    let cost = (!costs.is_empty()).then(|| costs.iter().sum());
+    SideOutcome::from_steps(steps, pass_score, cost)
+}
+
+/// What a model side needs besides the recording.
+pub struct ModelSide<'a> {
+    pub client: &'a ProviderClient,
+    pub access: &'a AccessControl,
+    pub prices: &'a PriceTable,
+    pub scorers: &'a [(String, Scorer)],
+    pub pass_score: f64,
+}
+
+impl ModelSide<'_> {
+    /// Replays every recorded model call of `recording` against this side's model.
+    pub async fn replay(&self, recording: &Recording, epoch: u32) -> SideOutcome {
+        let config = self.client.config();
+        let mut steps = Vec::new();
+        let mut cost = Some(0.0);
+        for (index, call) in recording.llm_calls.iter().enumerate() {
+            let request = ModelRequest {
+                system: config
+                    .system_prompt
+                    .clone()
+                    .or_else(|| call.system_prompt.clone()),
+                messages: conversation(&call.messages),
+                tools: call
+                    .tool_definitions
+                    .as_ref()
+                    .and_then(|definitions| definitions.as_array())
+                    .map(|definitions| definitions.iter().filter_map(tool_definition).collect())
+                    .unwrap_or_default(),
+                params: json_params(&config.params),
+            };
+            let (url, body) = self.client.wire_request(&request);
+            let hash = response_cache::request_hash(&url, &body);
+            let (turn, latency_ms, cached) = match response_cache::lookup(self.access, &hash, epoch)
+            {
+                Some((turn, latency_ms)) => (turn, latency_ms, true),
+                None => match self.client.complete(&request).await {
+                    Ok(answer) => {
+                        let latency_ms = answer.latency.as_secs_f64() * 1e3;
+                        response_cache::store(self.access, &hash, epoch, &answer.turn, latency_ms);
+                        (answer.turn, latency_ms, false)
+                    }
+                    Err(error) => {
+                        return SideOutcome::void(format!("step {}: {error}", index + 1));
+                    }
+                },
+            };
+            let usage = TokenUsage {
+                input: turn.input_tokens.unwrap_or(0),
+                output: turn.output_tokens.unwrap_or(0),
+                cache_read: 0,
+                cache_write: 0,
+                input_includes_cache: true,
+            };
+            let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+            cost = match (cost, self.prices.cost(&config.model, now_ns, usage)) {
+                (Some(total), Some(call_cost)) => Some(total + call_cost),
+                _ => None,
+            };
+            let recorded = recorded_turn(&call.output);
+            steps.push(StepResult {
+                step: index + 1,
+                scores: scores(self.scorers, &recorded, &turn),
+                divergence: divergence(&recorded, &turn),
+                recorded,
+                replayed: turn,
+                latency_ms,
+                cached,
+            });
+        }
+        SideOutcome::from_steps(steps, self.pass_score, cost)
+    }
+}

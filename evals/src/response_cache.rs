@@ -1,0 +1,54 @@
+//! Model answers cached by request hash and epoch in the metadata store, so re-running a
+//! suite sends nothing already answered (and costs nothing); a new epoch asks again.
+//!
+//! The hash covers the endpoint URL and the exact JSON body (model, messages, tools,
+//! parameters). Only answers are cached, never failures.
+
+use rusqlite::{OptionalExtension, params};
+use serde_json::Value;
+use sextant_ingest::access::AccessControl;
+use sextant_ingest::access::store::now_ms;
+
+use crate::messages::Turn;
+
+/// The cache key of a request.
+pub fn request_hash(url: &str, body: &Value) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(url.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body.to_string().as_bytes());
+    hasher.finalize().to_hex().to_string()
+}
+
+/// A cached answer and the latency it had when it was fresh.
+pub fn lookup(access: &AccessControl, hash: &str, epoch: u32) -> Option<(Turn, f64)> {
+    let found = access.with_store(|store| {
+        store
+            .connection()
+            .query_row(
+                "SELECT turn, latency_ms FROM model_responses WHERE request_hash = ?1 AND epoch = ?2",
+                params![hash, epoch],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?)),
+            )
+            .optional()
+    });
+    let (turn, latency_ms) = found.ok().flatten()?;
+    Some((serde_json::from_str(&turn).ok()?, latency_ms))
+}
+
+pub fn store(access: &AccessControl, hash: &str, epoch: u32, turn: &Turn, latency_ms: f64) {
+    let Ok(text) = serde_json::to_string(turn) else {
+        return;
+    };
+    let stored = access.with_store(|store| {
+        store.connection().execute(
+            "INSERT OR REPLACE INTO model_responses (request_hash, epoch, turn, latency_ms, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![hash, epoch, text, latency_ms, now_ms()],
+        )
+    });
+    if let Err(error) = stored {
+        // A cache that cannot be written only costs a repeat call next time.
+        tracing::warn!(%error, "cannot cache a model answer");
+    }
+}

@@ -1,0 +1,307 @@
+//! Scorers of one replayed step: the candidate's turn against the recorded one, each a
+//! score in [0, 1].
+//!
+//! Available now: `action_match`, `tool_name_f1`, `args_match` (exact, subset, superset,
+//! ignore; ignored keys overall and per tool), and the text checks `contains`, `regex`,
+//! `json`. The others a suite may name (trajectory match, schema validity, JSON schema,
+//! the LLM judge, ratios) are refused with a clear message until they land.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::error::{EvalError, Result};
+use crate::messages::{ToolCallRequest, Turn};
+use crate::suite::{ArgsMode, ScorerConfig};
+
+/// A scorer ready to run (regexes compiled).
+#[derive(Debug, Clone)]
+pub enum Scorer {
+    ActionMatch,
+    ToolNameF1,
+    ArgsMatch {
+        mode: ArgsMode,
+        ignore_keys: Vec<String>,
+        tool_ignore_keys: std::collections::BTreeMap<String, Vec<String>>,
+    },
+    Contains(String),
+    Regex(regex::Regex),
+    Json,
+}
+
+impl Scorer {
+    /// Prepares the suite's scorers; `action_match` when the suite names none.
+    pub fn from_configs(configs: &[ScorerConfig]) -> Result<Vec<(String, Scorer)>> {
+        if configs.is_empty() {
+            return Ok(vec![("action_match".into(), Scorer::ActionMatch)]);
+        }
+        configs
+            .iter()
+            .map(|config| {
+                Ok(match config {
+                    ScorerConfig::ActionMatch => ("action_match".into(), Scorer::ActionMatch),
+                    ScorerConfig::ToolNameF1 => ("tool_name_f1".into(), Scorer::ToolNameF1),
+                    ScorerConfig::ArgsMatch { mode, ignore_keys, tool_ignore_keys } => (
+                        "args_match".into(),
+                        Scorer::ArgsMatch {
+                            mode: *mode,
+                            ignore_keys: ignore_keys.clone(),
+                            tool_ignore_keys: tool_ignore_keys.clone(),
+                        },
+                    ),
+                    ScorerConfig::Contains { text } => ("contains".into(), Scorer::Contains(text.clone())),
+                    ScorerConfig::Regex { pattern } => (
+                        "regex".into(),
+                        Scorer::Regex(regex::Regex::new(pattern).map_err(|error| {
+                            EvalError::Invalid(format!("scorer regex {pattern:?}: {error}"))
+                        })?),
+                    ),
+                    ScorerConfig::Json => ("json".into(), Scorer::Json),
+                    other => {
+                        return Err(EvalError::Invalid(format!(
+                            "scorer {other:?} is not available in this build yet; use action_match, tool_name_f1, args_match, contains, regex or json"
+                        )));
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// The candidate's score for one step.
+    pub fn score(&self, recorded: &Turn, candidate: &Turn) -> f64 {
+        match self {
+            Scorer::ActionMatch => f64::from(u8::from(same_action(recorded, candidate))),
+            Scorer::ToolNameF1 => tool_name_f1(&recorded.tool_calls, &candidate.tool_calls),
+            Scorer::ArgsMatch {
+                mode,
+                ignore_keys,
+                tool_ignore_keys,
+            } => args_match(recorded, candidate, *mode, ignore_keys, tool_ignore_keys),
+            Scorer::Contains(text) => f64::from(u8::from(candidate.text.contains(text.as_str()))),
+            Scorer::Regex(pattern) => f64::from(u8::from(pattern.is_match(&candidate.text))),
+            Scorer::Json => f64::from(u8::from(
+                serde_json::from_str::<Value>(candidate.text.trim()).is_ok(),
+            )),
+        }
+    }
+}
+
+fn sorted_names(calls: &[ToolCallRequest]) -> Vec<&str> {
+    let mut names: Vec<&str> = calls.iter().map(|call| call.name.as_str()).collect();
+    names.sort_unstable();
+    names
+}
+
+/// Both answered in text, or both called the same tools.
+pub fn same_action(recorded: &Turn, candidate: &Turn) -> bool {
+    sorted_names(&recorded.tool_calls) == sorted_names(&candidate.tool_calls)
+}
+
+/// F1 of the tool-name multisets (1 when both call nothing).
+pub fn tool_name_f1(recorded: &[ToolCallRequest], candidate: &[ToolCallRequest]) -> f64 {
+    if recorded.is_empty() && candidate.is_empty() {
+        return 1.0;
+    }
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    for call in recorded {
+        *counts.entry(call.name.as_str()).or_default() += 1;
+    }
+    let mut overlap = 0;
+    for call in candidate {
+        if let Some(count) = counts.get_mut(call.name.as_str())
+            && *count > 0
+        {
+            *count -= 1;
+            overlap += 1;
+        }
+    }
+    if overlap == 0 {
+        return 0.0;
+    }
+    let precision = overlap as f64 / candidate.len() as f64;
+    let recall = overlap as f64 / recorded.len() as f64;
+    2.0 * precision * recall / (precision + recall)
+}
+
+fn without_keys(arguments: &Value, ignored: &[&str]) -> Value {
+    match arguments {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .filter(|(key, _)| !ignored.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// True when every key of `small` is in `large` with an equal value.
+fn is_subset(small: &Value, large: &Value) -> bool {
+    match (small, large) {
+        (Value::Object(small), Value::Object(large)) => small
+            .iter()
+            .all(|(key, value)| large.get(key) == Some(value)),
+        _ => small == large,
+    }
+}
+
+/// The share of calls whose arguments match: calls are paired by name in order.
+fn args_match(
+    recorded: &Turn,
+    candidate: &Turn,
+    mode: ArgsMode,
+    ignore_keys: &[String],
+    tool_ignore_keys: &std::collections::BTreeMap<String, Vec<String>>,
+) -> f64 {
+    let total = recorded.tool_calls.len().max(candidate.tool_calls.len());
+    if total == 0 {
+        return 1.0;
+    }
+    let mut used = vec![false; candidate.tool_calls.len()];
+    let mut matched = 0;
+    for expected in &recorded.tool_calls {
+        let Some(position) = candidate
+            .tool_calls
+            .iter()
+            .enumerate()
+            .position(|(index, call)| !used[index] && call.name == expected.name)
+        else {
+            continue;
+        };
+        used[position] = true;
+        let mut ignored: Vec<&str> = ignore_keys.iter().map(String::as_str).collect();
+        if let Some(keys) = tool_ignore_keys.get(&expected.name) {
+            ignored.extend(keys.iter().map(String::as_str));
+        }
+        let want = without_keys(&expected.arguments, &ignored);
+        let got = without_keys(&candidate.tool_calls[position].arguments, &ignored);
+        let equal = match mode {
+            ArgsMode::Exact => want == got,
+            ArgsMode::Subset => is_subset(&got, &want),
+            ArgsMode::Superset => is_subset(&want, &got),
+            ArgsMode::Ignore => true,
+        };
+        matched += usize::from(equal);
+    }
+    matched as f64 / total as f64
+}
+
+/// How a candidate's turn first departs from the recording.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DivergenceKind {
+    /// It called other tools than the recording.
+    Tool,
+    /// Same tools, other arguments.
+    Arguments,
+    /// It called a tool where the recording answered.
+    Extra,
+    /// It answered where the recording called a tool.
+    Missing,
+}
+
+/// The divergence of one step, if any.
+pub fn divergence(recorded: &Turn, candidate: &Turn) -> Option<DivergenceKind> {
+    match (
+        recorded.tool_calls.is_empty(),
+        candidate.tool_calls.is_empty(),
+    ) {
+        (true, true) => None,
+        (true, false) => Some(DivergenceKind::Extra),
+        (false, true) => Some(DivergenceKind::Missing),
+        (false, false) if !same_action(recorded, candidate) => Some(DivergenceKind::Tool),
+        (false, false) => {
+            let exact = args_match(
+                recorded,
+                candidate,
+                ArgsMode::Exact,
+                &[],
+                &Default::default(),
+            );
+            (exact < 1.0).then_some(DivergenceKind::Arguments)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn call(name: &str, arguments: Value) -> ToolCallRequest {
+        ToolCallRequest {
+            id: String::new(),
+            name: name.into(),
+            arguments,
+        }
+    }
+
+    fn turn(calls: Vec<ToolCallRequest>) -> Turn {
+        Turn {
+            tool_calls: calls,
+            ..Turn::default()
+        }
+    }
+
+    #[test]
+    fn tool_name_f1_counts_multisets() {
+        let recorded = [
+            call("read", json!({})),
+            call("read", json!({})),
+            call("bash", json!({})),
+        ];
+        let candidate = [call("read", json!({})), call("grep", json!({}))];
+        // overlap 1: precision 1/2, recall 1/3 → F1 0.4
+        assert!((tool_name_f1(&recorded, &candidate) - 0.4).abs() < 1e-9);
+        assert_eq!(tool_name_f1(&[], &[]), 1.0);
+        assert_eq!(tool_name_f1(&recorded, &[]), 0.0);
+    }
+
+    #[test]
+    fn argument_modes_and_ignored_keys() {
+        let recorded = turn(vec![call(
+            "bash",
+            json!({"command": "cargo test", "description": "run"}),
+        )]);
+        let fewer = turn(vec![call("bash", json!({"command": "cargo test"}))]);
+        let exact = |mode, ignore: &[&str]| {
+            let ignore: Vec<String> = ignore.iter().map(|key| key.to_string()).collect();
+            args_match(&recorded, &fewer, mode, &ignore, &Default::default())
+        };
+        assert_eq!(exact(ArgsMode::Exact, &[]), 0.0);
+        assert_eq!(exact(ArgsMode::Exact, &["description"]), 1.0);
+        assert_eq!(
+            exact(ArgsMode::Subset, &[]),
+            1.0,
+            "the candidate's keys are all recorded"
+        );
+        assert_eq!(exact(ArgsMode::Superset, &[]), 0.0);
+        assert_eq!(exact(ArgsMode::Ignore, &[]), 1.0);
+        let per_tool = [("bash".to_string(), vec!["description".to_string()])]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            args_match(&recorded, &fewer, ArgsMode::Exact, &[], &per_tool),
+            1.0
+        );
+    }
+
+    #[test]
+    fn divergence_kinds() {
+        let bash = turn(vec![call("bash", json!({"command": "ls"}))]);
+        let answer = Turn::default();
+        assert_eq!(divergence(&bash, &bash), None);
+        assert_eq!(divergence(&answer, &bash), Some(DivergenceKind::Extra));
+        assert_eq!(divergence(&bash, &answer), Some(DivergenceKind::Missing));
+        assert_eq!(
+            divergence(&bash, &turn(vec![call("grep", json!({}))])),
+            Some(DivergenceKind::Tool)
+        );
+        assert_eq!(
+            divergence(&bash, &turn(vec![call("bash", json!({"command": "pwd"}))])),
+            Some(DivergenceKind::Arguments)
+        );
+    }
+}
