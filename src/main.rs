@@ -15,6 +15,7 @@ mod bench;
 mod config;
 mod dataset_command;
 mod demo;
+mod eval_command;
 mod loadgen;
 mod otlp_sender;
 mod serve;
@@ -158,6 +159,13 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDirArg,
     },
+    /// Evals: replay a dataset against a candidate model and gate on the verdict.
+    Eval {
+        #[command(subcommand)]
+        command: eval_command::EvalCommand,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
     /// Show the audit log: key changes, sign-ins, failed authentication.
     Audit {
         /// Only this project's entries.
@@ -239,6 +247,13 @@ fn main() -> anyhow::Result<()> {
             &resolve_data_dir(data_dir, file),
             command,
         )),
+        Command::Eval { command, data_dir } => {
+            let code = runtime.block_on(eval_command::run_eval(
+                &resolve_data_dir(data_dir, file),
+                command,
+            ));
+            std::process::exit(code);
+        }
         Command::Audit {
             project,
             limit,

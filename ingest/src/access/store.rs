@@ -71,6 +71,27 @@ CREATE TABLE dataset_examples (
     PRIMARY KEY (dataset_id, trace_id)
 );
 "#,
+    r#"
+CREATE TABLE model_responses (
+    request_hash TEXT NOT NULL,
+    epoch        INTEGER NOT NULL,
+    turn         TEXT NOT NULL,
+    latency_ms   REAL NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (request_hash, epoch)
+);
+CREATE TABLE eval_runs (
+    id              INTEGER PRIMARY KEY,
+    project_id      TEXT NOT NULL REFERENCES projects(id),
+    suite           TEXT NOT NULL,
+    dataset         TEXT NOT NULL,
+    dataset_version INTEGER NOT NULL,
+    started_at      INTEGER NOT NULL,
+    verdict         TEXT NOT NULL,
+    report          TEXT NOT NULL
+);
+CREATE INDEX eval_runs_by_suite ON eval_runs (project_id, suite, started_at);
+"#,
 ];
 
 /// An open connection to a data dir's metadata database, migrated to the current schema.

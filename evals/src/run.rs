@@ -1,0 +1,127 @@
+//! Running a suite now: load its dataset version, replay every example on both sides for
+//! each epoch, decide with the gate, store the run in the metadata store.
+
+use std::time::Instant;
+
+use rusqlite::params;
+use sextant_ingest::access::AccessControl;
+use sextant_ingest::access::store::now_ms;
+use sextant_ingest::layout::DataDir;
+use sextant_query::prices::PriceTable;
+
+use crate::datasets::load_examples;
+use crate::error::{EvalError, Result};
+use crate::gate::{ExampleOutcome, decide};
+use crate::providers::ProviderClient;
+use crate::replay_step::{ModelSide, recorded_side};
+use crate::report::{ExampleReport, RunReport};
+use crate::scorers::Scorer;
+use crate::suite::{ReplayMode, Suite};
+
+/// The label an annotation gives an example whose failure always fails the gate.
+pub const CRITICAL_LABEL: &str = "critical";
+
+/// Runs `suite` against the project's data; the report carries the verdict.
+pub async fn run_suite(
+    access: &AccessControl,
+    data_dir: &DataDir,
+    project_id: &str,
+    suite: &Suite,
+) -> Result<RunReport> {
+    if suite.mode != ReplayMode::Step {
+        return Err(EvalError::Invalid(format!(
+            "mode {:?} is not available in this build yet; use mode = \"step\"",
+            suite.mode
+        )));
+    }
+    let scorers = Scorer::from_configs(&suite.scorers)?;
+    let (dataset_version, examples) = access.with_store(|store| {
+        load_examples(store, project_id, &suite.dataset, suite.dataset_version)
+    })?;
+    let prices = PriceTable::load_cached(data_dir.root())?;
+    let candidate_client = ProviderClient::new(&suite.candidate)?;
+    let baseline_client = suite
+        .baseline
+        .as_ref()
+        .map(ProviderClient::new)
+        .transpose()?;
+    let pass_score = suite.gate.pass_score;
+    let side = |client| ModelSide {
+        client,
+        access,
+        prices: &prices,
+        scorers: &scorers,
+        pass_score,
+    };
+    let candidate = side(&candidate_client);
+    let baseline = baseline_client.as_ref().map(side);
+
+    let started_at_ms = now_ms();
+    let started = Instant::now();
+    let mut outcomes = Vec::with_capacity(examples.len());
+    for example in &examples {
+        let recording = &example.recording;
+        let mut candidate_epochs = Vec::new();
+        let mut baseline_epochs = Vec::new();
+        for epoch in 0..suite.epochs {
+            candidate_epochs.push(candidate.replay(recording, epoch).await);
+            match &baseline {
+                Some(baseline) => baseline_epochs.push(baseline.replay(recording, epoch).await),
+                None if epoch == 0 => {
+                    baseline_epochs.push(recorded_side(recording, &scorers, pass_score));
+                }
+                None => {}
+            }
+        }
+        outcomes.push(ExampleOutcome {
+            trace_id: example.trace_id.clone(),
+            critical: example.label.as_deref() == Some(CRITICAL_LABEL),
+            baseline: baseline_epochs,
+            candidate: candidate_epochs,
+        });
+    }
+    let gate = decide(&outcomes, &suite.gate);
+    let report = RunReport {
+        suite: suite.name.clone(),
+        dataset: suite.dataset.clone(),
+        dataset_version,
+        mode: "step".into(),
+        epochs: suite.epochs,
+        candidate: suite.candidate.model.clone(),
+        baseline: suite
+            .baseline
+            .as_ref()
+            .map_or("recording".to_string(), |model| model.model.clone()),
+        started_at_ms,
+        duration_ms: started.elapsed().as_millis() as i64,
+        gate,
+        examples: outcomes
+            .iter()
+            .map(|outcome| {
+                ExampleReport::new(&outcome.trace_id, &outcome.baseline, &outcome.candidate)
+            })
+            .collect(),
+    };
+    store_run(access, project_id, &report)?;
+    Ok(report)
+}
+
+fn store_run(access: &AccessControl, project_id: &str, report: &RunReport) -> Result<()> {
+    let verdict = serde_json::to_value(report.gate.verdict)?;
+    access.with_store(|store| {
+        store.connection().execute(
+            "INSERT INTO eval_runs (project_id, suite, dataset, dataset_version, started_at, verdict, report)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                project_id,
+                report.suite,
+                report.dataset,
+                report.dataset_version,
+                report.started_at_ms,
+                verdict.as_str().unwrap_or_default(),
+                report.to_json()
+            ],
+        )
+    })?;
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! The eval harness end to end: recorded agent runs → a dataset → `sextant eval run`
+//! against scripted model servers on loopback, in each API shape. The exit code is the
+//! verdict: reproduce the recording → 0; the wrong tool on most tasks → 1 with the
+//! divergence at its step; random answers → 3; 500s → 2 after retries; bad suites → 2.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::scripted_models::{Behaviour, ScriptedModels};
+use crate::server::{Server, sextant};
+
+const TASKS: u32 = 8;
+
+fn trace_id(task: u32) -> String {
+    format!("{:032x}", 0xe7a1_0000_u64 + u64::from(task))
+}
+
+fn span_id(task: u32, index: u32) -> String {
+    format!(
+        "{:016x}",
+        0x5a00_0000_u64 + u64::from(task) * 16 + u64::from(index)
+    )
+}
+
+fn attribute(key: &str, value: Value) -> Value {
+    let value = match value {
+        Value::String(text) => json!({"stringValue": text}),
+        Value::Number(number) => json!({"intValue": number.to_string()}),
+        other => json!({"stringValue": other.to_string()}),
+    };
+    json!({"key": key, "value": value})
+}
+
+/// One recorded run: "task N" → bash `run N` → "ok N" → "done N".
+fn recorded_run(task: u32) -> Vec<Value> {
+    let start: u64 = 1_763_800_000_000_000_000 + u64::from(task) * 10_000_000_000;
+    let at = |offset_ms: u64| (start + offset_ms * 1_000_000).to_string();
+    let call_id = format!("c{task}");
+    let user =
+        json!({"role": "user", "parts": [{"type": "text", "content": format!("task {task}")}]});
+    let tool_call = json!({"role": "assistant", "parts": [{"type": "tool_call", "id": call_id,
+        "name": "bash", "arguments": {"command": format!("run {task}")}}]});
+    let tool_result = json!({"role": "tool", "parts": [{"type": "tool_call_response", "id": call_id,
+        "response": format!("ok {task}")}]});
+    let answer = json!({"role": "assistant", "parts": [{"type": "text", "content": format!("done {task}")}]});
+    let tools = json!([{"type": "function", "name": "bash", "description": "run a command",
+        "parameters": {"type": "object", "properties": {"command": {"type": "string"}}}}]);
+    let llm = |index: u32, input: Value, output: Value, from: u64| {
+        json!({"traceId": trace_id(task), "spanId": span_id(task, index), "parentSpanId": span_id(task, 0),
+        "name": "chat gpt-5", "kind": 3, "startTimeUnixNano": at(from), "endTimeUnixNano": at(from + 800),
+        "attributes": [
+            attribute("gen_ai.operation.name", json!("chat")),
+            attribute("gen_ai.provider.name", json!("openai")),
+            attribute("gen_ai.request.model", json!("gpt-5")),
+            attribute("gen_ai.usage.input_tokens", json!(100)),
+            attribute("gen_ai.usage.output_tokens", json!(10)),
+            attribute("gen_ai.input.messages", json!(input.to_string())),
+            attribute("gen_ai.output.messages", json!(output.to_string())),
+            attribute("gen_ai.tool.definitions", json!(tools.to_string())),
+        ]})
+    };
+    vec![
+        json!({"traceId": trace_id(task), "spanId": span_id(task, 0), "name": "invoke_agent fixer",
+            "startTimeUnixNano": at(0), "endTimeUnixNano": at(3000),
+            "attributes": [attribute("gen_ai.operation.name", json!("invoke_agent")),
+                           attribute("gen_ai.agent.name", json!("fixer"))]}),
+        llm(1, json!([user]), json!([tool_call]), 100),
+        json!({"traceId": trace_id(task), "spanId": span_id(task, 2), "parentSpanId": span_id(task, 0),
+            "name": "execute_tool bash", "startTimeUnixNano": at(1000), "endTimeUnixNano": at(1500),
+            "attributes": [attribute("gen_ai.operation.name", json!("execute_tool")),
+                           attribute("gen_ai.tool.name", json!("bash")),
+                           attribute("gen_ai.tool.call.id", json!(call_id)),
+                           attribute("gen_ai.tool.call.arguments", json!(format!("{{\"command\":\"run {task}\"}}"))),
+                           attribute("gen_ai.tool.call.result", json!(format!("ok {task}")))]}),
+        llm(
+            3,
+            json!([user, tool_call, tool_result]),
+            json!([answer]),
+            1600,
+        ),
+    ]
+}
+
+/// A data dir holding the recorded runs and the dataset `nightly` of all of them.
+fn recorded_dataset(dir: &Path) -> PathBuf {
+    let data_dir = dir.join("data");
+    let mut server = Server::start(&data_dir, "");
+    let spans: Vec<Value> = (0..TASKS).flat_map(recorded_run).collect();
+    let body = json!({"resourceSpans": [{"resource": {"attributes": [attribute("service.name", json!("agent"))]},
+        "scopeSpans": [{"spans": spans}]}]});
+    let response = server
+        .client()
+        .post(server.url("/v1/traces"))
+        .json(&body)
+        .send()
+        .expect("export");
+    assert!(response.status().is_success(), "{:?}", response.text());
+    assert!(server.terminate().success());
+    let created = sextant(
+        &[
+            "dataset",
+            "create",
+            "nightly",
+            "--from-sql",
+            "SELECT trace_id FROM traces",
+        ],
+        &data_dir,
+    );
+    assert!(
+        created.contains(&format!("{TASKS} examples added")),
+        "{created}"
+    );
+    data_dir
+}
+
+fn write_suite(dir: &Path, name: &str, provider: &str, base_url: &str, extra: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    let suite = format!(
+        "name = \"{name}\"\ndataset = \"nightly\"\nmode = \"step\"\n{extra}\n\
+         [candidate]\nprovider = \"{provider}\"\nbase_url = \"{base_url}\"\nmodel = \"candidate-1\"\n\
+         params = {{ temperature = 0.0 }}\n\n\
+         [[scorers]]\ntype = \"action_match\"\n[[scorers]]\ntype = \"args_match\"\nmode = \"exact\"\n"
+    );
+    std::fs::write(&path, suite).expect("write suite");
+    path
+}
+
+struct EvalRun {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    json: Value,
+    junit: String,
+}
+
+fn eval_run(data_dir: &Path, suite: &Path) -> EvalRun {
+    let json_path = suite.with_extension("json");
+    let junit_path = suite.with_extension("xml");
+    let _ = std::fs::remove_file(&json_path);
+    let output = Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(["eval", "run"])
+        .arg(suite)
+        .arg("--json")
+        .arg(&json_path)
+        .arg("--junit")
+        .arg(&junit_path)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("SEXTANT_LOG", "warn")
+        .output()
+        .expect("run sextant eval");
+    EvalRun {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        json: std::fs::read_to_string(&json_path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or(Value::Null),
+        junit: std::fs::read_to_string(&junit_path).unwrap_or_default(),
+    }
+}
+
+#[test]
+fn reproducing_the_recording_passes_in_each_api_shape_and_reruns_are_cached() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = recorded_dataset(dir.path());
+    for provider in ["openai-chat", "openai-responses", "anthropic"] {
+        let models = ScriptedModels::start(Behaviour::Reproduce);
+        let suite = write_suite(dir.path(), provider, provider, &models.base_url, "");
+        let run = eval_run(&data_dir, &suite);
+        assert_eq!(run.code, 0, "{provider}: {}\n{}", run.stdout, run.stderr);
+        assert_eq!(run.json["gate"]["verdict"], "pass", "{provider}");
+        assert_eq!(
+            models.request_count(),
+            (TASKS * 2) as usize,
+            "{provider}: one call per step"
+        );
+        assert!(
+            run.junit
+                .contains(&format!("tests=\"{TASKS}\" failures=\"0\" errors=\"0\"")),
+            "{}",
+            run.junit
+        );
+        // The same suite again: every answer comes from the cache.
+        let again = eval_run(&data_dir, &suite);
+        assert_eq!(again.code, 0);
+        assert_eq!(
+            models.request_count(),
+            (TASKS * 2) as usize,
+            "{provider}: rerun was not cached"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_tool_is_a_regression_reported_at_its_step() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = recorded_dataset(dir.path());
+    let models = ScriptedModels::start(Behaviour::WrongToolFor((0..6).collect()));
+    let suite = write_suite(
+        dir.path(),
+        "wrong-tool",
+        "openai-chat",
+        &models.base_url,
+        "",
+    );
+    let run = eval_run(&data_dir, &suite);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json["gate"]["verdict"], "regression");
+    assert_eq!(run.json["gate"]["baseline_only"], 6);
+    let examples = run.json["examples"].as_array().cloned().unwrap_or_default();
+    let wrong = examples
+        .iter()
+        .find(|example| example["trace_id"] == trace_id(3))
+        .expect("task 3");
+    assert_eq!(wrong["first_divergence"]["step"], 1, "{wrong}");
+    assert_eq!(wrong["first_divergence"]["kind"], "tool");
+    let right = examples
+        .iter()
+        .find(|example| example["trace_id"] == trace_id(7))
+        .expect("task 7");
+    assert_eq!(right["first_divergence"], Value::Null, "{right}");
+    assert!(run.junit.contains("failures=\"6\""), "{}", run.junit);
+    assert!(
+        run.junit
+            .contains("step 1: tool: expected tool bash, got tool grep"),
+        "{}",
+        run.junit
+    );
+    assert!(run.stdout.contains("REGRESSION"), "{}", run.stdout);
+}
+
+#[test]
+fn random_answers_are_inconclusive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = recorded_dataset(dir.path());
+    // Seeded: the same answers every run. Some examples fail, too few to prove a drop.
+    let models = ScriptedModels::start(Behaviour::Random {
+        seed: 3,
+        wrong: 0.25,
+    });
+    let suite = write_suite(dir.path(), "random", "anthropic", &models.base_url, "");
+    let run = eval_run(&data_dir, &suite);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json["gate"]["verdict"], "inconclusive");
+    assert!(
+        run.stdout.contains("minimum detectable effect"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_provider_failing_with_500s_makes_the_run_void_after_retries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = recorded_dataset(dir.path());
+    let models = ScriptedModels::start(Behaviour::ServerError);
+    let suite = write_suite(dir.path(), "outage", "openai-chat", &models.base_url, "");
+    let run = eval_run(&data_dir, &suite);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json["gate"]["verdict"], "void");
+    assert!(
+        models.request_count() >= (TASKS as usize) * 4,
+        "each call retried: {} requests",
+        models.request_count()
+    );
+    assert!(
+        run.junit.contains(&format!("errors=\"{TASKS}\"")),
+        "{}",
+        run.junit
+    );
+}
+
+#[test]
+fn bad_suites_are_errors_that_say_what_is_wrong() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = recorded_dataset(dir.path());
+    let unknown_key = write_suite(
+        dir.path(),
+        "typo",
+        "openai-chat",
+        "http://127.0.0.1:9/v1",
+        "epoch = 3",
+    );
+    let run = eval_run(&data_dir, &unknown_key);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("epoch"), "{}", run.stderr);
+
+    let missing = dir.path().join("missing.toml");
+    std::fs::write(
+        &missing,
+        std::fs::read_to_string(&unknown_key)
+            .expect("suite")
+            .replace("epoch = 3", "")
+            .replace("\"nightly\"", "\"no-such-dataset\""),
+    )
+    .expect("write");
+    let run = eval_run(&data_dir, &missing);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no-such-dataset"), "{}", run.stderr);
+
+    // Nothing listens on port 9: every example is void, the run exits 2.
+    let unreachable = write_suite(
+        dir.path(),
+        "unreachable",
+        "openai-chat",
+        "http://127.0.0.1:9/v1",
+        "",
+    );
+    let run = eval_run(&data_dir, &unreachable);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("VOID"), "{}", run.stdout);
+}
