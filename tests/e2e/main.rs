@@ -8,6 +8,7 @@ mod claude_code;
 mod cli;
 mod crash;
 mod evals;
+mod loopback;
 mod otel_exporter;
 mod python_sdk;
 mod requests;

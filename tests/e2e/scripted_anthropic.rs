@@ -11,6 +11,8 @@ use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::loopback::serve_on_loopback;
+
 /// The command the scripted model asks the agent to run.
 pub const TOOL_COMMAND: &str = "echo hello-otter-telemetry";
 pub const FINAL_TEXT: &str = "All done: the otter test passes.";
@@ -24,24 +26,13 @@ pub struct ScriptedAnthropic {
 
 impl ScriptedAnthropic {
     pub fn start() -> ScriptedAnthropic {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
         let model_calls = Arc::new(AtomicUsize::new(0));
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
         let calls = model_calls.clone();
         let router = Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
             let calls = calls.clone();
             async move { answer(&method, &uri, &body, &calls) }
         });
-        runtime.spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let (address, runtime) = serve_on_loopback(router);
         ScriptedAnthropic {
             base_url: format!("http://{address}"),
             model_calls,

@@ -15,6 +15,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
+use crate::loopback::serve_on_loopback;
+
 #[derive(Debug, Clone)]
 pub enum Behaviour {
     /// Answer as the recording did.
@@ -35,15 +37,6 @@ pub struct ScriptedModels {
 
 impl ScriptedModels {
     pub fn start(behaviour: Behaviour) -> ScriptedModels {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
         let requests = Arc::new(AtomicUsize::new(0));
         let counter = requests.clone();
         let rng = Arc::new(Mutex::new(StdRng::seed_from_u64(match behaviour {
@@ -56,9 +49,7 @@ impl ScriptedModels {
             let rng = rng.clone();
             async move { answer(&uri, &body, &behaviour, &rng) }
         });
-        runtime.spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let (address, runtime) = serve_on_loopback(router);
         ScriptedModels {
             base_url: format!("http://{address}/v1"),
             requests,
