@@ -21,6 +21,7 @@ pub mod messages;
 pub mod providers;
 pub mod recording;
 pub mod replay_step;
+pub mod replay_trajectory;
 pub mod report;
 pub mod response_cache;
 pub mod run;

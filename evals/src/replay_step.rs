@@ -47,7 +47,11 @@ impl SideOutcome {
         self.steps.iter().find(|step| step.divergence.is_some())
     }
 
-    fn from_steps(steps: Vec<StepResult>, pass_score: f64, cost_usd: Option<f64>) -> SideOutcome {
+    pub(crate) fn from_steps(
+        steps: Vec<StepResult>,
+        pass_score: f64,
+        cost_usd: Option<f64>,
+    ) -> SideOutcome {
         let step_means: Vec<f64> = steps
             .iter()
             .map(|step| step.scores.values().sum::<f64>() / step.scores.len().max(1) as f64)
@@ -67,7 +71,7 @@ impl SideOutcome {
         }
     }
 
-    fn void(reason: String) -> SideOutcome {
+    pub(crate) fn void(reason: String) -> SideOutcome {
         SideOutcome {
             steps: Vec::new(),
             score: 0.0,
@@ -79,7 +83,11 @@ impl SideOutcome {
     }
 }
 
-fn scores(scorers: &[(String, Scorer)], recorded: &Turn, replayed: &Turn) -> BTreeMap<String, f64> {
+pub(crate) fn scores(
+    scorers: &[(String, Scorer)],
+    recorded: &Turn,
+    replayed: &Turn,
+) -> BTreeMap<String, f64> {
     scorers
         .iter()
         .map(|(name, scorer)| (name.clone(), scorer.score(recorded, replayed)))
@@ -127,7 +135,59 @@ pub struct ModelSide<'a> {
     pub pass_score: f64,
 }
 
+/// One model call's answer through the cache.
+pub struct Asked {
+    pub turn: Turn,
+    pub latency_ms: f64,
+    pub cached: bool,
+    /// Priced from the price table; `None` when the model has no price.
+    pub cost_usd: Option<f64>,
+}
+
 impl ModelSide<'_> {
+    /// Sends one request (or takes its cached answer for this epoch).
+    pub async fn ask(
+        &self,
+        request: &ModelRequest,
+        epoch: u32,
+    ) -> Result<Asked, crate::providers::ProviderError> {
+        let (url, body) = self.client.wire_request(request);
+        let hash = response_cache::request_hash(&url, &body);
+        let (turn, latency_ms, cached) = match response_cache::lookup(self.access, &hash, epoch) {
+            Some((turn, latency_ms)) => (turn, latency_ms, true),
+            None => {
+                let answer = self.client.complete(request).await?;
+                let latency_ms = answer.latency.as_secs_f64() * 1e3;
+                response_cache::store(self.access, &hash, epoch, &answer.turn, latency_ms);
+                (answer.turn, latency_ms, false)
+            }
+        };
+        let usage = TokenUsage {
+            input: turn.input_tokens.unwrap_or(0),
+            output: turn.output_tokens.unwrap_or(0),
+            cache_read: 0,
+            cache_write: 0,
+            input_includes_cache: true,
+        };
+        let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let cost_usd = self.prices.cost(&self.client.config().model, now_ns, usage);
+        Ok(Asked {
+            turn,
+            latency_ms,
+            cached,
+            cost_usd,
+        })
+    }
+
+    /// The system prompt: the side's replacement, else the recorded one.
+    pub fn system_prompt(&self, recorded: Option<&String>) -> Option<String> {
+        self.client
+            .config()
+            .system_prompt
+            .clone()
+            .or_else(|| recorded.cloned())
+    }
+
     /// Replays every recorded model call of `recording` against this side's model.
     pub async fn replay(&self, recording: &Recording, epoch: u32) -> SideOutcome {
         let config = self.client.config();
@@ -135,58 +195,37 @@ impl ModelSide<'_> {
         let mut cost = Some(0.0);
         for (index, call) in recording.llm_calls.iter().enumerate() {
             let request = ModelRequest {
-                system: config
-                    .system_prompt
-                    .clone()
-                    .or_else(|| call.system_prompt.clone()),
+                system: self.system_prompt(call.system_prompt.as_ref()),
                 messages: conversation(&call.messages),
-                tools: call
-                    .tool_definitions
-                    .as_ref()
-                    .and_then(|definitions| definitions.as_array())
-                    .map(|definitions| definitions.iter().filter_map(tool_definition).collect())
-                    .unwrap_or_default(),
+                tools: tool_definitions(call.tool_definitions.as_ref()),
                 params: json_params(&config.params),
             };
-            let (url, body) = self.client.wire_request(&request);
-            let hash = response_cache::request_hash(&url, &body);
-            let (turn, latency_ms, cached) = match response_cache::lookup(self.access, &hash, epoch)
-            {
-                Some((turn, latency_ms)) => (turn, latency_ms, true),
-                None => match self.client.complete(&request).await {
-                    Ok(answer) => {
-                        let latency_ms = answer.latency.as_secs_f64() * 1e3;
-                        response_cache::store(self.access, &hash, epoch, &answer.turn, latency_ms);
-                        (answer.turn, latency_ms, false)
-                    }
-                    Err(error) => {
-                        return SideOutcome::void(format!("step {}: {error}", index + 1));
-                    }
-                },
+            let asked = match self.ask(&request, epoch).await {
+                Ok(asked) => asked,
+                Err(error) => return SideOutcome::void(format!("step {}: {error}", index + 1)),
             };
-            let usage = TokenUsage {
-                input: turn.input_tokens.unwrap_or(0),
-                output: turn.output_tokens.unwrap_or(0),
-                cache_read: 0,
-                cache_write: 0,
-                input_includes_cache: true,
-            };
-            let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-            cost = match (cost, self.prices.cost(&config.model, now_ns, usage)) {
-                (Some(total), Some(call_cost)) => Some(total + call_cost),
-                _ => None,
-            };
+            cost = cost.zip(asked.cost_usd).map(|(total, call)| total + call);
             let recorded = recorded_turn(&call.output);
             steps.push(StepResult {
                 step: index + 1,
-                scores: scores(self.scorers, &recorded, &turn),
-                divergence: divergence(&recorded, &turn),
+                scores: scores(self.scorers, &recorded, &asked.turn),
+                divergence: divergence(&recorded, &asked.turn),
                 recorded,
-                replayed: turn,
-                latency_ms,
-                cached,
+                replayed: asked.turn,
+                latency_ms: asked.latency_ms,
+                cached: asked.cached,
             });
         }
         SideOutcome::from_steps(steps, self.pass_score, cost)
     }
+}
+
+/// Recorded tool definitions as (name, description, parameters).
+pub fn tool_definitions(
+    definitions: Option<&serde_json::Value>,
+) -> Vec<(String, String, serde_json::Value)> {
+    definitions
+        .and_then(|definitions| definitions.as_array())
+        .map(|definitions| definitions.iter().filter_map(tool_definition).collect())
+        .unwrap_or_default()
 }

@@ -1,5 +1,5 @@
-//! Running a suite now: load its dataset version, replay every example on both sides for
-//! each epoch, decide with the gate, store the run in the metadata store.
+//! Running a suite now: load its dataset version, replay every example (step or trajectory)
+//! on both sides for each epoch, decide with the gate, store the run in the metadata store.
 
 use std::time::Instant;
 
@@ -14,6 +14,7 @@ use crate::error::{EvalError, Result};
 use crate::gate::{ExampleOutcome, decide};
 use crate::providers::ProviderClient;
 use crate::replay_step::{ModelSide, recorded_side};
+use crate::replay_trajectory::recorded_trajectory_side;
 use crate::report::{ExampleReport, RunReport};
 use crate::scorers::Scorer;
 use crate::suite::{ReplayMode, Suite};
@@ -28,11 +29,10 @@ pub async fn run_suite(
     project_id: &str,
     suite: &Suite,
 ) -> Result<RunReport> {
-    if suite.mode != ReplayMode::Step {
-        return Err(EvalError::Invalid(format!(
-            "mode {:?} is not available in this build yet; use mode = \"step\"",
-            suite.mode
-        )));
+    if suite.mode == ReplayMode::Agent {
+        return Err(EvalError::Invalid(
+            "mode \"agent\" (a real agent CLI behind the model gateway) is not available in this build yet; use \"step\" or \"trajectory\"".into(),
+        ));
     }
     let scorers = Scorer::from_configs(&suite.scorers)?;
     let (dataset_version, examples) = access.with_store(|store| {
@@ -63,10 +63,16 @@ pub async fn run_suite(
         let recording = &example.recording;
         let mut candidate_epochs = Vec::new();
         let mut baseline_epochs = Vec::new();
+        let trajectory = suite.mode == ReplayMode::Trajectory;
+        let policy = suite.on_divergence;
         for epoch in 0..suite.epochs {
-            candidate_epochs.push(candidate.replay(recording, epoch).await);
+            candidate_epochs.push(replay(&candidate, recording, epoch, trajectory, policy).await);
             match &baseline {
-                Some(baseline) => baseline_epochs.push(baseline.replay(recording, epoch).await),
+                Some(baseline) => baseline_epochs
+                    .push(replay(baseline, recording, epoch, trajectory, policy).await),
+                None if epoch == 0 && trajectory => {
+                    baseline_epochs.push(recorded_trajectory_side(recording, &scorers, pass_score));
+                }
                 None if epoch == 0 => {
                     baseline_epochs.push(recorded_side(recording, &scorers, pass_score));
                 }
@@ -85,7 +91,12 @@ pub async fn run_suite(
         suite: suite.name.clone(),
         dataset: suite.dataset.clone(),
         dataset_version,
-        mode: "step".into(),
+        mode: match suite.mode {
+            ReplayMode::Step => "step",
+            ReplayMode::Trajectory => "trajectory",
+            ReplayMode::Agent => "agent",
+        }
+        .into(),
         epochs: suite.epochs,
         candidate: suite.candidate.model.clone(),
         baseline: suite
@@ -104,6 +115,20 @@ pub async fn run_suite(
     };
     store_run(access, project_id, &report)?;
     Ok(report)
+}
+
+async fn replay(
+    side: &ModelSide<'_>,
+    recording: &crate::recording::Recording,
+    epoch: u32,
+    trajectory: bool,
+    policy: crate::suite::DivergencePolicy,
+) -> crate::replay_step::SideOutcome {
+    if trajectory {
+        side.replay_trajectory(recording, epoch, policy).await
+    } else {
+        side.replay(recording, epoch).await
+    }
 }
 
 fn store_run(access: &AccessControl, project_id: &str, report: &RunReport) -> Result<()> {

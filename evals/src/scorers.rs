@@ -2,9 +2,11 @@
 //! score in [0, 1].
 //!
 //! Available now: `action_match`, `tool_name_f1`, `args_match` (exact, subset, superset,
-//! ignore; ignored keys overall and per tool), and the text checks `contains`, `regex`,
-//! `json`. The others a suite may name (trajectory match, schema validity, JSON schema,
-//! the LLM judge, ratios) are refused with a clear message until they land.
+//! ignore; ignored keys overall and per tool), `trajectory_match` (strict, unordered,
+//! subset, superset), and the text checks `contains`, `regex`, `json`. The others a suite
+//! may name (schema validity, JSON schema, the LLM judge, ratios) are refused with a clear
+//! message until they land. In trajectory replay the turns compared are whole runs: every
+//! tool call in order, and the final answer.
 
 use std::collections::HashMap;
 
@@ -12,7 +14,7 @@ use serde_json::Value;
 
 use crate::error::{EvalError, Result};
 use crate::messages::{ToolCallRequest, Turn};
-use crate::suite::{ArgsMode, ScorerConfig};
+use crate::suite::{ArgsMode, ScorerConfig, TrajectoryMode};
 
 /// A scorer ready to run (regexes compiled).
 #[derive(Debug, Clone)]
@@ -24,6 +26,7 @@ pub enum Scorer {
         ignore_keys: Vec<String>,
         tool_ignore_keys: std::collections::BTreeMap<String, Vec<String>>,
     },
+    TrajectoryMatch(TrajectoryMode),
     Contains(String),
     Regex(regex::Regex),
     Json,
@@ -57,6 +60,9 @@ impl Scorer {
                         })?),
                     ),
                     ScorerConfig::Json => ("json".into(), Scorer::Json),
+                    ScorerConfig::TrajectoryMatch { mode } => {
+                        ("trajectory_match".into(), Scorer::TrajectoryMatch(*mode))
+                    }
                     other => {
                         return Err(EvalError::Invalid(format!(
                             "scorer {other:?} is not available in this build yet; use action_match, tool_name_f1, args_match, contains, regex or json"
@@ -77,6 +83,11 @@ impl Scorer {
                 ignore_keys,
                 tool_ignore_keys,
             } => args_match(recorded, candidate, *mode, ignore_keys, tool_ignore_keys),
+            Scorer::TrajectoryMatch(mode) => f64::from(u8::from(trajectory_match(
+                &recorded.tool_calls,
+                &candidate.tool_calls,
+                *mode,
+            ))),
             Scorer::Contains(text) => f64::from(u8::from(candidate.text.contains(text.as_str()))),
             Scorer::Regex(pattern) => f64::from(u8::from(pattern.is_match(&candidate.text))),
             Scorer::Json => f64::from(u8::from(
@@ -95,6 +106,43 @@ fn sorted_names(calls: &[ToolCallRequest]) -> Vec<&str> {
 /// Both answered in text, or both called the same tools.
 pub fn same_action(recorded: &Turn, candidate: &Turn) -> bool {
     sorted_names(&recorded.tool_calls) == sorted_names(&candidate.tool_calls)
+}
+
+/// True when `small`'s names are a sub-multiset of `large`'s.
+fn is_sub_multiset(small: &[&str], large: &[&str]) -> bool {
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    for name in large {
+        *counts.entry(name).or_default() += 1;
+    }
+    small.iter().all(|name| {
+        let count = counts.entry(name).or_default();
+        *count -= 1;
+        *count >= 0
+    })
+}
+
+/// The candidate's tool calls against the recorded ones: `strict` the same names in the
+/// same order, `unordered` the same multiset, `subset` no call the recording did not make,
+/// `superset` every recorded call made.
+pub fn trajectory_match(
+    recorded: &[ToolCallRequest],
+    candidate: &[ToolCallRequest],
+    mode: TrajectoryMode,
+) -> bool {
+    let names = |calls: &[ToolCallRequest]| -> Vec<String> {
+        calls.iter().map(|call| call.name.clone()).collect()
+    };
+    let (recorded, candidate) = (names(recorded), names(candidate));
+    let recorded: Vec<&str> = recorded.iter().map(String::as_str).collect();
+    let candidate: Vec<&str> = candidate.iter().map(String::as_str).collect();
+    match mode {
+        TrajectoryMode::Strict => recorded == candidate,
+        TrajectoryMode::Unordered => {
+            is_sub_multiset(&recorded, &candidate) && recorded.len() == candidate.len()
+        }
+        TrajectoryMode::Subset => is_sub_multiset(&candidate, &recorded),
+        TrajectoryMode::Superset => is_sub_multiset(&recorded, &candidate),
+    }
 }
 
 /// F1 of the tool-name multisets (1 when both call nothing).
@@ -286,6 +334,47 @@ mod tests {
             args_match(&recorded, &fewer, ArgsMode::Exact, &[], &per_tool),
             1.0
         );
+    }
+
+    #[test]
+    fn trajectory_modes() {
+        let recorded = [
+            call("read", json!({})),
+            call("edit", json!({})),
+            call("bash", json!({})),
+        ];
+        let reordered = [
+            call("edit", json!({})),
+            call("read", json!({})),
+            call("bash", json!({})),
+        ];
+        let fewer = [call("read", json!({})), call("bash", json!({}))];
+        assert!(trajectory_match(
+            &recorded,
+            &recorded,
+            TrajectoryMode::Strict
+        ));
+        assert!(!trajectory_match(
+            &recorded,
+            &reordered,
+            TrajectoryMode::Strict
+        ));
+        assert!(trajectory_match(
+            &recorded,
+            &reordered,
+            TrajectoryMode::Unordered
+        ));
+        assert!(trajectory_match(&recorded, &fewer, TrajectoryMode::Subset));
+        assert!(!trajectory_match(
+            &recorded,
+            &fewer,
+            TrajectoryMode::Superset
+        ));
+        assert!(trajectory_match(
+            &fewer,
+            &recorded,
+            TrajectoryMode::Superset
+        ));
     }
 
     #[test]

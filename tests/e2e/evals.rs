@@ -116,9 +116,14 @@ fn recorded_dataset(dir: &Path) -> PathBuf {
 }
 
 fn write_suite(dir: &Path, name: &str, provider: &str, base_url: &str, extra: &str) -> PathBuf {
+    let mode = if extra.contains("mode =") {
+        ""
+    } else {
+        "mode = \"step\""
+    };
     let path = dir.join(format!("{name}.toml"));
     let suite = format!(
-        "name = \"{name}\"\ndataset = \"nightly\"\nmode = \"step\"\n{extra}\n\
+        "name = \"{name}\"\ndataset = \"nightly\"\n{mode}\n{extra}\n\
          [candidate]\nprovider = \"{provider}\"\nbase_url = \"{base_url}\"\nmodel = \"candidate-1\"\n\
          params = {{ temperature = 0.0 }}\n\n\
          [[scorers]]\ntype = \"action_match\"\n[[scorers]]\ntype = \"args_match\"\nmode = \"exact\"\n"
@@ -313,4 +318,59 @@ fn bad_suites_are_errors_that_say_what_is_wrong() {
     let run = eval_run(&data_dir, &unreachable);
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("VOID"), "{}", run.stdout);
+}
+
+/// Trajectory replay: Sextant's loop starts from "task N", answers the tool call from the
+/// recording ("ok N") and the model finishes; a wrong tool stops the run at turn 1.
+#[test]
+fn trajectory_replay_answers_tools_from_the_recording() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = recorded_dataset(dir.path());
+    let models = ScriptedModels::start(Behaviour::Reproduce);
+    let extra = "mode = \"trajectory\"\non_divergence = \"stop\"";
+    let suite = write_suite(
+        dir.path(),
+        "trajectory",
+        "openai-chat",
+        &models.base_url,
+        extra,
+    );
+    let run = eval_run(&data_dir, &suite);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json["mode"], "trajectory");
+    assert_eq!(
+        models.request_count(),
+        (TASKS * 2) as usize,
+        "a tool turn and a final turn each"
+    );
+    let steps = run.json["examples"][0]["candidate_steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert_eq!(steps[1]["replayed"]["text"], "done 0");
+
+    let wrong = ScriptedModels::start(Behaviour::WrongToolFor((0..6).collect()));
+    let suite = write_suite(
+        dir.path(),
+        "trajectory-wrong",
+        "openai-responses",
+        &wrong.base_url,
+        extra,
+    );
+    let run = eval_run(&data_dir, &suite);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let first = run.json["examples"]
+        .as_array()
+        .and_then(|examples| {
+            examples
+                .iter()
+                .find(|e| e["trace_id"] == trace_id(0))
+                .cloned()
+        })
+        .expect("task 0");
+    assert_eq!(first["first_divergence"]["step"], 1, "{first}");
+    assert_eq!(first["first_divergence"]["kind"], "tool");
+    // Stopped at the divergence: one call for each of the six wrong tasks, two for the rest.
+    assert_eq!(wrong.request_count(), 6 + 2 * 2);
 }
