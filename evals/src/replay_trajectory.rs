@@ -203,10 +203,11 @@ impl ModelSide<'_> {
                 parts: results,
             });
         }
-        if first_divergence.is_none() && used.iter().any(|used| !used) {
-            if let Some(last) = steps.last_mut() {
-                last.divergence = Some(DivergenceKind::Missing);
-            }
+        if first_divergence.is_none()
+            && used.iter().any(|used| !used)
+            && let Some(last) = steps.last_mut()
+        {
+            last.divergence = Some(DivergenceKind::Missing);
         }
         let recorded = recorded_trajectory(recording);
         let trajectory_scores = scores(self.scorers, &recorded, &trajectory);
