@@ -25,6 +25,7 @@ pub mod replay_trajectory;
 pub mod report;
 pub mod response_cache;
 pub mod run;
+pub mod runs;
 pub mod scorers;
 pub mod stats;
 pub mod suite;

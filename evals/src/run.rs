@@ -131,7 +131,8 @@ async fn replay(
     }
 }
 
-fn store_run(access: &AccessControl, project_id: &str, report: &RunReport) -> Result<()> {
+/// Stores a finished run's report in `eval_runs`.
+pub fn store_run(access: &AccessControl, project_id: &str, report: &RunReport) -> Result<()> {
     let verdict = serde_json::to_value(report.gate.verdict)?;
     access.with_store(|store| {
         store.connection().execute(

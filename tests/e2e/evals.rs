@@ -236,6 +236,39 @@ fn a_wrong_tool_is_a_regression_reported_at_its_step() {
         run.junit
     );
     assert!(run.stdout.contains("REGRESSION"), "{}", run.stdout);
+
+    // The run is stored: the API lists it, its page shows the divergence side by side.
+    let server = Server::start(&data_dir, "");
+    let (status, runs) = server.get_json("/api/evals/runs");
+    assert!(status.is_success(), "{runs}");
+    assert_eq!(runs["runs"][0]["verdict"], "regression", "{runs}");
+    assert_eq!(runs["runs"][0]["suite"], "wrong-tool");
+    let id = runs["runs"][0]["id"].as_i64().expect("run id");
+    let (_, stored) = server.get_json(&format!("/api/evals/runs/{id}"));
+    assert_eq!(stored["report"]["gate"]["baseline_only"], 6, "{stored}");
+    let page = |path: &str| {
+        server
+            .client()
+            .get(server.url(path))
+            .send()
+            .and_then(|response| response.text())
+            .expect("page")
+    };
+    let list = page("/evals");
+    assert!(
+        list.contains("verdict-dot regression") && list.contains("wrong-tool"),
+        "{list}"
+    );
+    let detail = page(&format!("/evals/{id}"));
+    assert!(detail.contains("class=\"first-divergence\""), "{detail}");
+    assert!(
+        detail.contains("expected tool bash, got tool grep"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains(&format!("/traces/{}", trace_id(0))),
+        "{detail}"
+    );
 }
 
 #[test]

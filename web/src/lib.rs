@@ -6,6 +6,7 @@
 pub mod api_audit;
 pub mod api_datasets;
 pub mod api_error;
+pub mod api_evals;
 pub mod api_search;
 pub mod api_sessions;
 pub mod api_sql;
@@ -16,6 +17,7 @@ pub mod charts;
 pub mod metrics;
 pub mod page_dashboards;
 pub mod page_error;
+pub mod page_evals;
 pub mod page_login;
 pub mod page_runs;
 pub mod page_session;

@@ -25,6 +25,12 @@ impl From<QueryError> for PageError {
     }
 }
 
+impl From<sextant_evals::error::EvalError> for PageError {
+    fn from(error: sextant_evals::error::EvalError) -> PageError {
+        PageError(error.into())
+    }
+}
+
 impl From<minijinja::Error> for PageError {
     fn from(error: minijinja::Error) -> PageError {
         PageError(ApiError::internal(format!("template: {error:#}")))

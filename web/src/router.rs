@@ -11,8 +11,9 @@ use sextant_ingest::otlp_http::{OtlpState, otlp_router};
 use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
-    api_audit, api_datasets, api_search, api_sessions, api_sql, api_traces, assets, metrics,
-    page_dashboards, page_login, page_runs, page_session, page_sql, page_trace,
+    api_audit, api_datasets, api_evals, api_search, api_sessions, api_sql, api_traces, assets,
+    metrics, page_dashboards, page_evals, page_login, page_runs, page_session, page_sql,
+    page_trace,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -33,6 +34,10 @@ pub fn router(state: AppState) -> Router {
             get(api_datasets::get_datasets).post(api_datasets::post_dataset),
         )
         .route("/api/datasets/{name}", get(api_datasets::get_dataset))
+        .route("/api/evals/runs", get(api_evals::get_runs))
+        .route("/api/evals/runs/{id}", get(api_evals::get_run))
+        .route("/evals", get(page_evals::get_evals_page))
+        .route("/evals/{id}", get(page_evals::get_eval_run_page))
         .route(
             "/login",
             get(page_login::get_sign_in).post(page_login::post_sign_in),

@@ -24,6 +24,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("sql.html", include_str!("../templates/sql.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("login.html", include_str!("../templates/login.html")),
+    ("evals.html", include_str!("../templates/evals.html")),
+    ("eval_run.html", include_str!("../templates/eval_run.html")),
 ];
 
 /// The shared environment; templates are parsed once.
