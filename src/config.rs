@@ -23,6 +23,16 @@ pub struct ConfigFile {
     /// Per-project rate limits (`[limits]`, `[limits.projects.<id>]`).
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub evals: EvalsSection,
+}
+
+/// `[evals]`: suite files whose `schedule` runs inside the server.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalsSection {
+    #[serde(default)]
+    pub suites: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +67,8 @@ pub struct ServeConfig {
     pub limits: LimitsConfig,
     /// Serve HTTP and gRPC over TLS with these PEM files.
     pub tls: Option<TlsFiles>,
+    /// Suite files to run on their schedules.
+    pub eval_suites: Vec<PathBuf>,
 }
 
 /// What the command line (and `SEXTANT_*` env) says about serving.
@@ -110,6 +122,7 @@ impl ServeConfig {
             insecure_open: flags.insecure_open,
             limits: file.limits,
             tls: flags.tls,
+            eval_suites: file.evals.suites,
         })
     }
 }

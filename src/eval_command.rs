@@ -22,8 +22,9 @@ pub enum EvalCommand {
         /// Also write JUnit XML here (one test case per example).
         #[arg(long)]
         junit: Option<PathBuf>,
-        #[arg(long, default_value = sextant_ingest::layout::DEFAULT_PROJECT)]
-        project: String,
+        /// The project [default: the suite's `project`, else `default`].
+        #[arg(long)]
+        project: Option<String>,
     },
 }
 
@@ -50,6 +51,9 @@ async fn run(data_dir: &Path, command: EvalCommand) -> anyhow::Result<i32> {
     let suite = Suite::load(&suite)?;
     let data = DataDir::open(data_dir)?;
     let access = AccessControl::open(data_dir)?;
+    let project = project
+        .or_else(|| suite.project.clone())
+        .unwrap_or_else(|| sextant_ingest::layout::DEFAULT_PROJECT.to_string());
     let report = run_suite(&access, &data, &project, &suite).await?;
     if let Some(path) = json {
         std::fs::write(&path, report.to_json())?;

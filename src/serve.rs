@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use sextant_evals::schedule::spawn_schedules;
+use sextant_evals::suite::Suite;
 use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::otlp_grpc::grpc_services;
@@ -25,6 +27,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
             .with_limits(config.limits.clone()),
     );
     check_open_mode_binds(&config, &access)?;
+    let scheduled = load_scheduled_suites(&config.eval_suites)?;
     if demo.is_some() && config.tls.is_some() {
         anyhow::bail!("`demo` loads its data over plain HTTP; run it without --tls-cert/--tls-key");
     }
@@ -67,6 +70,8 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         });
     }
 
+    let schedules = spawn_schedules(access.clone(), pipeline.data_dir().clone(), scheduled);
+
     let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
     let services = grpc_services(pipeline.clone(), access, config.body_limit_bytes);
     let mut grpc_server = tonic::transport::Server::builder();
@@ -97,11 +102,33 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         }
     }
     let _ = stop_grpc.send(());
+    for schedule in schedules {
+        schedule.abort();
+    }
     grpc.await??;
     tracing::info!("draining: flushing buffered spans");
     tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The suites of `[evals] suites` that have a schedule; a bad suite file stops start-up.
+fn load_scheduled_suites(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Suite>> {
+    let mut scheduled = Vec::new();
+    for path in paths {
+        let suite = Suite::load(path)?;
+        if suite.schedule.is_none() {
+            tracing::warn!(suite = %path.display(), "suite has no schedule; run it with `sextant eval run`");
+            continue;
+        }
+        tracing::info!(
+            suite = suite.name,
+            schedule = suite.schedule.as_deref().unwrap_or_default(),
+            "eval suite scheduled"
+        );
+        scheduled.push(suite);
+    }
+    Ok(scheduled)
 }
 
 /// Open local mode (no key yet) serves everyone as the `default` project's admin: fine on

@@ -26,6 +26,7 @@ pub mod report;
 pub mod response_cache;
 pub mod run;
 pub mod runs;
+pub mod schedule;
 pub mod scorers;
 pub mod stats;
 pub mod suite;

@@ -10,6 +10,8 @@ use crate::scorers::DivergenceKind;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RunReport {
+    /// The stored run's id (set once stored; `/evals/{id}`).
+    pub run_id: Option<i64>,
     pub suite: String,
     pub dataset: String,
     pub dataset_version: i64,
@@ -241,6 +243,7 @@ mod tests {
             candidate_steps: Vec::new(),
         };
         let report = RunReport {
+            run_id: None,
             suite: "s&s".into(),
             dataset: "d".into(),
             dataset_version: 1,

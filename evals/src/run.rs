@@ -87,7 +87,8 @@ pub async fn run_suite(
         });
     }
     let gate = decide(&outcomes, &suite.gate);
-    let report = RunReport {
+    let mut report = RunReport {
+        run_id: None,
         suite: suite.name.clone(),
         dataset: suite.dataset.clone(),
         dataset_version,
@@ -113,7 +114,7 @@ pub async fn run_suite(
             })
             .collect(),
     };
-    store_run(access, project_id, &report)?;
+    report.run_id = Some(store_run(access, project_id, &report)?);
     Ok(report)
 }
 
@@ -131,8 +132,8 @@ async fn replay(
     }
 }
 
-/// Stores a finished run's report in `eval_runs`.
-pub fn store_run(access: &AccessControl, project_id: &str, report: &RunReport) -> Result<()> {
+/// Stores a finished run's report in `eval_runs`; returns its id.
+pub fn store_run(access: &AccessControl, project_id: &str, report: &RunReport) -> Result<i64> {
     let verdict = serde_json::to_value(report.gate.verdict)?;
     access.with_store(|store| {
         store.connection().execute(
@@ -147,7 +148,8 @@ pub fn store_run(access: &AccessControl, project_id: &str, report: &RunReport) -
                 verdict.as_str().unwrap_or_default(),
                 report.to_json()
             ],
-        )
-    })?;
-    Ok(())
+        )?;
+        Ok::<_, rusqlite::Error>(store.connection().last_insert_rowid())
+    })
+    .map_err(Into::into)
 }

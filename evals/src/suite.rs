@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
 
 use serde::Deserialize;
 
@@ -14,6 +15,9 @@ use crate::error::{EvalError, Result};
 #[serde(deny_unknown_fields)]
 pub struct Suite {
     pub name: String,
+    /// The project whose dataset and runs these are (`default` when absent; a CLI
+    /// `--project` wins).
+    pub project: Option<String>,
     /// A dataset name of the suite's project.
     pub dataset: String,
     /// Pins a dataset version; the newest when absent.
@@ -223,6 +227,13 @@ impl Suite {
             return Err(EvalError::Invalid(format!(
                 "webhook {webhook:?} must be an http:// or https:// URL"
             )));
+        }
+        if let Some(schedule) = &suite.schedule {
+            croner::Cron::from_str(schedule).map_err(|error| {
+                EvalError::Invalid(format!(
+                    "schedule {schedule:?} is not a cron expression: {error}"
+                ))
+            })?;
         }
         let gate = &suite.gate;
         if !(0.0..1.0).contains(&gate.min_effect) || !(0.0..0.5).contains(&gate.alpha) {

@@ -407,3 +407,54 @@ fn trajectory_replay_answers_tools_from_the_recording() {
     // Stopped at the divergence: one call for each of the six wrong tasks, two for the rest.
     assert_eq!(wrong.request_count(), 6 + 2 * 2);
 }
+
+/// A suite with a schedule runs inside `sextant serve`; its regression is POSTed to the
+/// suite's webhook.
+#[test]
+fn a_scheduled_suite_runs_in_the_server_and_its_webhook_gets_the_regression() {
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = recorded_dataset(dir.path());
+    let models = ScriptedModels::start(Behaviour::WrongToolFor((0..6).collect()));
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let inbox = received.clone();
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let inbox = inbox.clone();
+            async move {
+                inbox.lock().expect("inbox").push(body);
+                "ok"
+            }
+        }),
+    );
+    let (hook_address, _hook_runtime) = crate::loopback::serve_on_loopback(hook);
+    let extra = format!("schedule = \"* * * * * *\"\nwebhook = \"http://{hook_address}/hook\"");
+    let suite = write_suite(
+        dir.path(),
+        "nightly-gate",
+        "openai-chat",
+        &models.base_url,
+        &extra,
+    );
+    let config = format!("[evals]\nsuites = [\"{}\"]\n", suite.display());
+    let server = Server::start(&data_dir, &config);
+
+    // The schedule fires every second; the bound only keeps a broken build from hanging.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while received.lock().expect("inbox").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let summaries = received.lock().expect("inbox").clone();
+    let summary = summaries.first().expect("the webhook received a summary");
+    assert_eq!(summary["suite"], "nightly-gate");
+    assert_eq!(summary["verdict"], "regression", "{summary}");
+    assert_eq!(
+        summary["regressed"].as_array().map(Vec::len),
+        Some(6),
+        "{summary}"
+    );
+    let (_, runs) = server.get_json("/api/evals/runs?suite=nightly-gate");
+    assert!(runs["runs"][0]["id"].as_i64().is_some(), "{runs}");
+}

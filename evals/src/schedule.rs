@@ -1,0 +1,100 @@
+//! Scheduled suites: inside `sextant serve`, each suite with a `schedule` (cron, seconds
+//! optional) runs at its times; a regression POSTs the run's summary to the suite's
+//! `webhook`. Runs of one suite never overlap: the next time is computed after a run ends.
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sextant_ingest::access::AccessControl;
+use sextant_ingest::layout::{DEFAULT_PROJECT, DataDir};
+
+use crate::gate::Verdict;
+use crate::report::RunReport;
+use crate::run::run_suite;
+use crate::suite::Suite;
+
+/// The JSON a webhook receives.
+pub fn webhook_summary(report: &RunReport) -> serde_json::Value {
+    serde_json::json!({
+        "suite": report.suite,
+        "run_id": report.run_id,
+        "verdict": report.gate.verdict,
+        "reasons": report.gate.reasons,
+        "dataset": report.dataset,
+        "dataset_version": report.dataset_version,
+        "candidate": report.candidate,
+        "baseline": report.baseline,
+        "examples": report.gate.examples,
+        "candidate_pass_rate": report.gate.candidate_pass_rate,
+        "baseline_pass_rate": report.gate.baseline_pass_rate,
+        "mcnemar_p": report.gate.mcnemar_p,
+        "regressed": report
+            .examples
+            .iter()
+            .filter(|example| example.baseline_passed && !example.candidate_passed)
+            .map(|example| serde_json::json!({
+                "trace_id": example.trace_id,
+                "first_divergence": example.first_divergence,
+            }))
+            .collect::<Vec<_>>(),
+    })
+}
+
+async fn post_webhook(url: &str, report: &RunReport) {
+    let client = reqwest::Client::new();
+    let sent = client
+        .post(url)
+        .timeout(Duration::from_secs(30))
+        .json(&webhook_summary(report))
+        .send()
+        .await;
+    match sent {
+        Ok(response) if response.status().is_success() => {}
+        Ok(response) => {
+            tracing::warn!(url, status = %response.status(), "eval webhook refused the summary")
+        }
+        Err(error) => tracing::warn!(url, %error, "eval webhook unreachable"),
+    }
+}
+
+/// Starts one task per scheduled suite; they run until the runtime stops.
+pub fn spawn_schedules(
+    access: Arc<AccessControl>,
+    data_dir: DataDir,
+    suites: Vec<Suite>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    suites
+        .into_iter()
+        .filter_map(|suite| {
+            let cron = croner::Cron::from_str(suite.schedule.as_deref()?).ok()?;
+            let access = access.clone();
+            let data_dir = data_dir.clone();
+            Some(tokio::spawn(async move {
+                loop {
+                    let now = chrono::Utc::now();
+                    let Ok(next) = cron.find_next_occurrence(&now, false) else {
+                        tracing::warn!(suite = suite.name, "schedule has no next time; stopping it");
+                        return;
+                    };
+                    let wait = (next - now).to_std().unwrap_or_default();
+                    tokio::time::sleep(wait).await;
+                    let project = suite.project.as_deref().unwrap_or(DEFAULT_PROJECT);
+                    match run_suite(&access, &data_dir, project, &suite).await {
+                        Ok(report) => {
+                            tracing::info!(suite = suite.name, verdict = ?report.gate.verdict, run = ?report.run_id, "scheduled eval ran");
+                            if report.gate.verdict == Verdict::Regression
+                                && let Some(url) = &suite.webhook
+                            {
+                                post_webhook(url, &report).await;
+                            }
+                        }
+                        Err(error) => {
+                            tracing::error!(suite = suite.name, %error, "scheduled eval failed")
+                        }
+                    }
+                }
+            }))
+        })
+        .collect()
+}
