@@ -68,16 +68,7 @@ pub fn run_keys(data_dir: &Path, command: KeysCommand) -> anyhow::Result<()> {
             scope,
             name,
         } => {
-            let created = access.with_store(|store| {
-                store.create_key(access.pepper(), &project, scope, name.as_deref())
-            })?;
-            access.audit(AuditEntry::now(
-                Some(&project),
-                "cli",
-                "key.create",
-                "ok",
-                format!("key {} scope {scope}", created.record.id),
-            ));
+            let created = access.create_key(&project, scope, name.as_deref(), "cli")?;
             eprintln!(
                 "created {scope} key {} for project {project}; it is shown once, store it now:",
                 created.record.id
@@ -107,14 +98,7 @@ pub fn run_keys(data_dir: &Path, command: KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke { id } => {
-            let record = access.with_store(|store| store.revoke_key(&id))?;
-            access.audit(AuditEntry::now(
-                Some(&record.project_id),
-                "cli",
-                "key.revoke",
-                "ok",
-                format!("key {id}"),
-            ));
+            let record = access.revoke_key(&id, "cli")?;
             crate::say!("revoked key {id} of project {}", record.project_id);
         }
     }

@@ -41,15 +41,6 @@ pub const SPANS_TABLE_CODE: u64 = 0;
 /// The `table` fast field of a document whose row is in the `logs` table.
 pub const LOGS_TABLE_CODE: u64 = 1;
 
-/// The `table` code stored in the index for rows of `table`; `None` for unindexed tables.
-pub fn table_code(table: Table) -> Option<u64> {
-    match table {
-        Table::Spans => Some(SPANS_TABLE_CODE),
-        Table::Logs => Some(LOGS_TABLE_CODE),
-        Table::Metrics => None,
-    }
-}
-
 /// Handles to the fields of the partition index schema.
 #[derive(Debug, Clone, Copy)]
 pub struct SpanIndexFields {
@@ -99,7 +90,7 @@ impl SpanIndexFields {
 
     /// Fields whose text can be highlighted, with the stored column holding it, in the
     /// order a snippet is looked for, for rows of `table`.
-    pub fn snippet_fields(&self, table: Table) -> &'static [(FieldName, &'static str)] {
+    pub fn snippet_fields(table: Table) -> &'static [(FieldName, &'static str)] {
         match table {
             Table::Logs => &[
                 (FieldName::Body, "body"),

@@ -400,7 +400,7 @@ fn fetch_hits(
         let partition = &partitions[candidate.partition];
         let table = candidate.kind.table();
         let mut snippet = None;
-        for &(field_name, column) in fields.snippet_fields(table) {
+        for &(field_name, column) in SpanIndexFields::snippet_fields(table) {
             let Some(text) = row.get(column).and_then(Value::as_str) else {
                 continue;
             };
@@ -439,9 +439,7 @@ fn read_rows(
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?;
     let total_rows = builder.metadata().file_metadata().num_rows() as u64;
     let schema = builder.schema().clone();
-    let (_, fields) = span_index_schema();
-    let snippet_columns = fields
-        .snippet_fields(table)
+    let snippet_columns = SpanIndexFields::snippet_fields(table)
         .iter()
         .map(|(_, column)| column);
     let wanted: Vec<usize> = summary_columns(table)

@@ -172,17 +172,60 @@ impl AccessControl {
         Ok(body(store, cache))
     }
 
-    /// Runs `body` on the store (CLI and admin actions); the key cache is reloaded after.
+    /// Runs `body` on the store. Keys change only through [`AccessControl::create_key`]
+    /// and [`AccessControl::revoke_key`], which keep the key cache true.
     pub fn with_store<T>(&self, body: impl FnOnce(&MetadataStore) -> T) -> T {
+        let guard = self
+            .store
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        body(&guard.0)
+    }
+
+    /// Runs a key change on the store and makes the cache reload: our own writes do not
+    /// change `data_version`.
+    fn change_keys<T>(&self, body: impl FnOnce(&MetadataStore) -> T) -> T {
         let mut guard = self
             .store
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         let (store, cache) = &mut *guard;
         let result = body(store);
-        // Our own writes do not change `data_version`: force a reload.
         cache.data_version = None;
         result
+    }
+
+    /// Creates a key of an existing project, audited as done by `actor`.
+    pub fn create_key(
+        &self,
+        project_id: &str,
+        scope: Scope,
+        name: Option<&str>,
+        actor: &str,
+    ) -> Result<keys::CreatedKey, KeyError> {
+        let created =
+            self.change_keys(|store| store.create_key(&self.pepper, project_id, scope, name))?;
+        self.audit(AuditEntry::now(
+            Some(project_id),
+            actor,
+            "key.create",
+            "ok",
+            format!("key {} scope {scope}", created.record.id),
+        ));
+        Ok(created)
+    }
+
+    /// Revokes a key (its web sessions end), audited as done by `actor`.
+    pub fn revoke_key(&self, key_id: &str, actor: &str) -> Result<KeyRecord, KeyError> {
+        let record = self.change_keys(|store| store.revoke_key(key_id))?;
+        self.audit(AuditEntry::now(
+            Some(&record.project_id),
+            actor,
+            "key.revoke",
+            "ok",
+            format!("key {key_id}"),
+        ));
+        Ok(record)
     }
 
     pub fn pepper(&self) -> &[u8; 32] {
@@ -423,16 +466,13 @@ mod tests {
             .expect("open mode");
         assert_eq!(open.project_id, "default");
 
-        let (ingest, reader) = access.with_store(|store| {
-            store.create_project("team-a").expect("project");
-            let ingest = store
-                .create_key(access.pepper(), "team-a", Scope::Ingest, None)
-                .expect("key");
-            let reader = store
-                .create_key(access.pepper(), "team-a", Scope::Read, None)
-                .expect("key");
-            (ingest, reader)
-        });
+        access.with_store(|store| store.create_project("team-a").expect("project"));
+        let ingest = access
+            .create_key("team-a", Scope::Ingest, None, "test")
+            .expect("key");
+        let reader = access
+            .create_key("team-a", Scope::Read, None, "test")
+            .expect("key");
         assert!(!access.is_open_mode());
         let bearer = |key: &str| format!("Bearer {key}");
 
@@ -464,7 +504,9 @@ mod tests {
         access
             .authorize_web_session(&token, Scope::Read)
             .expect("session works");
-        access.with_store(|store| store.revoke_key(&reader.record.id).expect("revoke"));
+        access
+            .revoke_key(&reader.record.id, "test")
+            .expect("revoke");
         assert!(matches!(
             access.authorize_header(Some(&bearer(&reader.key)), Scope::Read),
             Err(AuthFailure::Revoked { .. })
@@ -474,7 +516,9 @@ mod tests {
             Some(AuthFailure::SessionEnded)
         );
         // Revoking every key does not reopen the server.
-        access.with_store(|store| store.revoke_key(&ingest.record.id).expect("revoke"));
+        access
+            .revoke_key(&ingest.record.id, "test")
+            .expect("revoke");
         assert!(!access.is_open_mode());
 
         let failures = access.with_store(|store| store.list_audit(None, 100).expect("audit"));

@@ -18,19 +18,17 @@ struct ProjectKeys {
 
 fn create_project(app: &TestApp, project: &str) -> ProjectKeys {
     let access = &app.state.access;
-    access.with_store(|store| {
-        store.create_project(project).expect("project");
-        let key = |scope| {
-            store
-                .create_key(access.pepper(), project, scope, None)
-                .expect("key")
-        };
-        ProjectKeys {
-            ingest: key(Scope::Ingest),
-            read: key(Scope::Read),
-            admin: key(Scope::Admin),
-        }
-    })
+    access.with_store(|store| store.create_project(project).expect("project"));
+    let key = |scope| {
+        access
+            .create_key(project, scope, None, "test")
+            .expect("key")
+    };
+    ProjectKeys {
+        ingest: key(Scope::Ingest),
+        read: key(Scope::Read),
+        admin: key(Scope::Admin),
+    }
 }
 
 fn bearer(key: &CreatedKey) -> String {
@@ -208,13 +206,13 @@ async fn every_auth_failure_has_its_status_and_message() {
     let (status, _) = send(&app, "GET", "/api/traces", None, None).await;
     assert_eq!(status, StatusCode::OK);
     let keys = create_project(&app, "alpha");
-    let revoked = app.state.access.with_store(|store| {
-        let created = store
-            .create_key(app.state.access.pepper(), "alpha", Scope::Read, None)
-            .expect("key");
-        store.revoke_key(&created.record.id).expect("revoke");
-        created
-    });
+    let access = &app.state.access;
+    let revoked = access
+        .create_key("alpha", Scope::Read, None, "test")
+        .expect("key");
+    access
+        .revoke_key(&revoked.record.id, "test")
+        .expect("revoke");
     let unknown = format!("Bearer sxt_{}_{}", "0".repeat(12), "1".repeat(64));
     let otlp = Some(trace_json(TRACE_A, "otter"));
     let cases: Vec<(&str, &str, Option<String>, StatusCode, &str)> = vec![

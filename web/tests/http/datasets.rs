@@ -103,12 +103,11 @@ async fn datasets_are_versioned_sets_of_recorded_traces() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Datasets belong to their project: another project's reader sees none.
-    let key = app.state.access.with_store(|store| {
-        store.create_project("alpha").expect("project");
-        store
-            .create_key(app.state.access.pepper(), "alpha", Scope::Read, None)
-            .expect("key")
-    });
+    let access = &app.state.access;
+    access.with_store(|store| store.create_project("alpha").expect("project"));
+    let key = access
+        .create_key("alpha", Scope::Read, None, "test")
+        .expect("key");
     let request = Request::get("/api/datasets/failed-runs")
         .header(header::AUTHORIZATION, format!("Bearer {}", key.key))
         .body(Body::empty())
