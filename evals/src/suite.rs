@@ -88,6 +88,9 @@ pub struct ModelConfig {
     /// Request parameters sent as given (`temperature`, `max_tokens`, …).
     #[serde(default)]
     pub params: BTreeMap<String, toml::Value>,
+    /// Ask for a streamed answer (server-sent events), as agents do.
+    #[serde(default)]
+    pub stream: bool,
     /// The system prompt read from `system_prompt_file` when the suite is loaded.
     #[serde(skip)]
     pub system_prompt: Option<String>,

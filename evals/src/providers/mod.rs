@@ -5,12 +5,16 @@
 //!
 //! Infra failures (connection errors, timeouts, 429, 5xx) are retried with exponential
 //! backoff, honouring `Retry-After`; if they persist the call is [`ProviderError::Unavailable`]
-//! and the example is void — never counted as the model's failure. Non-streaming calls
-//! for now.
+//! and the example is void — never counted as the model's failure.
+//!
+//! With `stream = true` in the model's config the request asks for server-sent events
+//! (`sse.rs`) and each shape assembles its deltas into the same [`Turn`]; an error event
+//! mid-stream (Anthropic's `overloaded_error`, OpenAI's `error`) is retried like a 5xx.
 
 mod anthropic;
 mod openai_chat;
 mod openai_responses;
+pub mod sse;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -18,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::error::{EvalError, Result};
-use crate::messages::{Message, Turn};
+use crate::messages::{Message, ToolCallRequest, Turn};
 use crate::suite::{ModelConfig, Provider};
 
 /// One model call, provider-neutral.
@@ -96,25 +100,41 @@ impl ProviderClient {
     pub fn wire_request(&self, request: &ModelRequest) -> (String, Value) {
         let base = self.config.base_url.trim_end_matches('/');
         let model = &self.config.model;
+        let stream = self.config.stream;
         match self.config.provider {
             Provider::OpenaiChat => (
                 format!("{base}/chat/completions"),
-                openai_chat::body(model, request),
+                openai_chat::body(model, request, stream),
             ),
             Provider::OpenaiResponses => (
                 format!("{base}/responses"),
-                openai_responses::body(model, request),
+                openai_responses::body(model, request, stream),
             ),
-            Provider::Anthropic => (format!("{base}/messages"), anthropic::body(model, request)),
+            Provider::Anthropic => (
+                format!("{base}/messages"),
+                anthropic::body(model, request, stream),
+            ),
         }
     }
 
-    fn parse(&self, body: &Value) -> std::result::Result<Turn, String> {
-        match self.config.provider {
-            Provider::OpenaiChat => openai_chat::parse(body),
-            Provider::OpenaiResponses => openai_responses::parse(body),
-            Provider::Anthropic => anthropic::parse(body),
+    /// A successful response's body as a turn: JSON, or a stream of events.
+    fn parse(&self, text: &str, streamed: bool) -> std::result::Result<Turn, StreamFailure> {
+        if streamed {
+            let events = sse::events(text);
+            return match self.config.provider {
+                Provider::OpenaiChat => openai_chat::parse_stream(&events),
+                Provider::OpenaiResponses => openai_responses::parse_stream(&events),
+                Provider::Anthropic => anthropic::parse_stream(&events),
+            };
         }
+        let json: Value = serde_json::from_str(text)
+            .map_err(|error| StreamFailure::Malformed(format!("response is not JSON: {error}")))?;
+        match self.config.provider {
+            Provider::OpenaiChat => openai_chat::parse(&json),
+            Provider::OpenaiResponses => openai_responses::parse(&json),
+            Provider::Anthropic => anthropic::parse(&json),
+        }
+        .map_err(StreamFailure::Malformed)
     }
 
     /// Sends the request, retrying infra failures.
@@ -125,45 +145,14 @@ impl ProviderClient {
         let (url, body) = self.wire_request(request);
         let mut last_error = String::new();
         for attempt in 1..=self.max_attempts {
-            let started = Instant::now();
-            let mut call = self.http.post(&url).json(&body);
-            if let Some(key) = &self.api_key {
-                call = match self.config.provider {
-                    Provider::Anthropic => call.header("x-api-key", key),
-                    _ => call.bearer_auth(key),
-                };
-            }
-            if self.config.provider == Provider::Anthropic {
-                call = call.header("anthropic-version", "2023-06-01");
-            }
             let mut wait = self.first_backoff * 2u32.pow(attempt - 1);
-            match call.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    if let Some(seconds) = response
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|value| value.to_str().ok())
-                        .and_then(|value| value.parse::<u64>().ok())
-                    {
-                        wait = Duration::from_secs(seconds.min(10));
-                    }
-                    let text = response.text().await.unwrap_or_default();
-                    if status.is_success() {
-                        let latency = started.elapsed();
-                        let json: Value = serde_json::from_str(&text).map_err(|error| {
-                            ProviderError::Rejected(format!("response is not JSON: {error}"))
-                        })?;
-                        let turn = self.parse(&json).map_err(ProviderError::Rejected)?;
-                        return Ok(Answer { turn, latency });
-                    }
-                    let snippet: String = text.chars().take(300).collect();
-                    if status.as_u16() != 429 && !status.is_server_error() {
-                        return Err(ProviderError::Rejected(format!("{status}: {snippet}")));
-                    }
-                    last_error = format!("{status}: {snippet}");
+            match self.attempt(&url, &body).await {
+                Attempt::Answered(answer) => return Ok(answer),
+                Attempt::Refused(message) => return Err(ProviderError::Rejected(message)),
+                Attempt::Failed { error, retry_after } => {
+                    last_error = error;
+                    wait = retry_after.unwrap_or(wait);
                 }
-                Err(error) => last_error = error.to_string(),
             }
             if attempt < self.max_attempts {
                 tokio::time::sleep(wait).await;
@@ -173,6 +162,115 @@ impl ProviderClient {
             attempts: self.max_attempts,
             message: last_error,
         })
+    }
+
+    /// One try: the answer, a refusal (4xx other than 429, not the provider's shape), or
+    /// an infra failure to retry (no connection, 429, 5xx, a body or stream cut short).
+    async fn attempt(&self, url: &str, body: &Value) -> Attempt {
+        let started = Instant::now();
+        let mut call = self.http.post(url).json(body);
+        if let Some(key) = &self.api_key {
+            call = match self.config.provider {
+                Provider::Anthropic => call.header("x-api-key", key),
+                _ => call.bearer_auth(key),
+            };
+        }
+        if self.config.provider == Provider::Anthropic {
+            call = call.header("anthropic-version", "2023-06-01");
+        }
+        let failed = |error: String, retry_after| Attempt::Failed { error, retry_after };
+        let response = match call.send().await {
+            Ok(response) => response,
+            Err(error) => return failed(error.to_string(), None),
+        };
+        let status = response.status();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string)
+        };
+        let retry_after = header("retry-after")
+            .and_then(|value| value.parse::<u64>().ok())
+            .map(|seconds| Duration::from_secs(seconds.min(10)));
+        let streamed =
+            header("content-type").is_some_and(|value| value.starts_with("text/event-stream"));
+        let text = match response.text().await {
+            Ok(text) => text,
+            Err(error) => return failed(format!("reading the response: {error}"), retry_after),
+        };
+        if !status.is_success() {
+            let snippet: String = text.chars().take(300).collect();
+            if status.as_u16() != 429 && !status.is_server_error() {
+                return Attempt::Refused(format!("{status}: {snippet}"));
+            }
+            return failed(format!("{status}: {snippet}"), retry_after);
+        }
+        let latency = started.elapsed();
+        match self.parse(&text, streamed) {
+            Ok(turn) => Attempt::Answered(Answer { turn, latency }),
+            Err(StreamFailure::Malformed(message)) => Attempt::Refused(message),
+            Err(StreamFailure::Interrupted(message)) => {
+                failed(format!("the stream failed: {message}"), retry_after)
+            }
+        }
+    }
+}
+
+enum Attempt {
+    Answered(Answer),
+    Refused(String),
+    Failed {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// Why a successful response held no turn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamFailure {
+    /// An error event mid-stream (overloaded, server error): retried.
+    Interrupted(String),
+    /// Not the provider's shape: the request is refused, not retried.
+    Malformed(String),
+}
+
+impl From<String> for StreamFailure {
+    fn from(message: String) -> Self {
+        StreamFailure::Malformed(message)
+    }
+}
+
+/// A streamed tool call as its pieces arrive: id and name once, arguments in fragments.
+#[derive(Debug, Clone, Default)]
+struct PartialCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+impl PartialCall {
+    fn add(&mut self, id: Option<&str>, name: Option<&str>, arguments: Option<&str>) {
+        if let Some(id) = id.filter(|id| !id.is_empty()) {
+            self.id = id.to_string();
+        }
+        if let Some(name) = name.filter(|name| !name.is_empty()) {
+            self.name = name.to_string();
+        }
+        self.arguments.push_str(arguments.unwrap_or_default());
+    }
+
+    fn finish(self) -> ToolCallRequest {
+        ToolCallRequest {
+            id: self.id,
+            name: self.name,
+            arguments: if self.arguments.trim().is_empty() {
+                Value::Object(Default::default())
+            } else {
+                decode_arguments(&self.arguments)
+            },
+        }
     }
 }
 
@@ -258,6 +356,7 @@ mod tests {
             system_prompt_file: None,
             params: BTreeMap::new(),
             system_prompt: None,
+            stream: false,
         })
         .expect("client")
     }

@@ -3,10 +3,13 @@
 
 use serde_json::{Value, json};
 
-use super::{ModelRequest, arguments_text, decode_arguments, with_params};
+use super::sse::SseEvent;
+use super::{
+    ModelRequest, PartialCall, StreamFailure, arguments_text, decode_arguments, with_params,
+};
 use crate::messages::{Part, Role, ToolCallRequest, Turn};
 
-pub fn body(model: &str, request: &ModelRequest) -> Value {
+pub fn body(model: &str, request: &ModelRequest, stream: bool) -> Value {
     let mut messages = Vec::new();
     if let Some(system) = &request.system {
         messages.push(json!({"role": "system", "content": system}));
@@ -58,6 +61,10 @@ pub fn body(model: &str, request: &ModelRequest) -> Value {
         }
     }
     let mut body = json!({"model": model, "messages": messages});
+    if stream {
+        body["stream"] = Value::Bool(true);
+        body["stream_options"] = json!({"include_usage": true});
+    }
     if !request.tools.is_empty() {
         body["tools"] = request
             .tools
@@ -114,6 +121,47 @@ pub fn parse(body: &Value) -> Result<Turn, String> {
     })
 }
 
+/// A streamed answer: `choices[0].delta` chunks (text, tool calls by `index` with their
+/// arguments in pieces), usage in the last chunk, then `[DONE]`.
+pub fn parse_stream(events: &[SseEvent]) -> Result<Turn, StreamFailure> {
+    let mut turn = Turn::default();
+    let mut calls: Vec<PartialCall> = Vec::new();
+    for event in events {
+        let Some(chunk) = event.json() else { continue };
+        if let Some(error) = chunk.get("error") {
+            return Err(StreamFailure::Interrupted(error.to_string()));
+        }
+        if let Some(usage) = chunk.get("usage").filter(|usage| !usage.is_null()) {
+            turn.input_tokens = usage.get("prompt_tokens").and_then(Value::as_i64);
+            turn.output_tokens = usage.get("completion_tokens").and_then(Value::as_i64);
+        }
+        let Some(delta) = chunk.pointer("/choices/0/delta") else {
+            continue;
+        };
+        if let Some(text) = delta.get("content").and_then(Value::as_str) {
+            turn.text.push_str(text);
+        }
+        for call in delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+            if calls.len() <= index {
+                calls.resize_with(index + 1, PartialCall::default);
+            }
+            calls[index].add(
+                call.get("id").and_then(Value::as_str),
+                call.pointer("/function/name").and_then(Value::as_str),
+                call.pointer("/function/arguments").and_then(Value::as_str),
+            );
+        }
+    }
+    turn.tool_calls = calls.into_iter().map(PartialCall::finish).collect();
+    Ok(turn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,7 +169,8 @@ mod tests {
 
     #[test]
     fn requests_and_answers_in_the_chat_shape() {
-        let body = body("m", &sample_request());
+        let body = body("m", &sample_request(), false);
+        assert_eq!(body.get("stream"), None);
         assert_eq!(
             body["messages"][0],
             json!({"role": "system", "content": "be brief"})
@@ -143,5 +192,24 @@ mod tests {
         .expect("turn");
         assert_eq!(turn.tool_calls[0].arguments, json!({"path": "a"}));
         assert_eq!(turn.input_tokens, Some(10));
+    }
+
+    #[test]
+    fn a_streamed_answer_is_assembled_from_its_deltas() {
+        assert_eq!(body("m", &sample_request(), true)["stream"], true);
+        let events = crate::providers::sse::events(concat!(
+            "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"Let me \"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"look.\"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c9\",\"type\":\"function\",\"function\":{\"name\":\"bash\",\"arguments\":\"\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"command\\\":\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"ls\\\"}\"}}]}}]}\n\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3}}\n\n",
+            "data: [DONE]\n\n",
+        ));
+        let turn = parse_stream(&events).expect("turn");
+        assert_eq!(turn.text, "Let me look.");
+        assert_eq!(turn.tool_calls[0].id, "c9");
+        assert_eq!(turn.tool_calls[0].arguments, json!({"command": "ls"}));
+        assert_eq!((turn.input_tokens, turn.output_tokens), (Some(7), Some(3)));
     }
 }

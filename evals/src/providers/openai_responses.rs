@@ -3,10 +3,13 @@
 
 use serde_json::{Value, json};
 
-use super::{ModelRequest, arguments_text, decode_arguments, with_params};
+use super::sse::SseEvent;
+use super::{
+    ModelRequest, PartialCall, StreamFailure, arguments_text, decode_arguments, with_params,
+};
 use crate::messages::{Part, Role, ToolCallRequest, Turn};
 
-pub fn body(model: &str, request: &ModelRequest) -> Value {
+pub fn body(model: &str, request: &ModelRequest, stream: bool) -> Value {
     let mut input = Vec::new();
     for message in &request.messages {
         let role = match message.role {
@@ -32,6 +35,9 @@ pub fn body(model: &str, request: &ModelRequest) -> Value {
         }
     }
     let mut body = json!({"model": model, "input": input});
+    if stream {
+        body["stream"] = Value::Bool(true);
+    }
     if let Some(system) = &request.system {
         body["instructions"] = Value::String(system.clone());
     }
@@ -98,6 +104,61 @@ pub fn parse(body: &Value) -> Result<Turn, String> {
     Ok(turn)
 }
 
+/// A streamed answer: typed events. `response.completed` carries the whole response and
+/// is what counts; without it (a server that stops early) the turn is assembled from the
+/// text and function-call argument deltas. `error` and `response.failed` are failures.
+pub fn parse_stream(events: &[SseEvent]) -> Result<Turn, StreamFailure> {
+    let mut text = String::new();
+    let mut calls: Vec<(u64, PartialCall)> = Vec::new();
+    for event in events {
+        let Some(data) = event.json() else { continue };
+        let kind = data.get("type").and_then(Value::as_str).unwrap_or_default();
+        let output_index = data
+            .get("output_index")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        match kind {
+            "response.completed" => {
+                let response = data.get("response").unwrap_or(&Value::Null);
+                return parse(response).map_err(StreamFailure::Malformed);
+            }
+            "error" | "response.failed" => {
+                return Err(StreamFailure::Interrupted(data.to_string()));
+            }
+            "response.output_text.delta" => {
+                text.push_str(
+                    data.get("delta")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                );
+            }
+            "response.output_item.added"
+                if data.pointer("/item/type").and_then(Value::as_str) == Some("function_call") =>
+            {
+                let mut call = PartialCall::default();
+                call.add(
+                    data.pointer("/item/call_id").and_then(Value::as_str),
+                    data.pointer("/item/name").and_then(Value::as_str),
+                    data.pointer("/item/arguments").and_then(Value::as_str),
+                );
+                calls.push((output_index, call));
+            }
+            "response.function_call_arguments.delta" => {
+                if let Some((_, call)) = calls.iter_mut().find(|(index, _)| *index == output_index)
+                {
+                    call.add(None, None, data.get("delta").and_then(Value::as_str));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Turn {
+        text,
+        tool_calls: calls.into_iter().map(|(_, call)| call.finish()).collect(),
+        ..Turn::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,7 +166,7 @@ mod tests {
 
     #[test]
     fn requests_and_answers_in_the_responses_shape() {
-        let body = body("gpt", &sample_request());
+        let body = body("gpt", &sample_request(), false);
         assert_eq!(body["instructions"], "be brief");
         assert_eq!(body["input"][1]["type"], "function_call");
         assert_eq!(
@@ -121,5 +182,33 @@ mod tests {
         .expect("turn");
         assert_eq!(turn.tool_calls[0].arguments, json!({"q": "x"}));
         assert_eq!(turn.text, "done");
+    }
+
+    #[test]
+    fn a_streamed_answer_is_the_completed_response_or_its_deltas() {
+        assert_eq!(body("gpt", &sample_request(), true)["stream"], true);
+        let deltas = concat!(
+            "event: response.output_item.added\n",
+            "data: {\"type\":\"response.output_item.added\",\"output_index\":0,\"item\":{\"type\":\"function_call\",\"call_id\":\"k\",\"name\":\"grep\",\"arguments\":\"\"}}\n\n",
+            "event: response.function_call_arguments.delta\n",
+            "data: {\"type\":\"response.function_call_arguments.delta\",\"output_index\":0,\"delta\":\"{\\\"q\\\":\\\"x\\\"}\"}\n\n",
+        );
+        let turn = parse_stream(&crate::providers::sse::events(deltas)).expect("turn");
+        assert_eq!(turn.tool_calls[0].name, "grep");
+        assert_eq!(turn.tool_calls[0].arguments, json!({"q": "x"}));
+        let completed = format!(
+            "{deltas}event: response.completed\ndata: {}\n\n",
+            json!({"type": "response.completed", "response": {"output": [
+                {"type": "function_call", "call_id": "k", "name": "grep", "arguments": "{\"q\":\"x\"}"}],
+                "usage": {"input_tokens": 3, "output_tokens": 4}}})
+        );
+        let turn = parse_stream(&crate::providers::sse::events(&completed)).expect("turn");
+        assert_eq!(turn.output_tokens, Some(4));
+        assert_eq!(turn.tool_calls[0].arguments, json!({"q": "x"}));
+        let failed = "data: {\"type\":\"error\",\"message\":\"overloaded\"}\n\n";
+        assert!(matches!(
+            parse_stream(&crate::providers::sse::events(failed)),
+            Err(StreamFailure::Interrupted(_))
+        ));
     }
 }
