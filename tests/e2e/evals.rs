@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::scripted_models::{Behaviour, ScriptedModels};
 use crate::server::{Server, sextant};
 
-const TASKS: u32 = 8;
+pub const TASKS: u32 = 8;
 
 fn trace_id(task: u32) -> String {
     format!("{:032x}", 0xe7a1_0000_u64 + u64::from(task))
@@ -84,7 +84,7 @@ fn recorded_run(task: u32) -> Vec<Value> {
 }
 
 /// A data dir holding the recorded runs and the dataset `nightly` of all of them.
-fn recorded_dataset(dir: &Path) -> PathBuf {
+pub fn recorded_dataset(dir: &Path) -> PathBuf {
     let data_dir = dir.join("data");
     let mut server = Server::start(&data_dir, "");
     let spans: Vec<Value> = (0..TASKS).flat_map(recorded_run).collect();
@@ -115,7 +115,7 @@ fn recorded_dataset(dir: &Path) -> PathBuf {
     data_dir
 }
 
-fn write_suite(dir: &Path, name: &str, provider: &str, base_url: &str, extra: &str) -> PathBuf {
+pub fn write_suite(dir: &Path, name: &str, provider: &str, base_url: &str, extra: &str) -> PathBuf {
     let mode = if extra.contains("mode =") {
         ""
     } else {
@@ -132,15 +132,15 @@ fn write_suite(dir: &Path, name: &str, provider: &str, base_url: &str, extra: &s
     path
 }
 
-struct EvalRun {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    json: Value,
-    junit: String,
+pub struct EvalRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub json: Value,
+    pub junit: String,
 }
 
-fn eval_run(data_dir: &Path, suite: &Path) -> EvalRun {
+pub fn eval_run(data_dir: &Path, suite: &Path) -> EvalRun {
     let json_path = suite.with_extension("json");
     let junit_path = suite.with_extension("xml");
     let _ = std::fs::remove_file(&json_path);
@@ -168,36 +168,76 @@ fn eval_run(data_dir: &Path, suite: &Path) -> EvalRun {
     }
 }
 
+/// Makes a suite's candidate ask for streamed answers.
+fn with_streaming(suite: &Path) {
+    let text = std::fs::read_to_string(suite).expect("read suite");
+    let streaming = text.replace(
+        "model = \"candidate-1\"\n",
+        "model = \"candidate-1\"\nstream = true\n",
+    );
+    assert_ne!(text, streaming, "the suite names its candidate model");
+    std::fs::write(suite, streaming).expect("write suite");
+}
+
 #[test]
-fn reproducing_the_recording_passes_in_each_api_shape_and_reruns_are_cached() {
+fn reproducing_the_recording_passes_in_each_api_shape_streamed_or_not_and_reruns_are_cached() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = recorded_dataset(dir.path());
     for provider in ["openai-chat", "openai-responses", "anthropic"] {
-        let models = ScriptedModels::start(Behaviour::Reproduce);
-        let suite = write_suite(dir.path(), provider, provider, &models.base_url, "");
-        let run = eval_run(&data_dir, &suite);
-        assert_eq!(run.code, 0, "{provider}: {}\n{}", run.stdout, run.stderr);
-        assert_eq!(run.json["gate"]["verdict"], "pass", "{provider}");
-        assert_eq!(
-            models.request_count(),
-            (TASKS * 2) as usize,
-            "{provider}: one call per step"
-        );
-        assert!(
-            run.junit
-                .contains(&format!("tests=\"{TASKS}\" failures=\"0\" errors=\"0\"")),
-            "{}",
-            run.junit
-        );
-        // The same suite again: every answer comes from the cache.
-        let again = eval_run(&data_dir, &suite);
-        assert_eq!(again.code, 0);
-        assert_eq!(
-            models.request_count(),
-            (TASKS * 2) as usize,
-            "{provider}: rerun was not cached"
-        );
+        for stream in [false, true] {
+            let name = if stream {
+                format!("{provider}-streamed")
+            } else {
+                provider.to_string()
+            };
+            let models = ScriptedModels::start(Behaviour::Reproduce);
+            let suite = write_suite(dir.path(), &name, provider, &models.base_url, "");
+            if stream {
+                with_streaming(&suite);
+            }
+            let run = eval_run(&data_dir, &suite);
+            assert_eq!(run.code, 0, "{name}: {}\n{}", run.stdout, run.stderr);
+            assert_eq!(run.json["gate"]["verdict"], "pass", "{name}");
+            let steps = (TASKS * 2) as usize;
+            assert_eq!(models.request_count(), steps, "{name}: one call per step");
+            assert_eq!(
+                models.streamed_count(),
+                if stream { steps } else { 0 },
+                "{name}: streamed calls"
+            );
+            assert!(
+                run.junit
+                    .contains(&format!("tests=\"{TASKS}\" failures=\"0\" errors=\"0\"")),
+                "{}",
+                run.junit
+            );
+            // The same suite again: every answer comes from the cache.
+            let again = eval_run(&data_dir, &suite);
+            assert_eq!(again.code, 0);
+            assert_eq!(
+                models.request_count(),
+                steps,
+                "{name}: rerun was not cached"
+            );
+        }
     }
+}
+
+#[test]
+fn an_interrupted_stream_is_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = recorded_dataset(dir.path());
+    let models = ScriptedModels::start(Behaviour::InterruptFirstStreams(3));
+    let suite = write_suite(dir.path(), "cut-off", "anthropic", &models.base_url, "");
+    with_streaming(&suite);
+    let run = eval_run(&data_dir, &suite);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json["gate"]["verdict"], "pass");
+    assert_eq!(
+        models.request_count(),
+        (TASKS * 2) as usize + 3,
+        "each cut-off stream asked again once"
+    );
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! and Anthropic Messages, for the eval harness. The script mirrors the recorded runs of
 //! `evals.rs`: "task N" is answered with a `bash {"command": "run N"}` tool call, and the
 //! result "ok N" with the text "done N". A [`Behaviour`] can make it reproduce that,
-//! call the wrong tool for some tasks, answer at random, or fail with 500s.
+//! call the wrong tool for some tasks, answer at random, or fail with 500s. A request
+//! with `"stream": true` is answered with server-sent events in that API's stream shape.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,11 +28,14 @@ pub enum Behaviour {
     Random { seed: u64, wrong: f64 },
     /// Every call fails with 500.
     ServerError,
+    /// Answer as the recording did, but cut the first `n` streams off with an error event.
+    InterruptFirstStreams(usize),
 }
 
 pub struct ScriptedModels {
     pub base_url: String,
     pub requests: Arc<AtomicUsize>,
+    pub streamed: Arc<AtomicUsize>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -39,6 +43,8 @@ impl ScriptedModels {
     pub fn start(behaviour: Behaviour) -> ScriptedModels {
         let requests = Arc::new(AtomicUsize::new(0));
         let counter = requests.clone();
+        let streamed = Arc::new(AtomicUsize::new(0));
+        let streams = streamed.clone();
         let rng = Arc::new(Mutex::new(StdRng::seed_from_u64(match behaviour {
             Behaviour::Random { seed, .. } => seed,
             _ => 0,
@@ -47,18 +53,25 @@ impl ScriptedModels {
             counter.fetch_add(1, Ordering::SeqCst);
             let behaviour = behaviour.clone();
             let rng = rng.clone();
-            async move { answer(&uri, &body, &behaviour, &rng) }
+            let streams = streams.clone();
+            async move { answer(&uri, &body, &behaviour, &rng, &streams) }
         });
         let (address, runtime) = serve_on_loopback(router);
         ScriptedModels {
             base_url: format!("http://{address}/v1"),
             requests,
+            streamed,
             _runtime: runtime,
         }
     }
 
     pub fn request_count(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// How many requests asked for a stream.
+    pub fn streamed_count(&self) -> usize {
+        self.streamed.load(Ordering::SeqCst)
     }
 }
 
@@ -145,7 +158,21 @@ fn script(
     }
 }
 
-fn answer(uri: &Uri, body: &[u8], behaviour: &Behaviour, rng: &Mutex<StdRng>) -> Response {
+/// What the script says for one request, before it is put in a wire shape.
+struct Answer {
+    tool: Option<(String, Value)>,
+    text: String,
+    input_tokens: i64,
+    output_tokens: i64,
+}
+
+fn answer(
+    uri: &Uri,
+    body: &[u8],
+    behaviour: &Behaviour,
+    rng: &Mutex<StdRng>,
+    streams: &AtomicUsize,
+) -> Response {
     if matches!(behaviour, Behaviour::ServerError) {
         return (StatusCode::INTERNAL_SERVER_ERROR, "scripted outage").into_response();
     }
@@ -154,37 +181,215 @@ fn answer(uri: &Uri, body: &[u8], behaviour: &Behaviour, rng: &Mutex<StdRng>) ->
         return (StatusCode::BAD_REQUEST, "not JSON").into_response();
     };
     let (tool, text) = script(prompt_of(&last_text(path, &request)), behaviour, rng);
-    let usage_in = 100;
-    let usage_out = 10;
+    let answer = Answer {
+        tool,
+        text,
+        input_tokens: 100,
+        output_tokens: 10,
+    };
+    if request["stream"] == true {
+        let earlier_streams = streams.fetch_add(1, Ordering::SeqCst);
+        let interrupted = matches!(behaviour,
+            Behaviour::InterruptFirstStreams(n) if earlier_streams < *n);
+        let events = if path.ends_with("/chat/completions") {
+            chat_events(&answer)
+        } else if path.ends_with("/responses") {
+            responses_events(&answer)
+        } else if path.ends_with("/messages") {
+            messages_events(&answer)
+        } else {
+            return (StatusCode::NOT_FOUND, "no such endpoint").into_response();
+        };
+        return event_stream(events, interrupted);
+    }
     let body = if path.ends_with("/chat/completions") {
-        let mut message = json!({"role": "assistant", "content": text});
-        if let Some((name, arguments)) = tool {
-            message["tool_calls"] = json!([{"id": "call_1", "type": "function",
-                "function": {"name": name, "arguments": arguments.to_string()}}]);
-        }
-        json!({"choices": [{"message": message, "finish_reason": "stop"}],
-               "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out}})
+        chat_body(&answer)
     } else if path.ends_with("/responses") {
-        let mut output = Vec::new();
-        if let Some((name, arguments)) = tool {
-            output.push(json!({"type": "function_call", "call_id": "call_1", "name": name, "arguments": arguments.to_string()}));
-        } else {
-            output.push(json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}));
-        }
-        json!({"output": output, "usage": {"input_tokens": usage_in, "output_tokens": usage_out}})
+        responses_body(&answer)
     } else if path.ends_with("/messages") {
-        let mut content = Vec::new();
-        if let Some((name, arguments)) = tool {
-            content.push(
-                json!({"type": "tool_use", "id": "toolu_1", "name": name, "input": arguments}),
-            );
-        } else {
-            content.push(json!({"type": "text", "text": text}));
-        }
-        json!({"content": content, "stop_reason": "end_turn",
-               "usage": {"input_tokens": usage_in, "output_tokens": usage_out}})
+        messages_body(&answer)
     } else {
         return (StatusCode::NOT_FOUND, "no such endpoint").into_response();
     };
     axum::Json(body).into_response()
+}
+
+fn chat_body(answer: &Answer) -> Value {
+    let mut message = json!({"role": "assistant", "content": answer.text});
+    if let Some((name, arguments)) = &answer.tool {
+        message["tool_calls"] = json!([{"id": "call_1", "type": "function",
+            "function": {"name": name, "arguments": arguments.to_string()}}]);
+    }
+    json!({"choices": [{"message": message, "finish_reason": "stop"}],
+           "usage": {"prompt_tokens": answer.input_tokens, "completion_tokens": answer.output_tokens}})
+}
+
+fn responses_body(answer: &Answer) -> Value {
+    let output = match &answer.tool {
+        Some((name, arguments)) => json!({"type": "function_call", "call_id": "call_1",
+            "name": name, "arguments": arguments.to_string()}),
+        None => json!({"type": "message", "role": "assistant",
+            "content": [{"type": "output_text", "text": answer.text}]}),
+    };
+    json!({"output": [output],
+           "usage": {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens}})
+}
+
+fn messages_body(answer: &Answer) -> Value {
+    let content = match &answer.tool {
+        Some((name, arguments)) => {
+            json!({"type": "tool_use", "id": "toolu_1", "name": name, "input": arguments})
+        }
+        None => json!({"type": "text", "text": answer.text}),
+    };
+    json!({"content": [content], "stop_reason": "end_turn",
+           "usage": {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens}})
+}
+
+/// A string cut in two, as a stream delivers it in pieces.
+fn halves(text: &str) -> [&str; 2] {
+    let mut middle = text.len() / 2;
+    while !text.is_char_boundary(middle) {
+        middle += 1;
+    }
+    [&text[..middle], &text[middle..]]
+}
+
+/// (event name, data) pairs of a Chat Completions stream: deltas, then a usage chunk.
+fn chat_events(answer: &Answer) -> Vec<(Option<&'static str>, Value)> {
+    let chunk = |delta: Value| json!({"choices": [{"index": 0, "delta": delta}]});
+    let mut events = vec![(None, chunk(json!({"role": "assistant"})))];
+    match &answer.tool {
+        Some((name, arguments)) => {
+            let arguments = arguments.to_string();
+            let [first, second] = halves(&arguments);
+            events.push((
+                None,
+                chunk(json!({"tool_calls": [{"index": 0, "id": "call_1",
+                "type": "function", "function": {"name": name, "arguments": first}}]})),
+            ));
+            events.push((
+                None,
+                chunk(json!({"tool_calls": [{"index": 0,
+                "function": {"arguments": second}}]})),
+            ));
+        }
+        None => {
+            for piece in halves(&answer.text) {
+                events.push((None, chunk(json!({"content": piece}))));
+            }
+        }
+    }
+    events.push((
+        None,
+        json!({"choices": [], "usage": {"prompt_tokens": answer.input_tokens,
+        "completion_tokens": answer.output_tokens}}),
+    ));
+    events
+}
+
+/// A Responses stream: the item's deltas, then `response.completed` with the whole response.
+fn responses_events(answer: &Answer) -> Vec<(Option<&'static str>, Value)> {
+    let mut events = vec![(
+        Some("response.created"),
+        json!({"type": "response.created"}),
+    )];
+    match &answer.tool {
+        Some((name, arguments)) => {
+            events.push((Some("response.output_item.added"), json!({
+                "type": "response.output_item.added", "output_index": 0,
+                "item": {"type": "function_call", "call_id": "call_1", "name": name, "arguments": ""}})));
+            for piece in halves(&arguments.to_string()) {
+                events.push((Some("response.function_call_arguments.delta"), json!({
+                    "type": "response.function_call_arguments.delta", "output_index": 0, "delta": piece})));
+            }
+        }
+        None => {
+            for piece in halves(&answer.text) {
+                events.push((
+                    Some("response.output_text.delta"),
+                    json!({
+                    "type": "response.output_text.delta", "output_index": 0, "delta": piece}),
+                ));
+            }
+        }
+    }
+    events.push((
+        Some("response.completed"),
+        json!({"type": "response.completed",
+        "response": responses_body(answer)}),
+    ));
+    events
+}
+
+/// An Anthropic Messages stream: message_start, one content block in pieces, message_delta.
+fn messages_events(answer: &Answer) -> Vec<(Option<&'static str>, Value)> {
+    let mut events = vec![(
+        Some("message_start"),
+        json!({"type": "message_start",
+        "message": {"role": "assistant", "content": [],
+                    "usage": {"input_tokens": answer.input_tokens, "output_tokens": 1}}}),
+    )];
+    let (block, deltas) = match &answer.tool {
+        Some((name, arguments)) => (
+            json!({"type": "tool_use", "id": "toolu_1", "name": name, "input": {}}),
+            halves(&arguments.to_string())
+                .map(|piece| json!({"type": "input_json_delta", "partial_json": piece}))
+                .to_vec(),
+        ),
+        None => (
+            json!({"type": "text", "text": ""}),
+            halves(&answer.text)
+                .map(|piece| json!({"type": "text_delta", "text": piece}))
+                .to_vec(),
+        ),
+    };
+    events.push((
+        Some("content_block_start"),
+        json!({"type": "content_block_start",
+        "index": 0, "content_block": block}),
+    ));
+    for delta in deltas {
+        events.push((
+            Some("content_block_delta"),
+            json!({"type": "content_block_delta",
+            "index": 0, "delta": delta}),
+        ));
+    }
+    events.push((
+        Some("content_block_stop"),
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
+    events.push((
+        Some("message_delta"),
+        json!({"type": "message_delta",
+        "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": answer.output_tokens}}),
+    ));
+    events.push((Some("message_stop"), json!({"type": "message_stop"})));
+    events
+}
+
+/// Server-sent events; an interrupted stream stops halfway with an error event, as a
+/// provider's overloaded or dropped stream does.
+fn event_stream(events: Vec<(Option<&'static str>, Value)>, interrupted: bool) -> Response {
+    let mut body = String::new();
+    let keep = if interrupted {
+        events.len() / 2
+    } else {
+        events.len()
+    };
+    for (name, data) in events.into_iter().take(keep) {
+        if let Some(name) = name {
+            body.push_str(&format!("event: {name}\n"));
+        }
+        body.push_str(&format!("data: {data}\n\n"));
+    }
+    if interrupted {
+        body.push_str(
+            "event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\"}}\n\n",
+        );
+    } else if !body.contains("event: ") {
+        body.push_str("data: [DONE]\n\n");
+    }
+    ([("content-type", "text/event-stream")], body).into_response()
 }
