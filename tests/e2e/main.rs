@@ -8,6 +8,7 @@ mod claude_code;
 mod cli;
 mod crash;
 mod evals;
+mod local_model;
 mod loopback;
 mod otel_exporter;
 mod python_sdk;
