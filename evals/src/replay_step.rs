@@ -12,7 +12,7 @@ use crate::messages::{Turn, conversation, recorded_turn, tool_definition};
 use crate::providers::{ModelRequest, ProviderClient, json_params};
 use crate::recording::Recording;
 use crate::response_cache;
-use crate::scorers::{DivergenceKind, Scorer, divergence};
+use crate::scorers::{DivergenceKind, Scorer, ToolDefinition, divergence};
 
 /// One replayed model call.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -87,10 +87,11 @@ pub(crate) fn scores(
     scorers: &[(String, Scorer)],
     recorded: &Turn,
     replayed: &Turn,
+    tools: &[ToolDefinition],
 ) -> BTreeMap<String, f64> {
     scorers
         .iter()
-        .map(|(name, scorer)| (name.clone(), scorer.score(recorded, replayed)))
+        .map(|(name, scorer)| (name.clone(), scorer.score(recorded, replayed, tools)))
         .collect()
 }
 
@@ -108,7 +109,12 @@ pub fn recorded_side(
             let turn = recorded_turn(&call.output);
             StepResult {
                 step: index + 1,
-                scores: scores(scorers, &turn, &turn),
+                scores: scores(
+                    scorers,
+                    &turn,
+                    &turn,
+                    &tool_definitions(call.tool_definitions.as_ref()),
+                ),
                 recorded: turn.clone(),
                 replayed: turn,
                 divergence: None,
@@ -208,7 +214,7 @@ impl ModelSide<'_> {
             let recorded = recorded_turn(&call.output);
             steps.push(StepResult {
                 step: index + 1,
-                scores: scores(self.scorers, &recorded, &asked.turn),
+                scores: scores(self.scorers, &recorded, &asked.turn, &request.tools),
                 divergence: divergence(&recorded, &asked.turn),
                 recorded,
                 replayed: asked.turn,

@@ -19,11 +19,24 @@ use crate::messages::{Message, Part, Role, ToolCallRequest, Turn, conversation};
 use crate::providers::{ModelRequest, json_params};
 use crate::recording::{Recording, ToolCall};
 use crate::replay_step::{ModelSide, SideOutcome, StepResult, scores, tool_definitions};
-use crate::scorers::DivergenceKind;
+use crate::scorers::{DivergenceKind, ToolDefinition};
 use crate::suite::DivergencePolicy;
 
 /// Most model calls one replayed run may make.
 pub const MAX_TURNS: usize = 50;
+
+/// Every tool any recorded model call was offered, each once (first definition wins).
+pub fn offered_tools(recording: &Recording) -> Vec<ToolDefinition> {
+    let mut tools: Vec<ToolDefinition> = Vec::new();
+    for call in &recording.llm_calls {
+        for definition in tool_definitions(call.tool_definitions.as_ref()) {
+            if !tools.iter().any(|(name, _, _)| *name == definition.0) {
+                tools.push(definition);
+            }
+        }
+    }
+    tools
+}
 
 /// The whole recorded run as one turn: its tool calls in order, its final answer.
 pub fn recorded_trajectory(recording: &Recording) -> Turn {
@@ -98,17 +111,7 @@ impl ModelSide<'_> {
     ) -> SideOutcome {
         let first_call = recording.llm_calls.first();
         let system = self.system_prompt(first_call.and_then(|call| call.system_prompt.as_ref()));
-        let mut tools = Vec::new();
-        for call in &recording.llm_calls {
-            for definition in tool_definitions(call.tool_definitions.as_ref()) {
-                if !tools
-                    .iter()
-                    .any(|(name, _, _): &(String, String, Value)| *name == definition.0)
-                {
-                    tools.push(definition);
-                }
-            }
-        }
+        let tools = offered_tools(recording);
         let mut messages = first_user_message(recording);
         if messages.is_empty() {
             return SideOutcome::void("the recording has no first input to start from".into());
@@ -210,7 +213,7 @@ impl ModelSide<'_> {
             last.divergence = Some(DivergenceKind::Missing);
         }
         let recorded = recorded_trajectory(recording);
-        let trajectory_scores = scores(self.scorers, &recorded, &trajectory);
+        let trajectory_scores = scores(self.scorers, &recorded, &trajectory, &tools);
         let mean = trajectory_scores.values().sum::<f64>() / trajectory_scores.len().max(1) as f64;
         let mut outcome = SideOutcome::from_steps(steps, self.pass_score, cost);
         outcome.score = mean;
@@ -227,7 +230,7 @@ pub fn recorded_trajectory_side(
 ) -> SideOutcome {
     let mut outcome = crate::replay_step::recorded_side(recording, scorers, pass_score);
     let trajectory = recorded_trajectory(recording);
-    let trajectory_scores = scores(scorers, &trajectory, &trajectory);
+    let trajectory_scores = scores(scorers, &trajectory, &trajectory, &offered_tools(recording));
     outcome.score = trajectory_scores.values().sum::<f64>() / trajectory_scores.len().max(1) as f64;
     outcome.passed = outcome.score >= pass_score - 1e-9;
     outcome

@@ -3,10 +3,11 @@
 //!
 //! Available now: `action_match`, `tool_name_f1`, `args_match` (exact, subset, superset,
 //! ignore; ignored keys overall and per tool), `trajectory_match` (strict, unordered,
-//! subset, superset), and the text checks `contains`, `regex`, `json`. The others a suite
-//! may name (schema validity, JSON schema, the LLM judge, ratios) are refused with a clear
-//! message until they land. In trajectory replay the turns compared are whole runs: every
-//! tool call in order, and the final answer.
+//! subset, superset), `schema_validity` (the candidate's tool arguments against the
+//! offered tools' JSON schemas), and the text checks `contains`, `regex`, `json`,
+//! `json_schema`. The others a suite may name (the LLM judge, ratios) are refused with a
+//! clear message until they land. In trajectory replay the turns compared are whole runs:
+//! every tool call in order, and the final answer.
 
 use std::collections::HashMap;
 
@@ -30,7 +31,12 @@ pub enum Scorer {
     Contains(String),
     Regex(regex::Regex),
     Json,
+    SchemaValidity,
+    JsonSchema(std::sync::Arc<jsonschema::Validator>),
 }
+
+/// A tool the model was offered: name, description, JSON schema of its arguments.
+pub type ToolDefinition = (String, String, Value);
 
 impl Scorer {
     /// Prepares the suite's scorers; `action_match` when the suite names none.
@@ -60,12 +66,17 @@ impl Scorer {
                         })?),
                     ),
                     ScorerConfig::Json => ("json".into(), Scorer::Json),
+                    ScorerConfig::SchemaValidity => ("schema_validity".into(), Scorer::SchemaValidity),
+                    ScorerConfig::JsonSchema { schema } => (
+                        "json_schema".into(),
+                        Scorer::JsonSchema(std::sync::Arc::new(load_schema(schema)?)),
+                    ),
                     ScorerConfig::TrajectoryMatch { mode } => {
                         ("trajectory_match".into(), Scorer::TrajectoryMatch(*mode))
                     }
                     other => {
                         return Err(EvalError::Invalid(format!(
-                            "scorer {other:?} is not available in this build yet; use action_match, tool_name_f1, args_match, contains, regex or json"
+                            "scorer {other:?} is not available in this build yet; use action_match, tool_name_f1, args_match, trajectory_match, schema_validity, contains, regex, json or json_schema"
                         )));
                     }
                 })
@@ -73,8 +84,8 @@ impl Scorer {
             .collect()
     }
 
-    /// The candidate's score for one step.
-    pub fn score(&self, recorded: &Turn, candidate: &Turn) -> f64 {
+    /// The candidate's score for one step, given the tools it was offered.
+    pub fn score(&self, recorded: &Turn, candidate: &Turn, tools: &[ToolDefinition]) -> f64 {
         match self {
             Scorer::ActionMatch => f64::from(u8::from(same_action(recorded, candidate))),
             Scorer::ToolNameF1 => tool_name_f1(&recorded.tool_calls, &candidate.tool_calls),
@@ -93,8 +104,54 @@ impl Scorer {
             Scorer::Json => f64::from(u8::from(
                 serde_json::from_str::<Value>(candidate.text.trim()).is_ok(),
             )),
+            Scorer::SchemaValidity => schema_validity(&candidate.tool_calls, tools),
+            Scorer::JsonSchema(validator) => f64::from(u8::from(
+                serde_json::from_str::<Value>(candidate.text.trim())
+                    .is_ok_and(|value| validator.is_valid(&value)),
+            )),
         }
     }
+}
+
+/// Reads and compiles a JSON schema file (draft detected from `$schema`, 2020-12 otherwise).
+fn load_schema(path: &std::path::Path) -> Result<jsonschema::Validator> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        EvalError::Invalid(format!("json_schema scorer: {}: {error}", path.display()))
+    })?;
+    let schema: Value = serde_json::from_str(&text).map_err(|error| {
+        EvalError::Invalid(format!(
+            "json_schema scorer: {} is not JSON: {error}",
+            path.display()
+        ))
+    })?;
+    jsonschema::validator_for(&schema).map_err(|error| {
+        EvalError::Invalid(format!(
+            "json_schema scorer: {} is not a valid schema: {error}",
+            path.display()
+        ))
+    })
+}
+
+/// The share of tool calls whose arguments are valid for a tool that was offered. A call of
+/// a tool not offered is invalid; a tool whose own schema does not compile validates
+/// anything (the recording's fault, not the candidate's). No calls: 1.
+pub fn schema_validity(calls: &[ToolCallRequest], tools: &[ToolDefinition]) -> f64 {
+    if calls.is_empty() {
+        return 1.0;
+    }
+    let valid = calls
+        .iter()
+        .filter(|call| {
+            tools
+                .iter()
+                .find(|(name, _, _)| *name == call.name)
+                .is_some_and(|(_, _, schema)| match jsonschema::validator_for(schema) {
+                    Ok(validator) => validator.is_valid(&call.arguments),
+                    Err(_) => true,
+                })
+        })
+        .count();
+    valid as f64 / calls.len() as f64
 }
 
 fn sorted_names(calls: &[ToolCallRequest]) -> Vec<&str> {
@@ -392,5 +449,74 @@ mod tests {
             divergence(&bash, &turn(vec![call("bash", json!({"command": "pwd"}))])),
             Some(DivergenceKind::Arguments)
         );
+    }
+
+    #[test]
+    fn tool_arguments_are_checked_against_the_offered_schemas() {
+        let bash_schema = json!({"type": "object", "properties": {"command": {"type": "string"}},
+            "required": ["command"]});
+        let tools = vec![
+            ("bash".to_string(), "run".to_string(), bash_schema),
+            ("broken".to_string(), String::new(), json!({"type": 12})),
+        ];
+        let valid = call("bash", json!({"command": "ls"}));
+        let wrong_type = call("bash", json!({"command": 3}));
+        let missing = call("bash", json!({}));
+        let unknown_tool = call("grep", json!({"pattern": "x"}));
+        assert_eq!(schema_validity(&[valid.clone()], &tools), 1.0);
+        assert_eq!(schema_validity(&[valid.clone(), wrong_type], &tools), 0.5);
+        assert_eq!(schema_validity(&[missing], &tools), 0.0);
+        assert_eq!(schema_validity(&[unknown_tool], &tools), 0.0);
+        assert_eq!(schema_validity(&[], &tools), 1.0);
+        // A schema that does not compile is the recording's problem: anything passes.
+        assert_eq!(
+            schema_validity(&[call("broken", json!({"a": 1}))], &tools),
+            1.0
+        );
+        let scorer = Scorer::SchemaValidity;
+        assert_eq!(
+            scorer.score(&Turn::default(), &turn(vec![valid]), &tools),
+            1.0
+        );
+    }
+
+    #[test]
+    fn json_schema_scores_the_answer_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("answer.schema.json");
+        std::fs::write(
+            &path,
+            r#"{"type": "object", "properties": {"fixed": {"type": "boolean"}}, "required": ["fixed"]}"#,
+        )
+        .expect("write schema");
+        let configs = [ScorerConfig::JsonSchema {
+            schema: path.clone(),
+        }];
+        let scorers = Scorer::from_configs(&configs).expect("schema compiles");
+        let (name, scorer) = &scorers[0];
+        assert_eq!(name, "json_schema");
+        let answer = |text: &str| Turn {
+            text: text.into(),
+            ..Turn::default()
+        };
+        let recorded = Turn::default();
+        assert_eq!(
+            scorer.score(&recorded, &answer(r#" {"fixed": true} "#), &[]),
+            1.0
+        );
+        assert_eq!(
+            scorer.score(&recorded, &answer(r#"{"fixed": "yes"}"#), &[]),
+            0.0
+        );
+        assert_eq!(scorer.score(&recorded, &answer("fixed it"), &[]), 0.0);
+
+        std::fs::write(&path, r#"{"type": 12}"#).expect("write schema");
+        let error = Scorer::from_configs(&configs).expect_err("invalid schema");
+        assert!(error.to_string().contains("not a valid schema"), "{error}");
+        let missing = [ScorerConfig::JsonSchema {
+            schema: dir.path().join("absent.json"),
+        }];
+        let error = Scorer::from_configs(&missing).expect_err("missing file");
+        assert!(error.to_string().contains("absent.json"), "{error}");
     }
 }

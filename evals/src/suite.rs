@@ -251,6 +251,14 @@ impl Suite {
             let Some(model) = model else { continue };
             model.load_system_prompt(base, role)?;
         }
+        // Files scorers name are relative to the suite, like its rules files.
+        for scorer in &mut suite.scorers {
+            match scorer {
+                ScorerConfig::JsonSchema { schema: file }
+                | ScorerConfig::Judge { template: file, .. } => *file = base.join(&*file),
+                _ => {}
+            }
+        }
         Ok(suite)
     }
 }
