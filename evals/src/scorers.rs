@@ -463,7 +463,7 @@ mod tests {
         let wrong_type = call("bash", json!({"command": 3}));
         let missing = call("bash", json!({}));
         let unknown_tool = call("grep", json!({"pattern": "x"}));
-        assert_eq!(schema_validity(&[valid.clone()], &tools), 1.0);
+        assert_eq!(schema_validity(std::slice::from_ref(&valid), &tools), 1.0);
         assert_eq!(schema_validity(&[valid.clone(), wrong_type], &tools), 0.5);
         assert_eq!(schema_validity(&[missing], &tools), 0.0);
         assert_eq!(schema_validity(&[unknown_tool], &tools), 0.0);
