@@ -123,16 +123,19 @@ enum Block {
 }
 
 /// A streamed message: `message_start` (input usage), `content_block_start` / `_delta`
-/// (`text_delta`, `input_json_delta`) by index, `message_delta` (output usage); an `error`
-/// event (e.g. `overloaded_error`) is a failure.
+/// (`text_delta`, `input_json_delta`) by index, `message_delta` (output usage), then
+/// `message_stop`. An `error` event (e.g. `overloaded_error`) or a stream that ends before
+/// `message_stop` is a failure to retry, never a half answer scored.
 pub fn parse_stream(events: &[SseEvent]) -> Result<Turn, StreamFailure> {
     let mut turn = Turn::default();
     let mut blocks: Vec<Block> = Vec::new();
+    let mut stopped = false;
     for event in events {
         let Some(data) = event.json() else { continue };
         let index = data.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
         match data.get("type").and_then(Value::as_str).unwrap_or_default() {
             "error" => return Err(StreamFailure::Interrupted(data.to_string())),
+            "message_stop" => stopped = true,
             "message_start" => {
                 turn.input_tokens = data
                     .pointer("/message/usage/input_tokens")
@@ -194,6 +197,11 @@ pub fn parse_stream(events: &[SseEvent]) -> Result<Turn, StreamFailure> {
             _ => {}
         }
     }
+    if !stopped {
+        return Err(StreamFailure::Interrupted(
+            "the stream ended before message_stop".into(),
+        ));
+    }
     for block in blocks {
         match block {
             Block::Text(text) => turn.text.push_str(&text),
@@ -254,6 +262,11 @@ mod tests {
         assert_eq!(turn.text, "Running it.");
         assert_eq!(turn.tool_calls[0].arguments, json!({"command": "ls"}));
         assert_eq!((turn.input_tokens, turn.output_tokens), (Some(12), Some(9)));
+        let cut_off = body.split("event: message_delta").next().unwrap_or_default();
+        assert!(matches!(
+            parse_stream(&crate::providers::sse::events(cut_off)),
+            Err(StreamFailure::Interrupted(_))
+        ));
         let overloaded = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}\n\n";
         assert!(matches!(
             parse_stream(&crate::providers::sse::events(overloaded)),

@@ -122,12 +122,24 @@ pub fn parse(body: &Value) -> Result<Turn, String> {
 }
 
 /// A streamed answer: `choices[0].delta` chunks (text, tool calls by `index` with their
-/// arguments in pieces), usage in the last chunk, then `[DONE]`.
+/// arguments in pieces), a `finish_reason`, usage in the last chunk, then `[DONE]`. A
+/// stream with neither `[DONE]` nor a `finish_reason` was cut off: retried, not scored.
 pub fn parse_stream(events: &[SseEvent]) -> Result<Turn, StreamFailure> {
     let mut turn = Turn::default();
     let mut calls: Vec<PartialCall> = Vec::new();
+    let mut finished = false;
     for event in events {
+        if event.data.trim() == "[DONE]" {
+            finished = true;
+            continue;
+        }
         let Some(chunk) = event.json() else { continue };
+        if chunk
+            .pointer("/choices/0/finish_reason")
+            .is_some_and(|reason| !reason.is_null())
+        {
+            finished = true;
+        }
         if let Some(error) = chunk.get("error") {
             return Err(StreamFailure::Interrupted(error.to_string()));
         }
@@ -157,6 +169,11 @@ pub fn parse_stream(events: &[SseEvent]) -> Result<Turn, StreamFailure> {
                 call.pointer("/function/arguments").and_then(Value::as_str),
             );
         }
+    }
+    if !finished {
+        return Err(StreamFailure::Interrupted(
+            "the stream ended before [DONE] or a finish_reason".into(),
+        ));
     }
     turn.tool_calls = calls.into_iter().map(PartialCall::finish).collect();
     Ok(turn)
@@ -211,5 +228,12 @@ mod tests {
         assert_eq!(turn.tool_calls[0].id, "c9");
         assert_eq!(turn.tool_calls[0].arguments, json!({"command": "ls"}));
         assert_eq!((turn.input_tokens, turn.output_tokens), (Some(7), Some(3)));
+        let cut_off = crate::providers::sse::events(
+            "data: {\"choices\":[{\"delta\":{\"content\":\"Let me \"}}]}\n\n",
+        );
+        assert!(matches!(
+            parse_stream(&cut_off),
+            Err(StreamFailure::Interrupted(_))
+        ));
     }
 }

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::sse::SseEvent;
 use super::{
-    ModelRequest, PartialCall, StreamFailure, arguments_text, decode_arguments, with_params,
+    ModelRequest, StreamFailure, arguments_text, decode_arguments, with_params,
 };
 use crate::messages::{Part, Role, ToolCallRequest, Turn};
 
@@ -104,59 +104,27 @@ pub fn parse(body: &Value) -> Result<Turn, String> {
     Ok(turn)
 }
 
-/// A streamed answer: typed events. `response.completed` carries the whole response and
-/// is what counts; without it (a server that stops early) the turn is assembled from the
-/// text and function-call argument deltas. `error` and `response.failed` are failures.
+/// A streamed answer: typed events. The final `response.completed` (or
+/// `response.incomplete`, at a token limit) carries the whole response and is what counts;
+/// `error` and `response.failed`, or a stream that ends without either, are failures to
+/// retry — a cut-off stream is never scored as the model's answer.
 pub fn parse_stream(events: &[SseEvent]) -> Result<Turn, StreamFailure> {
-    let mut text = String::new();
-    let mut calls: Vec<(u64, PartialCall)> = Vec::new();
     for event in events {
         let Some(data) = event.json() else { continue };
-        let kind = data.get("type").and_then(Value::as_str).unwrap_or_default();
-        let output_index = data
-            .get("output_index")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        match kind {
-            "response.completed" => {
+        match data.get("type").and_then(Value::as_str).unwrap_or_default() {
+            "response.completed" | "response.incomplete" => {
                 let response = data.get("response").unwrap_or(&Value::Null);
                 return parse(response).map_err(StreamFailure::Malformed);
             }
             "error" | "response.failed" => {
                 return Err(StreamFailure::Interrupted(data.to_string()));
             }
-            "response.output_text.delta" => {
-                text.push_str(
-                    data.get("delta")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default(),
-                );
-            }
-            "response.output_item.added"
-                if data.pointer("/item/type").and_then(Value::as_str) == Some("function_call") =>
-            {
-                let mut call = PartialCall::default();
-                call.add(
-                    data.pointer("/item/call_id").and_then(Value::as_str),
-                    data.pointer("/item/name").and_then(Value::as_str),
-                    data.pointer("/item/arguments").and_then(Value::as_str),
-                );
-                calls.push((output_index, call));
-            }
-            "response.function_call_arguments.delta" => {
-                if let Some((_, call)) = calls.iter_mut().find(|(index, _)| *index == output_index)
-                {
-                    call.add(None, None, data.get("delta").and_then(Value::as_str));
-                }
-            }
             _ => {}
         }
     }
-    Ok(Turn {
-        text,
-        tool_calls: calls.into_iter().map(|(_, call)| call.finish()).collect(),
-        ..Turn::default()
-    })
+    Err(StreamFailure::Interrupted(
+        "the stream ended before response.completed".into(),
+    ))
 }
 
 #[cfg(test)]
@@ -185,7 +153,7 @@ mod tests {
     }
 
     #[test]
-    fn a_streamed_answer_is_the_completed_response_or_its_deltas() {
+    fn a_streamed_answer_is_its_completed_response() {
         assert_eq!(body("gpt", &sample_request(), true)["stream"], true);
         let deltas = concat!(
             "event: response.output_item.added\n",
@@ -193,9 +161,11 @@ mod tests {
             "event: response.function_call_arguments.delta\n",
             "data: {\"type\":\"response.function_call_arguments.delta\",\"output_index\":0,\"delta\":\"{\\\"q\\\":\\\"x\\\"}\"}\n\n",
         );
-        let turn = parse_stream(&crate::providers::sse::events(deltas)).expect("turn");
-        assert_eq!(turn.tool_calls[0].name, "grep");
-        assert_eq!(turn.tool_calls[0].arguments, json!({"q": "x"}));
+        // Deltas alone are a stream cut off before its end: retried, not scored.
+        assert!(matches!(
+            parse_stream(&crate::providers::sse::events(deltas)),
+            Err(StreamFailure::Interrupted(_))
+        ));
         let completed = format!(
             "{deltas}event: response.completed\ndata: {}\n\n",
             json!({"type": "response.completed", "response": {"output": [
