@@ -224,20 +224,23 @@ fn reproducing_the_recording_passes_in_each_api_shape_streamed_or_not_and_reruns
 }
 
 #[test]
-fn an_interrupted_stream_is_retried() {
+fn a_stream_cut_off_with_or_without_an_error_event_is_retried_not_scored() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = recorded_dataset(dir.path());
-    let models = ScriptedModels::start(Behaviour::InterruptFirstStreams(3));
-    let suite = write_suite(dir.path(), "cut-off", "anthropic", &models.base_url, "");
-    with_streaming(&suite);
-    let run = eval_run(&data_dir, &suite);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert_eq!(run.json["gate"]["verdict"], "pass");
-    assert_eq!(
-        models.request_count(),
-        (TASKS * 2) as usize + 3,
-        "each cut-off stream asked again once"
-    );
+    for provider in ["openai-chat", "openai-responses", "anthropic"] {
+        let models = ScriptedModels::start(Behaviour::InterruptFirstStreams(3));
+        let name = format!("{provider}-cut-off");
+        let suite = write_suite(dir.path(), &name, provider, &models.base_url, "");
+        with_streaming(&suite);
+        let run = eval_run(&data_dir, &suite);
+        assert_eq!(run.code, 0, "{name}: {}\n{}", run.stdout, run.stderr);
+        assert_eq!(run.json["gate"]["verdict"], "pass", "{name}");
+        assert_eq!(
+            models.request_count(),
+            (TASKS * 2) as usize + 3,
+            "{name}: each cut-off stream asked again once"
+        );
+    }
 }
 
 #[test]

@@ -28,7 +28,8 @@ pub enum Behaviour {
     Random { seed: u64, wrong: f64 },
     /// Every call fails with 500.
     ServerError,
-    /// Answer as the recording did, but cut the first `n` streams off with an error event.
+    /// Answer as the recording did, but cut the first `n` streams off halfway: the
+    /// even-numbered ones with an error event, the odd ones silently (no end event).
     InterruptFirstStreams(usize),
 }
 
@@ -189,8 +190,16 @@ fn answer(
     };
     if request["stream"] == true {
         let earlier_streams = streams.fetch_add(1, Ordering::SeqCst);
-        let interrupted = matches!(behaviour,
-            Behaviour::InterruptFirstStreams(n) if earlier_streams < *n);
+        let cut = match behaviour {
+            Behaviour::InterruptFirstStreams(n) if earlier_streams < *n => {
+                Some(if earlier_streams % 2 == 0 {
+                    Cut::WithErrorEvent
+                } else {
+                    Cut::Silently
+                })
+            }
+            _ => None,
+        };
         let events = if path.ends_with("/chat/completions") {
             chat_events(&answer)
         } else if path.ends_with("/responses") {
@@ -200,7 +209,7 @@ fn answer(
         } else {
             return (StatusCode::NOT_FOUND, "no such endpoint").into_response();
         };
-        return event_stream(events, interrupted);
+        return event_stream(events, cut);
     }
     let body = if path.ends_with("/chat/completions") {
         chat_body(&answer)
@@ -369,11 +378,18 @@ fn messages_events(answer: &Answer) -> Vec<(Option<&'static str>, Value)> {
     events
 }
 
-/// Server-sent events; an interrupted stream stops halfway with an error event, as a
-/// provider's overloaded or dropped stream does.
-fn event_stream(events: Vec<(Option<&'static str>, Value)>, interrupted: bool) -> Response {
+/// How a stream is cut off halfway: as an overloaded provider ends it, or as a dropped
+/// connection behind a proxy does.
+#[derive(Clone, Copy, PartialEq)]
+enum Cut {
+    WithErrorEvent,
+    Silently,
+}
+
+/// Server-sent events, all of them or cut off halfway.
+fn event_stream(events: Vec<(Option<&'static str>, Value)>, cut: Option<Cut>) -> Response {
     let mut body = String::new();
-    let keep = if interrupted {
+    let keep = if cut.is_some() {
         events.len() / 2
     } else {
         events.len()
@@ -384,11 +400,11 @@ fn event_stream(events: Vec<(Option<&'static str>, Value)>, interrupted: bool) -
         }
         body.push_str(&format!("data: {data}\n\n"));
     }
-    if interrupted {
+    if cut == Some(Cut::WithErrorEvent) {
         body.push_str(
             "event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\"}}\n\n",
         );
-    } else if !body.contains("event: ") {
+    } else if cut.is_none() && !body.contains("event: ") {
         body.push_str("data: [DONE]\n\n");
     }
     ([("content-type", "text/event-stream")], body).into_response()
