@@ -262,7 +262,10 @@ mod tests {
         assert_eq!(turn.text, "Running it.");
         assert_eq!(turn.tool_calls[0].arguments, json!({"command": "ls"}));
         assert_eq!((turn.input_tokens, turn.output_tokens), (Some(12), Some(9)));
-        let cut_off = body.split("event: message_delta").next().unwrap_or_default();
+        let cut_off = body
+            .split("event: message_delta")
+            .next()
+            .unwrap_or_default();
         assert!(matches!(
             parse_stream(&crate::providers::sse::events(cut_off)),
             Err(StreamFailure::Interrupted(_))

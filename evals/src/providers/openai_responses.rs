@@ -4,9 +4,7 @@
 use serde_json::{Value, json};
 
 use super::sse::SseEvent;
-use super::{
-    ModelRequest, StreamFailure, arguments_text, decode_arguments, with_params,
-};
+use super::{ModelRequest, StreamFailure, arguments_text, decode_arguments, with_params};
 use crate::messages::{Part, Role, ToolCallRequest, Turn};
 
 pub fn body(model: &str, request: &ModelRequest, stream: bool) -> Value {
