@@ -192,7 +192,7 @@ fn answer(
         let earlier_streams = streams.fetch_add(1, Ordering::SeqCst);
         let cut = match behaviour {
             Behaviour::InterruptFirstStreams(n) if earlier_streams < *n => {
-                Some(if earlier_streams % 2 == 0 {
+                Some(if earlier_streams.is_multiple_of(2) {
                     Cut::WithErrorEvent
                 } else {
                     Cut::Silently
