@@ -15,7 +15,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::config::ServeConfig;
 use crate::demo::{DemoArgs, load_demo_data};
-use crate::tls::TlsListener;
+use sextant_web::tls_listener::TlsListener;
 
 /// Runs the server until SIGTERM/Ctrl-C; with `demo`, also loads generated data into it.
 pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Result<()> {

@@ -292,6 +292,8 @@ mod tests {
             void: None,
             cost_usd: Some(0.01),
             latencies_ms: vec![100.0],
+            scores: Default::default(),
+            trajectory: None,
         }
     }
 

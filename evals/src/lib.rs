@@ -1,22 +1,26 @@
 //! The eval harness: before a team switches its agents to a new model or new rules, replay
 //! real recorded runs against the candidate and gate the switch on statistics.
 //!
-//! Landed so far:
 //! - [`recording`]: what an example keeps of a recorded trace (input, model calls with
 //!   their messages and tools, tool calls with arguments and results, outcome);
 //! - [`datasets`]: named, versioned sets of examples in the metadata store, built from a
 //!   search, a SQL query or a list of trace ids ([`dataset_source`]);
 //! - [`suite`]: the suite TOML (unknown keys are errors that name the key);
-//! - [`stats`]: exact McNemar, the cluster bootstrap and the minimum detectable effect
-//!   the gate decides with.
-//!
-//! Providers, replay modes, scorers, the gate itself and schedules come next (see the
-//! eval issue); ARCHITECTURE.md says what is where.
+//! - [`providers`]: OpenAI Chat, OpenAI Responses and Anthropic Messages, streamed or
+//!   not, retried; [`response_cache`] keeps their answers per epoch;
+//! - [`replay_step`] and [`replay_trajectory`]: the two replay modes;
+//! - [`scorers`] (one turn against another), [`judge`] (the LLM judge) and [`scoring`]
+//!   (the set a suite names, the judges and ratios scored after a replay);
+//! - [`stats`] and [`gate`]: exact McNemar, the cluster bootstrap, the verdict;
+//! - [`run`], [`report`], [`runs`], [`schedule`]: running a suite, its JSON, JUnit and
+//!   terminal report, stored runs, cron schedules inside `sextant serve`.
 
 pub mod dataset_source;
 pub mod datasets;
 pub mod error;
 pub mod gate;
+pub mod http;
+pub mod judge;
 pub mod messages;
 pub mod providers;
 pub mod recording;
@@ -28,5 +32,6 @@ pub mod run;
 pub mod runs;
 pub mod schedule;
 pub mod scorers;
+pub mod scoring;
 pub mod stats;
 pub mod suite;

@@ -25,13 +25,20 @@ pub struct StepResult {
     pub divergence: Option<DivergenceKind>,
     pub latency_ms: f64,
     pub cached: bool,
+    /// The judges' verdicts and reasoning on this step (in trajectory replay, on the whole
+    /// run, kept on its last step).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub judgements: BTreeMap<String, crate::judge::Judgement>,
 }
 
 /// One side's replay of one example in one epoch.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SideOutcome {
     pub steps: Vec<StepResult>,
-    /// Mean over steps of the mean scorer score (1 for an example with no model call).
+    /// Each scorer's score of the example: its mean over steps in step replay, its score
+    /// of the whole run in trajectory replay; the judges' and ratios' too.
+    pub scores: BTreeMap<String, f64>,
+    /// The mean of `scores` (1 for an example with no model call and no scorer).
     pub score: f64,
     pub passed: bool,
     /// Why the example could not be replayed (the provider stayed unavailable or refused):
@@ -39,6 +46,9 @@ pub struct SideOutcome {
     pub void: Option<String>,
     pub cost_usd: Option<f64>,
     pub latencies_ms: Vec<f64>,
+    /// In trajectory replay, the whole run as one turn: every tool call, the final answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trajectory: Option<Turn>,
 }
 
 impl SideOutcome {
@@ -47,28 +57,48 @@ impl SideOutcome {
         self.steps.iter().find(|step| step.divergence.is_some())
     }
 
+    /// An outcome scored by the means of its steps' scores.
     pub(crate) fn from_steps(
         steps: Vec<StepResult>,
         pass_score: f64,
         cost_usd: Option<f64>,
     ) -> SideOutcome {
-        let step_means: Vec<f64> = steps
-            .iter()
-            .map(|step| step.scores.values().sum::<f64>() / step.scores.len().max(1) as f64)
-            .collect();
-        let score = if step_means.is_empty() {
-            1.0
-        } else {
-            step_means.iter().sum::<f64>() / step_means.len() as f64
-        };
-        SideOutcome {
+        let mut outcome = SideOutcome {
             latencies_ms: steps.iter().map(|step| step.latency_ms).collect(),
-            passed: score >= pass_score - 1e-9,
-            score,
+            scores: BTreeMap::new(),
+            score: 1.0,
+            passed: true,
             steps,
             void: None,
             cost_usd,
+            trajectory: None,
+        };
+        outcome.scores = outcome.step_means();
+        outcome.settle(pass_score);
+        outcome
+    }
+
+    /// Each scorer's mean over the steps that have its score.
+    pub(crate) fn step_means(&self) -> BTreeMap<String, f64> {
+        let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+        for (name, score) in self.steps.iter().flat_map(|step| &step.scores) {
+            let sum = sums.entry(name.clone()).or_default();
+            sum.0 += score;
+            sum.1 += 1;
         }
+        sums.into_iter()
+            .map(|(name, (sum, count))| (name, sum / count as f64))
+            .collect()
+    }
+
+    /// Sets `score` (the mean of `scores`) and `passed` from the scores.
+    pub(crate) fn settle(&mut self, pass_score: f64) {
+        self.score = if self.scores.is_empty() {
+            1.0
+        } else {
+            self.scores.values().sum::<f64>() / self.scores.len() as f64
+        };
+        self.passed = self.score >= pass_score - 1e-9;
     }
 
     pub(crate) fn void(reason: String) -> SideOutcome {
@@ -79,6 +109,8 @@ impl SideOutcome {
             void: Some(reason),
             cost_usd: None,
             latencies_ms: Vec::new(),
+            scores: BTreeMap::new(),
+            trajectory: None,
         }
     }
 }
@@ -120,6 +152,7 @@ pub fn recorded_side(
                 divergence: None,
                 latency_ms: call.duration_ns.unwrap_or(0) as f64 / 1e6,
                 cached: false,
+                judgements: BTreeMap::new(),
             }
         })
         .collect();
@@ -157,17 +190,11 @@ impl ModelSide<'_> {
         request: &ModelRequest,
         epoch: u32,
     ) -> Result<Asked, crate::providers::ProviderError> {
-        let (url, body) = self.client.wire_request(request);
-        let hash = response_cache::request_hash(&url, &body);
-        let (turn, latency_ms, cached) = match response_cache::lookup(self.access, &hash, epoch) {
-            Some((turn, latency_ms)) => (turn, latency_ms, true),
-            None => {
-                let answer = self.client.complete(request).await?;
-                let latency_ms = answer.latency.as_secs_f64() * 1e3;
-                response_cache::store(self.access, &hash, epoch, &answer.turn, latency_ms);
-                (answer.turn, latency_ms, false)
-            }
-        };
+        let response_cache::CachedAnswer {
+            turn,
+            latency_ms,
+            cached,
+        } = response_cache::ask(self.access, self.client, request, epoch).await?;
         let usage = TokenUsage {
             input: turn.input_tokens.unwrap_or(0),
             output: turn.output_tokens.unwrap_or(0),
@@ -220,6 +247,7 @@ impl ModelSide<'_> {
                 replayed: asked.turn,
                 latency_ms: asked.latency_ms,
                 cached: asked.cached,
+                judgements: BTreeMap::new(),
             });
         }
         SideOutcome::from_steps(steps, self.pass_score, cost)

@@ -91,7 +91,7 @@ fn answer_from_recording(
         .map(|index| (index, Some(DivergenceKind::Arguments)))
 }
 
-fn first_user_message(recording: &Recording) -> Vec<Message> {
+pub(crate) fn first_user_message(recording: &Recording) -> Vec<Message> {
     match &recording.first_input {
         Some(Value::Object(_)) => conversation(&Value::Array(vec![
             recording.first_input.clone().unwrap_or(Value::Null),
@@ -193,6 +193,7 @@ impl ModelSide<'_> {
                 divergence: step_divergence,
                 latency_ms: asked.latency_ms,
                 cached: asked.cached,
+                judgements: Default::default(),
             });
             if answered || stop {
                 break;
@@ -213,11 +214,10 @@ impl ModelSide<'_> {
             last.divergence = Some(DivergenceKind::Missing);
         }
         let recorded = recorded_trajectory(recording);
-        let trajectory_scores = scores(self.scorers, &recorded, &trajectory, &tools);
-        let mean = trajectory_scores.values().sum::<f64>() / trajectory_scores.len().max(1) as f64;
         let mut outcome = SideOutcome::from_steps(steps, self.pass_score, cost);
-        outcome.score = mean;
-        outcome.passed = mean >= self.pass_score - 1e-9;
+        outcome.scores = scores(self.scorers, &recorded, &trajectory, &tools);
+        outcome.trajectory = Some(trajectory);
+        outcome.settle(self.pass_score);
         outcome
     }
 }
@@ -230,9 +230,9 @@ pub fn recorded_trajectory_side(
 ) -> SideOutcome {
     let mut outcome = crate::replay_step::recorded_side(recording, scorers, pass_score);
     let trajectory = recorded_trajectory(recording);
-    let trajectory_scores = scores(scorers, &trajectory, &trajectory, &offered_tools(recording));
-    outcome.score = trajectory_scores.values().sum::<f64>() / trajectory_scores.len().max(1) as f64;
-    outcome.passed = outcome.score >= pass_score - 1e-9;
+    outcome.scores = scores(scorers, &trajectory, &trajectory, &offered_tools(recording));
+    outcome.trajectory = Some(trajectory);
+    outcome.settle(pass_score);
     outcome
 }
 

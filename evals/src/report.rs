@@ -2,6 +2,7 @@
 //! as JSON, as JUnit XML (one test case per example, the first divergence in the failure
 //! message) and as a terminal summary.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::gate::{GateReport, Verdict};
@@ -20,6 +21,9 @@ pub struct RunReport {
     pub candidate: String,
     /// `recording`, or the baseline model.
     pub baseline: String,
+    /// The judges that scored, as `name (model)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub judges: Vec<String>,
     pub started_at_ms: i64,
     pub duration_ms: i64,
     pub gate: GateReport,
@@ -33,6 +37,9 @@ pub struct ExampleReport {
     pub candidate_score: f64,
     pub baseline_passed: bool,
     pub candidate_passed: bool,
+    /// Each scorer's score, averaged over the epochs that were not void.
+    pub baseline_scores: BTreeMap<String, f64>,
+    pub candidate_scores: BTreeMap<String, f64>,
     pub first_divergence: Option<DivergenceReport>,
     pub void: Option<String>,
     /// The candidate's steps of the first epoch, recorded against replayed turns.
@@ -65,6 +72,19 @@ fn mean_score(sides: &[SideOutcome]) -> f64 {
     sides.iter().map(|side| side.score).sum::<f64>() / sides.len().max(1) as f64
 }
 
+/// Each scorer's mean over the epochs that have its score.
+fn mean_scores(sides: &[SideOutcome]) -> BTreeMap<String, f64> {
+    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for (name, score) in sides.iter().flat_map(|side| &side.scores) {
+        let sum = sums.entry(name.clone()).or_default();
+        sum.0 += score;
+        sum.1 += 1;
+    }
+    sums.into_iter()
+        .map(|(name, (sum, count))| (name, sum / count as f64))
+        .collect()
+}
+
 impl ExampleReport {
     pub fn new(
         trace_id: &str,
@@ -91,6 +111,8 @@ impl ExampleReport {
             candidate_score: mean_score(candidate),
             baseline_passed: majority(baseline),
             candidate_passed: majority(candidate),
+            baseline_scores: mean_scores(baseline),
+            candidate_scores: mean_scores(candidate),
             first_divergence,
             void: baseline
                 .iter()
@@ -162,6 +184,27 @@ impl RunReport {
         xml
     }
 
+    /// Each scorer's mean over the examples that were not void: (baseline, candidate).
+    pub fn scorer_means(&self) -> BTreeMap<String, (f64, f64)> {
+        let scored: Vec<&ExampleReport> =
+            self.examples.iter().filter(|e| e.void.is_none()).collect();
+        let mut means = BTreeMap::new();
+        for name in scored.iter().flat_map(|e| e.candidate_scores.keys()) {
+            let mean = |select: fn(&ExampleReport) -> &BTreeMap<String, f64>| {
+                let values: Vec<f64> = scored
+                    .iter()
+                    .filter_map(|e| select(e).get(name).copied())
+                    .collect();
+                values.iter().sum::<f64>() / values.len().max(1) as f64
+            };
+            means.insert(
+                name.clone(),
+                (mean(|e| &e.baseline_scores), mean(|e| &e.candidate_scores)),
+            );
+        }
+        means
+    }
+
     /// The summary printed at the end of `sextant eval run`.
     pub fn summary(&self) -> String {
         let gate = &self.gate;
@@ -202,6 +245,19 @@ impl RunReport {
                 gate.minimum_detectable_effect
             );
         }
+        let scorers = self.scorer_means();
+        if !scorers.is_empty() {
+            let means: Vec<String> = scorers
+                .iter()
+                .map(|(name, (baseline, candidate))| {
+                    format!("{name} {candidate:.3} (baseline {baseline:.3})")
+                })
+                .collect();
+            let _ = writeln!(text, "scorers: {}", means.join(" · "));
+        }
+        if !self.judges.is_empty() {
+            let _ = writeln!(text, "judged by {}", self.judges.join(", "));
+        }
         for example in &self.examples {
             if let Some(divergence) = &example.first_divergence {
                 let _ = writeln!(
@@ -239,6 +295,8 @@ mod tests {
                 expected: "tool bash".into(),
                 got: "tool grep".into(),
             }),
+            baseline_scores: BTreeMap::new(),
+            candidate_scores: [("action_match".to_string(), 0.5)].into_iter().collect(),
             void: None,
             candidate_steps: Vec::new(),
         };
@@ -251,6 +309,7 @@ mod tests {
             epochs: 1,
             candidate: "m".into(),
             baseline: "recording".into(),
+            judges: Vec::new(),
             started_at_ms: 0,
             duration_ms: 1500,
             gate: crate::gate::decide(&[], &Default::default()),

@@ -10,6 +10,42 @@ use sextant_ingest::access::AccessControl;
 use sextant_ingest::access::store::now_ms;
 
 use crate::messages::Turn;
+use crate::providers::{ModelRequest, ProviderClient, ProviderError};
+
+/// A model's answer to one request, through the cache.
+pub struct CachedAnswer {
+    pub turn: Turn,
+    /// The latency the answer had when it was fresh.
+    pub latency_ms: f64,
+    /// True when it came from the cache (nothing was sent).
+    pub cached: bool,
+}
+
+/// Sends `request` to `client` unless this epoch already has its answer.
+pub async fn ask(
+    access: &AccessControl,
+    client: &ProviderClient,
+    request: &ModelRequest,
+    epoch: u32,
+) -> Result<CachedAnswer, ProviderError> {
+    let (url, body) = client.wire_request(request);
+    let hash = request_hash(&url, &body);
+    if let Some((turn, latency_ms)) = lookup(access, &hash, epoch) {
+        return Ok(CachedAnswer {
+            turn,
+            latency_ms,
+            cached: true,
+        });
+    }
+    let answer = client.complete(request).await?;
+    let latency_ms = answer.latency.as_secs_f64() * 1e3;
+    store(access, &hash, epoch, &answer.turn, latency_ms);
+    Ok(CachedAnswer {
+        turn: answer.turn,
+        latency_ms,
+        cached: false,
+    })
+}
 
 /// The cache key of a request.
 pub fn request_hash(url: &str, body: &Value) -> String {

@@ -16,7 +16,7 @@ use crate::providers::ProviderClient;
 use crate::replay_step::{ModelSide, recorded_side};
 use crate::replay_trajectory::recorded_trajectory_side;
 use crate::report::{ExampleReport, RunReport};
-use crate::scorers::Scorer;
+use crate::scoring::Scoring;
 use crate::suite::{ReplayMode, Suite};
 
 /// The label an annotation gives an example whose failure always fails the gate.
@@ -34,7 +34,7 @@ pub async fn run_suite(
             "mode \"agent\" (a real agent CLI behind the model gateway) is not available in this build yet; use \"step\" or \"trajectory\"".into(),
         ));
     }
-    let scorers = Scorer::from_configs(&suite.scorers)?;
+    let scoring = Scoring::new(&suite.scorers, suite.gate.pass_score)?;
     let (dataset_version, examples) = access.with_store(|store| {
         load_examples(store, project_id, &suite.dataset, suite.dataset_version)
     })?;
@@ -50,7 +50,7 @@ pub async fn run_suite(
         client,
         access,
         prices: &prices,
-        scorers: &scorers,
+        scorers: &scoring.turn,
         pass_score,
     };
     let candidate = side(&candidate_client);
@@ -66,17 +66,28 @@ pub async fn run_suite(
         let trajectory = suite.mode == ReplayMode::Trajectory;
         let policy = suite.on_divergence;
         for epoch in 0..suite.epochs {
-            candidate_epochs.push(replay(&candidate, recording, epoch, trajectory, policy).await);
-            match &baseline {
-                Some(baseline) => baseline_epochs
-                    .push(replay(baseline, recording, epoch, trajectory, policy).await),
-                None if epoch == 0 && trajectory => {
-                    baseline_epochs.push(recorded_trajectory_side(recording, &scorers, pass_score));
+            let mut outcome = replay(&candidate, recording, epoch, trajectory, policy).await;
+            scoring
+                .finish(access, &mut outcome, recording, trajectory, epoch)
+                .await;
+            candidate_epochs.push(outcome);
+            let baseline_outcome = match &baseline {
+                Some(baseline) => {
+                    Some(replay(baseline, recording, epoch, trajectory, policy).await)
                 }
-                None if epoch == 0 => {
-                    baseline_epochs.push(recorded_side(recording, &scorers, pass_score));
-                }
-                None => {}
+                None if epoch == 0 && trajectory => Some(recorded_trajectory_side(
+                    recording,
+                    &scoring.turn,
+                    pass_score,
+                )),
+                None if epoch == 0 => Some(recorded_side(recording, &scoring.turn, pass_score)),
+                None => None,
+            };
+            if let Some(mut outcome) = baseline_outcome {
+                scoring
+                    .finish(access, &mut outcome, recording, trajectory, epoch)
+                    .await;
+                baseline_epochs.push(outcome);
             }
         }
         outcomes.push(ExampleOutcome {
@@ -104,6 +115,11 @@ pub async fn run_suite(
             .baseline
             .as_ref()
             .map_or("recording".to_string(), |model| model.model.clone()),
+        judges: scoring
+            .judges
+            .iter()
+            .map(|judge| format!("{} ({})", judge.name, judge.model()))
+            .collect(),
         started_at_ms,
         duration_ms: started.elapsed().as_millis() as i64,
         gate,

@@ -42,7 +42,13 @@ pub fn webhook_summary(report: &RunReport) -> serde_json::Value {
 }
 
 async fn post_webhook(url: &str, report: &RunReport) {
-    let client = reqwest::Client::new();
+    let client = match crate::http::client(Duration::from_secs(30), None) {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(url, %error, "no HTTP client for the eval webhook");
+            return;
+        }
+    };
     let sent = client
         .post(url)
         .timeout(Duration::from_secs(30))

@@ -5,9 +5,9 @@
 //! ignore; ignored keys overall and per tool), `trajectory_match` (strict, unordered,
 //! subset, superset), `schema_validity` (the candidate's tool arguments against the
 //! offered tools' JSON schemas), and the text checks `contains`, `regex`, `json`,
-//! `json_schema`. The others a suite may name (the LLM judge, ratios) are refused with a
-//! clear message until they land. In trajectory replay the turns compared are whole runs:
-//! every tool call in order, and the final answer.
+//! `json_schema`. The scorers that need more than two turns — the LLM judge and the cost,
+//! latency and turn ratios — are in `judge.rs` and `scoring.rs`. In trajectory replay the
+//! turns compared are whole runs: every tool call in order, and the final answer.
 
 use std::collections::HashMap;
 
@@ -39,49 +39,44 @@ pub enum Scorer {
 pub type ToolDefinition = (String, String, Value);
 
 impl Scorer {
-    /// Prepares the suite's scorers; `action_match` when the suite names none.
-    pub fn from_configs(configs: &[ScorerConfig]) -> Result<Vec<(String, Scorer)>> {
-        if configs.is_empty() {
-            return Ok(vec![("action_match".into(), Scorer::ActionMatch)]);
-        }
-        configs
-            .iter()
-            .map(|config| {
-                Ok(match config {
-                    ScorerConfig::ActionMatch => ("action_match".into(), Scorer::ActionMatch),
-                    ScorerConfig::ToolNameF1 => ("tool_name_f1".into(), Scorer::ToolNameF1),
-                    ScorerConfig::ArgsMatch { mode, ignore_keys, tool_ignore_keys } => (
-                        "args_match".into(),
-                        Scorer::ArgsMatch {
-                            mode: *mode,
-                            ignore_keys: ignore_keys.clone(),
-                            tool_ignore_keys: tool_ignore_keys.clone(),
-                        },
-                    ),
-                    ScorerConfig::Contains { text } => ("contains".into(), Scorer::Contains(text.clone())),
-                    ScorerConfig::Regex { pattern } => (
-                        "regex".into(),
-                        Scorer::Regex(regex::Regex::new(pattern).map_err(|error| {
-                            EvalError::Invalid(format!("scorer regex {pattern:?}: {error}"))
-                        })?),
-                    ),
-                    ScorerConfig::Json => ("json".into(), Scorer::Json),
-                    ScorerConfig::SchemaValidity => ("schema_validity".into(), Scorer::SchemaValidity),
-                    ScorerConfig::JsonSchema { schema } => (
-                        "json_schema".into(),
-                        Scorer::JsonSchema(std::sync::Arc::new(load_schema(schema)?)),
-                    ),
-                    ScorerConfig::TrajectoryMatch { mode } => {
-                        ("trajectory_match".into(), Scorer::TrajectoryMatch(*mode))
-                    }
-                    other => {
-                        return Err(EvalError::Invalid(format!(
-                            "scorer {other:?} is not available in this build yet; use action_match, tool_name_f1, args_match, trajectory_match, schema_validity, contains, regex, json or json_schema"
-                        )));
-                    }
-                })
-            })
-            .collect()
+    /// Prepares one turn scorer; `None` for the scorers of whole examples (judge, ratios).
+    pub fn from_config(config: &ScorerConfig) -> Result<Option<(String, Scorer)>> {
+        Ok(Some(match config {
+            ScorerConfig::ActionMatch => ("action_match".into(), Scorer::ActionMatch),
+            ScorerConfig::ToolNameF1 => ("tool_name_f1".into(), Scorer::ToolNameF1),
+            ScorerConfig::ArgsMatch {
+                mode,
+                ignore_keys,
+                tool_ignore_keys,
+            } => (
+                "args_match".into(),
+                Scorer::ArgsMatch {
+                    mode: *mode,
+                    ignore_keys: ignore_keys.clone(),
+                    tool_ignore_keys: tool_ignore_keys.clone(),
+                },
+            ),
+            ScorerConfig::Contains { text } => ("contains".into(), Scorer::Contains(text.clone())),
+            ScorerConfig::Regex { pattern } => (
+                "regex".into(),
+                Scorer::Regex(regex::Regex::new(pattern).map_err(|error| {
+                    EvalError::Invalid(format!("scorer regex {pattern:?}: {error}"))
+                })?),
+            ),
+            ScorerConfig::Json => ("json".into(), Scorer::Json),
+            ScorerConfig::SchemaValidity => ("schema_validity".into(), Scorer::SchemaValidity),
+            ScorerConfig::JsonSchema { schema } => (
+                "json_schema".into(),
+                Scorer::JsonSchema(std::sync::Arc::new(load_schema(schema)?)),
+            ),
+            ScorerConfig::TrajectoryMatch { mode } => {
+                ("trajectory_match".into(), Scorer::TrajectoryMatch(*mode))
+            }
+            ScorerConfig::Judge { .. }
+            | ScorerConfig::CostRatio
+            | ScorerConfig::LatencyRatio
+            | ScorerConfig::TurnRatio => return Ok(None),
+        }))
     }
 
     /// The candidate's score for one step, given the tools it was offered.
@@ -489,11 +484,12 @@ mod tests {
             r#"{"type": "object", "properties": {"fixed": {"type": "boolean"}}, "required": ["fixed"]}"#,
         )
         .expect("write schema");
-        let configs = [ScorerConfig::JsonSchema {
+        let config = ScorerConfig::JsonSchema {
             schema: path.clone(),
-        }];
-        let scorers = Scorer::from_configs(&configs).expect("schema compiles");
-        let (name, scorer) = &scorers[0];
+        };
+        let (name, scorer) = Scorer::from_config(&config)
+            .expect("schema compiles")
+            .expect("a turn scorer");
         assert_eq!(name, "json_schema");
         let answer = |text: &str| Turn {
             text: text.into(),
@@ -511,12 +507,12 @@ mod tests {
         assert_eq!(scorer.score(&recorded, &answer("fixed it"), &[]), 0.0);
 
         std::fs::write(&path, r#"{"type": 12}"#).expect("write schema");
-        let error = Scorer::from_configs(&configs).expect_err("invalid schema");
+        let error = Scorer::from_config(&config).expect_err("invalid schema");
         assert!(error.to_string().contains("not a valid schema"), "{error}");
-        let missing = [ScorerConfig::JsonSchema {
+        let missing = ScorerConfig::JsonSchema {
             schema: dir.path().join("absent.json"),
-        }];
-        let error = Scorer::from_configs(&missing).expect_err("missing file");
+        };
+        let error = Scorer::from_config(&missing).expect_err("missing file");
         assert!(error.to_string().contains("absent.json"), "{error}");
     }
 }

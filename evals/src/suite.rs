@@ -91,6 +91,9 @@ pub struct ModelConfig {
     /// Ask for a streamed answer (server-sent events), as agents do.
     #[serde(default)]
     pub stream: bool,
+    /// A PEM file (relative to the suite) of the only CAs trusted for `base_url` — a
+    /// private gateway's; the system's roots when absent.
+    pub ca_file: Option<PathBuf>,
     /// The system prompt read from `system_prompt_file` when the suite is loaded.
     #[serde(skip)]
     pub system_prompt: Option<String>,
@@ -150,14 +153,20 @@ pub enum ScorerConfig {
         schema: PathBuf,
     },
     Judge {
+        /// The judge's name in reports (`judge` when absent; two judges need names).
+        name: Option<String>,
+        /// A minijinja template, relative to the suite.
         template: PathBuf,
         judge: ModelConfig,
         /// Verdict words and the score each maps to; pass/fail when absent.
         #[serde(default)]
         choices: BTreeMap<String, f64>,
     },
+    /// min(1, recorded cost ÷ replayed cost): 1 when the replay costs no more.
     CostRatio,
+    /// min(1, recorded ÷ replayed total model latency).
     LatencyRatio,
+    /// min(1, recorded ÷ replayed model calls); always 1 in step replay.
     TurnRatio,
 }
 
@@ -249,13 +258,18 @@ impl Suite {
             ("baseline", suite.baseline.as_mut()),
         ] {
             let Some(model) = model else { continue };
-            model.load_system_prompt(base, role)?;
+            model.resolve_files(base, role)?;
         }
         // Files scorers name are relative to the suite, like its rules files.
         for scorer in &mut suite.scorers {
             match scorer {
-                ScorerConfig::JsonSchema { schema: file }
-                | ScorerConfig::Judge { template: file, .. } => *file = base.join(&*file),
+                ScorerConfig::JsonSchema { schema: file } => *file = base.join(&*file),
+                ScorerConfig::Judge {
+                    template, judge, ..
+                } => {
+                    *template = base.join(&*template);
+                    judge.resolve_files(base, "judge")?;
+                }
                 _ => {}
             }
         }
@@ -264,7 +278,9 @@ impl Suite {
 }
 
 impl ModelConfig {
-    fn load_system_prompt(&mut self, base: &Path, role: &str) -> Result<()> {
+    /// Checks the URL, reads the rules file and resolves `ca_file` against the suite's
+    /// folder.
+    fn resolve_files(&mut self, base: &Path, role: &str) -> Result<()> {
         if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
             return Err(EvalError::Invalid(format!(
                 "{role}.base_url {:?} must be an http:// or https:// URL",
@@ -280,6 +296,9 @@ impl ModelConfig {
                 ))
             })?;
             self.system_prompt = Some(text);
+        }
+        if let Some(ca_file) = &mut self.ca_file {
+            *ca_file = base.join(&*ca_file);
         }
         Ok(())
     }
@@ -304,6 +323,7 @@ base_url = "http://127.0.0.1:8089/v1"
 model = "smollm2"
 api_key_env = "OPENAI_API_KEY"
 system_prompt_file = "rules/v2.md"
+ca_file = "certs/gateway-ca.pem"
 params = { temperature = 0.0, max_tokens = 1024 }
 
 [[scorers]]
@@ -349,6 +369,15 @@ max_p95_latency_ratio = 1.3
             ScorerConfig::ArgsMatch { mode: ArgsMode::Subset, ignore_keys, .. } if ignore_keys == &["description"]
         ));
         assert_eq!(suite.gate.max_cost_ratio, Some(1.2));
+        assert_eq!(
+            suite.candidate.ca_file,
+            Some(dir.path().join("certs/gateway-ca.pem")),
+            "files are relative to the suite"
+        );
+        assert!(matches!(
+            &suite.scorers[2],
+            ScorerConfig::Judge { template, .. } if *template == dir.path().join("judges/factuality.txt.j2")
+        ));
         assert_eq!(suite.on_divergence, DivergencePolicy::Stop);
     }
 

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::scripted_models::{Behaviour, ScriptedModels};
+use crate::scripted_models::{Behaviour, ScriptedJudge, ScriptedModels};
 use crate::server::{Server, sextant};
 
 pub const TASKS: u32 = 8;
@@ -168,15 +168,20 @@ pub fn eval_run(data_dir: &Path, suite: &Path) -> EvalRun {
     }
 }
 
+/// Adds a line to a suite's candidate table.
+fn with_candidate_line(suite: &Path, line: &str) {
+    let text = std::fs::read_to_string(suite).expect("read suite");
+    let edited = text.replace(
+        "model = \"candidate-1\"\n",
+        &format!("model = \"candidate-1\"\n{line}\n"),
+    );
+    assert_ne!(text, edited, "the suite names its candidate model");
+    std::fs::write(suite, edited).expect("write suite");
+}
+
 /// Makes a suite's candidate ask for streamed answers.
 fn with_streaming(suite: &Path) {
-    let text = std::fs::read_to_string(suite).expect("read suite");
-    let streaming = text.replace(
-        "model = \"candidate-1\"\n",
-        "model = \"candidate-1\"\nstream = true\n",
-    );
-    assert_ne!(text, streaming, "the suite names its candidate model");
-    std::fs::write(suite, streaming).expect("write suite");
+    with_candidate_line(suite, "stream = true");
 }
 
 #[test]
@@ -394,6 +399,174 @@ fn bad_suites_are_errors_that_say_what_is_wrong() {
     let run = eval_run(&data_dir, &unreachable);
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("VOID"), "{}", run.stdout);
+}
+
+/// A suite scored by an LLM judge (and the turn ratio) alone.
+fn judged_suite(dir: &Path, name: &str, model_url: &str, judge_url: &str) -> PathBuf {
+    std::fs::write(
+        dir.join("judge.j2"),
+        "Task: {{ task }}\nExpected: {{ recorded.summary }}\nGot: {{ candidate.summary }}\n",
+    )
+    .expect("write template");
+    let path = dir.join(format!("{name}.toml"));
+    let suite = format!(
+        "name = \"{name}\"\ndataset = \"nightly\"\nmode = \"step\"\n\n\
+         [candidate]\nprovider = \"openai-chat\"\nbase_url = \"{model_url}\"\nmodel = \"candidate-1\"\n\n\
+         [[scorers]]\ntype = \"judge\"\nname = \"quality\"\ntemplate = \"judge.j2\"\n\
+         choices = {{ good = 1.0, bad = 0.0 }}\n\
+         judge = {{ provider = \"openai-chat\", base_url = \"{judge_url}\", model = \"judge-2025-06-01\" }}\n\
+         [[scorers]]\ntype = \"turn_ratio\"\n"
+    );
+    std::fs::write(&path, suite).expect("write suite");
+    path
+}
+
+/// The judge reads each step's recorded and replayed turns from its template, reasons,
+/// and gives a verdict from its choices: the six wrong first steps are judged bad, so the
+/// candidate regresses on the judge's score alone. The judge runs at temperature 0 and its
+/// verdicts are cached like the model's answers; a judge that gives no verdict voids.
+#[test]
+fn an_llm_judge_scores_each_step_and_its_verdicts_are_cached() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = recorded_dataset(dir.path());
+    let models = ScriptedModels::start(Behaviour::WrongToolFor((0..6).collect()));
+    let judge = ScriptedJudge::start(true);
+    let suite = judged_suite(dir.path(), "judged", &models.base_url, &judge.base_url);
+    let run = eval_run(&data_dir, &suite);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json["gate"]["verdict"], "regression");
+    assert_eq!(run.json["gate"]["baseline_only"], 6);
+    assert_eq!(run.json["judges"], json!(["quality (judge-2025-06-01)"]));
+
+    let requests = judge.requests();
+    let judged_steps = (TASKS * 2 * 2) as usize;
+    assert_eq!(
+        requests.len(),
+        judged_steps,
+        "each step of each side judged once"
+    );
+    for request in &requests {
+        assert_eq!(request["temperature"], 0.0, "{request}");
+        assert_eq!(request["model"], "judge-2025-06-01");
+    }
+    let prompt = requests[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(prompt.starts_with("Task: task "), "{prompt}");
+    assert!(
+        prompt.contains("Then end with one last line") && prompt.ends_with("one of: bad, good."),
+        "{prompt}"
+    );
+
+    let examples = run.json["examples"].as_array().cloned().unwrap_or_default();
+    let wrong = examples
+        .iter()
+        .find(|example| example["trace_id"] == trace_id(3))
+        .expect("task 3");
+    assert_eq!(wrong["candidate_scores"]["quality"], 0.5, "{wrong}");
+    assert_eq!(wrong["baseline_scores"]["quality"], 1.0, "{wrong}");
+    assert_eq!(wrong["candidate_scores"]["turn_ratio"], 1.0, "{wrong}");
+    let judgement = &wrong["candidate_steps"][0]["judgements"]["quality"];
+    assert_eq!(judgement["choice"], "bad", "{wrong}");
+    assert!(
+        judgement["reasoning"]
+            .as_str()
+            .is_some_and(|reasoning| reasoning.starts_with("Expected")),
+        "{judgement}"
+    );
+    assert_eq!(
+        wrong["candidate_steps"][1]["judgements"]["quality"]["choice"],
+        "good"
+    );
+    assert!(
+        run.stdout.contains("quality 0.625 (baseline 1.000)")
+            && run.stdout.contains("judged by quality (judge-2025-06-01)"),
+        "{}",
+        run.stdout
+    );
+
+    let again = eval_run(&data_dir, &suite);
+    assert_eq!(again.code, 1);
+    assert_eq!(
+        judge.requests().len(),
+        judged_steps,
+        "the rerun's verdicts came from the cache"
+    );
+
+    let server = Server::start(&data_dir, "");
+    let id = again.json["run_id"].as_i64().expect("run id");
+    let detail = server
+        .client()
+        .get(server.url(&format!("/evals/{id}")))
+        .send()
+        .and_then(|response| response.text())
+        .expect("run page");
+    assert!(detail.contains("quality: <b>bad</b>"), "{detail}");
+    drop(server);
+
+    let mute = ScriptedJudge::start(false);
+    let reproduce = ScriptedModels::start(Behaviour::Reproduce);
+    let suite = judged_suite(
+        dir.path(),
+        "mute-judge",
+        &reproduce.base_url,
+        &mute.base_url,
+    );
+    let run = eval_run(&data_dir, &suite);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("gave no verdict"), "{}", run.stdout);
+}
+
+/// A provider over HTTPS (rustls): reached when the suite's `ca_file` names the CA that
+/// signed its certificate; without it the certificate is refused, nothing reaches the
+/// server and the run is void.
+#[test]
+fn an_https_provider_is_reached_trusting_the_suites_ca_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = recorded_dataset(dir.path());
+    let (models, ca_pem) = ScriptedModels::start_https(Behaviour::Reproduce);
+    assert!(
+        models.base_url.starts_with("https://localhost:"),
+        "{}",
+        models.base_url
+    );
+    std::fs::write(dir.path().join("gateway-ca.pem"), ca_pem).expect("write CA");
+    let suite = write_suite(dir.path(), "https", "anthropic", &models.base_url, "");
+    with_candidate_line(&suite, "ca_file = \"gateway-ca.pem\"");
+    with_streaming(&suite);
+    let run = eval_run(&data_dir, &suite);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json["gate"]["verdict"], "pass");
+    let steps = (TASKS * 2) as usize;
+    assert_eq!(models.request_count(), steps);
+
+    let untrusted = write_suite(
+        dir.path(),
+        "https-untrusted",
+        "anthropic",
+        &models.base_url,
+        "",
+    );
+    let run = eval_run(&data_dir, &untrusted);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("VOID"), "{}", run.stdout);
+    assert_eq!(
+        models.request_count(),
+        steps,
+        "no request got through the handshake"
+    );
+
+    let missing = write_suite(
+        dir.path(),
+        "https-missing-ca",
+        "anthropic",
+        &models.base_url,
+        "",
+    );
+    with_candidate_line(&missing, "ca_file = \"no-such-ca.pem\"");
+    let run = eval_run(&data_dir, &missing);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no-such-ca.pem"), "{}", run.stderr);
 }
 
 /// Trajectory replay: Sextant's loop starts from "task N", answers the tool call from the

@@ -1,9 +1,36 @@
 //! Serves an axum router on an ephemeral loopback port from its own runtime, for the
-//! scripted model servers; the server lives as long as the returned runtime.
+//! scripted model servers, in plain HTTP or over TLS; the server lives as long as the
+//! returned runtime.
 
 use axum::Router;
 
 pub fn serve_on_loopback(router: Router) -> (std::net::SocketAddr, tokio::runtime::Runtime) {
+    let (listener, runtime) = bind_loopback();
+    let address = listener.local_addr().expect("address");
+    runtime.spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (address, runtime)
+}
+
+/// The same over TLS: connections are handed to the router after their handshake.
+pub fn serve_tls_on_loopback(
+    router: Router,
+    acceptor: tokio_rustls::TlsAcceptor,
+) -> (std::net::SocketAddr, tokio::runtime::Runtime) {
+    let (listener, runtime) = bind_loopback();
+    let address = listener.local_addr().expect("address");
+    let listener = {
+        let _entered = runtime.enter();
+        sextant_web::tls_listener::TlsListener::new(listener, acceptor).expect("TLS listener")
+    };
+    runtime.spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (address, runtime)
+}
+
+fn bind_loopback() -> (tokio::net::TcpListener, tokio::runtime::Runtime) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -12,9 +39,5 @@ pub fn serve_on_loopback(router: Router) -> (std::net::SocketAddr, tokio::runtim
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
-    let address = listener.local_addr().expect("address");
-    runtime.spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    (address, runtime)
+    (listener, runtime)
 }

@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::loopback::serve_on_loopback;
+use crate::loopback::{serve_on_loopback, serve_tls_on_loopback};
 
 #[derive(Debug, Clone)]
 pub enum Behaviour {
@@ -42,6 +42,31 @@ pub struct ScriptedModels {
 
 impl ScriptedModels {
     pub fn start(behaviour: Behaviour) -> ScriptedModels {
+        ScriptedModels::serve(behaviour, None)
+    }
+
+    /// The same script over HTTPS, with a certificate for `localhost` signed by itself;
+    /// returns the servers and that certificate's PEM (the CA a client must trust).
+    pub fn start_https(behaviour: Behaviour) -> (ScriptedModels, String) {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+            .expect("self-signed certificate");
+        let cert_pem = certified.cert.pem();
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![certified.cert.der().clone()],
+                rustls_pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der())
+                    .expect("private key"),
+            )
+            .expect("certificate and key");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        (ScriptedModels::serve(behaviour, Some(acceptor)), cert_pem)
+    }
+
+    fn serve(behaviour: Behaviour, tls: Option<tokio_rustls::TlsAcceptor>) -> ScriptedModels {
         let requests = Arc::new(AtomicUsize::new(0));
         let counter = requests.clone();
         let streamed = Arc::new(AtomicUsize::new(0));
@@ -57,9 +82,18 @@ impl ScriptedModels {
             let streams = streams.clone();
             async move { answer(&uri, &body, &behaviour, &rng, &streams) }
         });
-        let (address, runtime) = serve_on_loopback(router);
+        let (base_url, runtime) = match tls {
+            None => {
+                let (address, runtime) = serve_on_loopback(router);
+                (format!("http://{address}/v1"), runtime)
+            }
+            Some(acceptor) => {
+                let (address, runtime) = serve_tls_on_loopback(router, acceptor);
+                (format!("https://localhost:{}/v1", address.port()), runtime)
+            }
+        };
         ScriptedModels {
-            base_url: format!("http://{address}/v1"),
+            base_url,
             requests,
             streamed,
             _runtime: runtime,
@@ -408,4 +442,68 @@ fn event_stream(events: Vec<(Option<&'static str>, Value)>, cut: Option<Cut>) ->
         body.push_str("data: [DONE]\n\n");
     }
     ([("content-type", "text/event-stream")], body).into_response()
+}
+
+/// A scripted judge speaking OpenAI Chat Completions. Its template puts `Expected: …` and
+/// `Got: …` lines in the prompt; it reasons in one line and ends with `VERDICT: good` when
+/// they are the same, `VERDICT: bad` when not — or, when `sensible` is false, answers
+/// without any verdict. Every request body is kept.
+pub struct ScriptedJudge {
+    pub base_url: String,
+    pub requests: Arc<Mutex<Vec<Value>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl ScriptedJudge {
+    pub fn start(sensible: bool) -> ScriptedJudge {
+        let requests: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let kept = requests.clone();
+        let router = Router::new().fallback(move |body: Bytes| {
+            let kept = kept.clone();
+            async move {
+                let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+                    return (StatusCode::BAD_REQUEST, "not JSON").into_response();
+                };
+                let prompt = last_text("/chat/completions", &request);
+                if let Ok(mut kept) = kept.lock() {
+                    kept.push(request);
+                }
+                let line = |label: &str| {
+                    prompt
+                        .lines()
+                        .find_map(|line| line.strip_prefix(label))
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let (expected, got) = (line("Expected: "), line("Got: "));
+                let text = if !sensible {
+                    "Looks fine to me.".to_string()
+                } else if expected == got {
+                    format!("Both answer {got:?}.\nVERDICT: good")
+                } else {
+                    format!("Expected {expected:?} but got {got:?}.\n**Verdict:** bad.")
+                };
+                axum::Json(chat_body(&Answer {
+                    tool: None,
+                    text,
+                    input_tokens: 200,
+                    output_tokens: 20,
+                }))
+                .into_response()
+            }
+        });
+        let (address, runtime) = serve_on_loopback(router);
+        ScriptedJudge {
+            base_url: format!("http://{address}/v1"),
+            requests,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Value> {
+        self.requests
+            .lock()
+            .map(|kept| kept.clone())
+            .unwrap_or_default()
+    }
 }

@@ -27,5 +27,6 @@ pub mod router;
 pub mod span_view;
 pub mod state;
 pub mod templates;
+pub mod tls_listener;
 pub mod trace_list_params;
 pub mod trace_view;

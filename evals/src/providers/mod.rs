@@ -73,10 +73,7 @@ impl ProviderClient {
             })?),
             None => None,
         };
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(300))
-            .build()
-            .map_err(|error| EvalError::Invalid(format!("http client: {error}")))?;
+        let http = crate::http::client(Duration::from_secs(300), config.ca_file.as_deref())?;
         Ok(ProviderClient {
             config: config.clone(),
             api_key,
@@ -357,6 +354,7 @@ mod tests {
             params: BTreeMap::new(),
             system_prompt: None,
             stream: false,
+            ca_file: None,
         })
         .expect("client")
     }
