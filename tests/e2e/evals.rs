@@ -438,12 +438,14 @@ fn an_llm_judge_scores_each_step_and_its_verdicts_are_cached() {
     assert_eq!(run.json["gate"]["baseline_only"], 6);
     assert_eq!(run.json["judges"], json!(["quality (judge-2025-06-01)"]));
 
+    // Every step of both sides is judged, and identical questions are asked once (the
+    // cache): each recorded step against itself, plus the six wrong first steps.
     let requests = judge.requests();
-    let judged_steps = (TASKS * 2 * 2) as usize;
+    let judged_steps = (TASKS * 2 + 6) as usize;
     assert_eq!(
         requests.len(),
         judged_steps,
-        "each step of each side judged once"
+        "each distinct judgement asked once"
     );
     for request in &requests {
         assert_eq!(request["temperature"], 0.0, "{request}");
