@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Context;
 use clap::Subcommand;
 use sextant_evals::dataset_source::{DatasetSource, add_from_source};
-use sextant_evals::datasets::{list_datasets, load_examples};
+use sextant_evals::datasets::{Annotation, list_datasets, load_examples};
 use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 
@@ -26,6 +26,12 @@ pub enum DatasetCommand {
         /// Most traces a search adds.
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// The outcome these runs should have had (e.g. pass).
+        #[arg(long)]
+        expected: Option<String>,
+        /// A label for the examples added; `critical`: a regression on one fails the gate.
+        #[arg(long)]
+        label: Option<String>,
         #[arg(long, default_value = sextant_ingest::layout::DEFAULT_PROJECT)]
         project: String,
     },
@@ -60,6 +66,8 @@ pub async fn run_dataset(data_dir: &Path, command: DatasetCommand) -> anyhow::Re
             from_sql,
             traces,
             limit,
+            expected,
+            label,
             project,
         } => {
             let source = match (from_search, from_sql, traces) {
@@ -68,7 +76,9 @@ pub async fn run_dataset(data_dir: &Path, command: DatasetCommand) -> anyhow::Re
                 (None, None, Some(ids)) => DatasetSource::Traces(ids),
                 _ => anyhow::bail!("give one of --from-search, --from-sql or --traces"),
             };
-            let added = add_from_source(&access, &data, &project, &name, &source).await?;
+            let annotation = Annotation { expected, label };
+            let added =
+                add_from_source(&access, &data, &project, &name, &source, &annotation).await?;
             crate::say!(
                 "dataset {name} version {}: {} examples added, {} already in it",
                 added.version,

@@ -133,17 +133,26 @@ pub async fn collect_recordings(
     Ok(recordings)
 }
 
-/// Resolves `source` in the project and adds its traces to dataset `name` as a new version.
+/// Resolves `source` in the project and adds its traces to dataset `name` as a new
+/// version, each example annotated with `annotation`.
 pub async fn add_from_source(
     access: &sextant_ingest::access::AccessControl,
     data_dir: &DataDir,
     project_id: &str,
     name: &str,
     source: &DatasetSource,
+    annotation: &crate::datasets::Annotation,
 ) -> Result<crate::datasets::AddedVersion> {
     let context = sextant_query::session::project_session(data_dir, project_id).await?;
     let recordings = collect_recordings(&context, data_dir, project_id, source).await?;
     access.with_store(|store| {
-        crate::datasets::add_examples(store, project_id, name, &recordings, &source.describe())
+        crate::datasets::add_examples(
+            store,
+            project_id,
+            name,
+            &recordings,
+            &source.describe(),
+            annotation,
+        )
     })
 }

@@ -4,7 +4,8 @@
 //! it survives retention and later edits of the data. Adding examples makes a new
 //! version; version `n` holds every example added in versions `1..=n`, so a run that
 //! records its version can always be reproduced. A trace already in the dataset is not
-//! added twice. Examples may carry an expected outcome or an annotation label.
+//! added twice. Examples may carry an [`Annotation`] given when they are added: an
+//! expected outcome and a label (`critical`: a regression on it always fails the gate).
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sextant_ingest::access::store::{MetadataStore, now_ms};
@@ -32,6 +33,34 @@ pub struct Example {
     /// An expected outcome (e.g. `pass`), from the recording or an annotation.
     pub expected: Option<String>,
     pub label: Option<String>,
+}
+
+/// What a person says about the examples they add.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct Annotation {
+    /// The outcome the run should have had (`pass`, `fail`, or a few words).
+    pub expected: Option<String>,
+    /// A label; `critical` makes a regression on the example fail the gate.
+    pub label: Option<String>,
+}
+
+impl Annotation {
+    /// Blank fields are absent; each field is at most 200 characters.
+    fn validated(&self) -> Result<Annotation> {
+        let field = |value: &Option<String>, what: &str| -> Result<Option<String>> {
+            let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty());
+            match value {
+                Some(text) if text.chars().count() > 200 => Err(EvalError::Invalid(format!(
+                    "the {what} of an example is at most 200 characters"
+                ))),
+                other => Ok(other.map(str::to_string)),
+            }
+        };
+        Ok(Annotation {
+            expected: field(&self.expected, "expected outcome")?,
+            label: field(&self.label, "label")?,
+        })
+    }
 }
 
 /// The outcome of adding examples.
@@ -77,15 +106,19 @@ fn newest_version(connection: &Connection, dataset_id: i64) -> Result<i64> {
     )?)
 }
 
-/// Adds recordings to a dataset (created on first use) as one new version.
+/// Adds recordings to a dataset (created on first use) as one new version, each with the
+/// annotation. A trace already in the dataset keeps its example (and annotation) as it
+/// was: versions never change once made.
 pub fn add_examples(
     store: &MetadataStore,
     project_id: &str,
     name: &str,
     recordings: &[Recording],
     source: &str,
+    annotation: &Annotation,
 ) -> Result<AddedVersion> {
     validate_name(name)?;
+    let annotation = annotation.validated()?;
     let connection = store.connection();
     let transaction = connection.unchecked_transaction()?;
     let now = now_ms();
@@ -100,13 +133,15 @@ pub fn add_examples(
     let mut added = 0;
     for recording in recordings {
         let inserted = transaction.execute(
-            "INSERT OR IGNORE INTO dataset_examples (dataset_id, trace_id, added_in, recording)
-             VALUES (?1, ?2, ?3, ?4)",
+            "INSERT OR IGNORE INTO dataset_examples (dataset_id, trace_id, added_in, recording, expected, label)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 id,
                 recording.trace_id,
                 version,
-                serde_json::to_string(recording)?
+                serde_json::to_string(recording)?,
+                annotation.expected,
+                annotation.label
             ],
         )?;
         added += inserted;
@@ -230,6 +265,7 @@ mod tests {
             "failed-runs",
             &[recording("t1"), recording("t2")],
             "ids",
+            &Annotation::default(),
         )
         .expect("add");
         assert_eq!((first.version, first.added), (1, 2));
@@ -239,14 +275,29 @@ mod tests {
             "failed-runs",
             &[recording("t2"), recording("t3")],
             "ids",
+            &Annotation {
+                expected: Some(" pass ".into()),
+                label: Some("critical".into()),
+            },
         )
         .expect("add");
         assert_eq!(
             (second.version, second.added, second.already_present),
             (2, 1, 1)
         );
-        let unchanged =
-            add_examples(&store, "default", "failed-runs", &[recording("t3")], "ids").expect("add");
+        let relabelled = Annotation {
+            expected: None,
+            label: Some("flaky".into()),
+        };
+        let unchanged = add_examples(
+            &store,
+            "default",
+            "failed-runs",
+            &[recording("t3")],
+            "ids",
+            &relabelled,
+        )
+        .expect("add");
         assert_eq!(
             (unchanged.version, unchanged.added),
             (2, 0),
@@ -263,6 +314,13 @@ mod tests {
         };
         assert_eq!(ids(Some(1)), ["t1", "t2"]);
         assert_eq!(ids(None), ["t1", "t2", "t3"]);
+        let (_, examples) = load_examples(&store, "default", "failed-runs", None).expect("load");
+        assert_eq!(examples[0].label, None);
+        assert_eq!(
+            (examples[2].expected.as_deref(), examples[2].label.as_deref()),
+            (Some("pass"), Some("critical")),
+            "annotated when added, trimmed, and kept as it was"
+        );
         assert!(load_examples(&store, "default", "failed-runs", Some(3)).is_err());
         assert!(
             load_examples(&store, "other-project", "failed-runs", None).is_err(),
@@ -270,6 +328,12 @@ mod tests {
         );
         let listed = list_datasets(&store, "default").expect("list");
         assert_eq!((listed[0].version, listed[0].examples), (2, 3));
-        assert!(add_examples(&store, "default", "bad name!", &[], "ids").is_err());
+        let none = Annotation::default();
+        assert!(add_examples(&store, "default", "bad name!", &[], "ids", &none).is_err());
+        let long = Annotation {
+            expected: None,
+            label: Some("x".repeat(201)),
+        };
+        assert!(add_examples(&store, "default", "ok", &[recording("t9")], "ids", &long).is_err());
     }
 }

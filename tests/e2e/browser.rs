@@ -207,10 +207,27 @@ fn engineer_finds_a_failed_run_reads_its_failing_tool_and_diff_and_filters_by_mo
                 .text()
                 .await?;
             assert_eq!(shown_failed, failed_in_30_days.to_string());
+
+            // The failed run goes into an eval dataset, labelled critical, from its page.
+            browser.goto(&server.url(&format!("/traces/{trace_id}"))).await?;
+            let form = browser.find(Locator::Css("form.add-to-dataset")).await?;
+            form.find(Locator::Css("input[name=dataset]")).await?.send_keys("from-the-ui").await?;
+            form.find(Locator::Css("input[name=label]")).await?.send_keys("critical").await?;
+            form.find(Locator::Css("select[name=expected] option[value=pass]")).await?.click().await?;
+            form.find(Locator::Css("button[type=submit]")).await?.click().await?;
+            let added = browser.wait().for_element(Locator::Css("form.add-to-dataset .added")).await?;
+            assert_eq!(added.text().await?, "added to from-the-ui, version 1");
             Ok::<(), fantoccini::error::CmdError>(())
         }
         .await;
         let _ = browser.close().await;
         outcome.expect("browser steps");
     });
+    let (status, dataset) = server.get_json("/api/datasets/from-the-ui");
+    assert!(status.is_success(), "{dataset}");
+    let example = &dataset["examples"][0];
+    assert_eq!(example["trace_id"], trace_id.as_str(), "{dataset}");
+    assert_eq!(example["label"], "critical");
+    assert_eq!(example["expected"], "pass");
+    assert!(example["llm_calls"].as_u64().unwrap_or(0) > 0, "the recording was copied in");
 }

@@ -1,10 +1,13 @@
 //! Eval datasets over the API: `GET /api/datasets`, `GET /api/datasets/{name}?version=`,
-//! and `POST /api/datasets` `{"name", "search" | "sql" | "traces", "limit"}` (a new version).
+//! and `POST /api/datasets` `{"name", "search" | "sql" | "traces", "limit", "expected",
+//! "label"}` (a new version, its examples annotated).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use sextant_evals::dataset_source::{DatasetSource, add_from_source};
-use sextant_evals::datasets::{AddedVersion, DatasetSummary, list_datasets, load_examples};
+use sextant_evals::datasets::{
+    AddedVersion, Annotation, DatasetSummary, list_datasets, load_examples,
+};
 use sextant_evals::error::EvalError;
 
 use crate::api_error::ApiError;
@@ -106,6 +109,8 @@ pub struct CreateDataset {
     traces: Option<Vec<String>>,
     #[serde(default = "default_limit")]
     limit: usize,
+    expected: Option<String>,
+    label: Option<String>,
 }
 
 fn default_limit() -> usize {
@@ -141,6 +146,10 @@ pub async fn post_dataset(
         &principal.project_id,
         &body.name,
         &source,
+        &Annotation {
+            expected: body.expected,
+            label: body.label,
+        },
     )
     .await?;
     Ok(Json(added))

@@ -15,6 +15,7 @@ pub mod assets;
 pub mod auth;
 pub mod charts;
 pub mod metrics;
+pub mod page_add_to_dataset;
 pub mod page_dashboards;
 pub mod page_error;
 pub mod page_evals;

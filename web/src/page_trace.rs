@@ -23,6 +23,10 @@ pub struct TracePageParams {
     pub span: Option<String>,
     /// Page of the tree (0-based); defaults to the selected span's page.
     pub page: Option<usize>,
+    /// After "add to dataset": the dataset, its version now, and how many were added.
+    pub dataset: Option<String>,
+    pub version: Option<i64>,
+    pub added: Option<usize>,
 }
 
 pub async fn get_trace_page(
@@ -59,6 +63,12 @@ pub async fn get_trace_page(
         None => None,
     };
     let view = trace_view(&tree, page);
+    let datasets = state.access.with_store(|store| {
+        sextant_evals::datasets::list_datasets(store, &access.principal.project_id)
+    })?;
+    let added_to = params.dataset.as_ref().map(|name| {
+        context! { name, version => params.version, added => params.added.unwrap_or(0) }
+    });
     let html = render(
         "trace.html",
         context! { viewer => access.viewer.clone(),
@@ -67,6 +77,8 @@ pub async fn get_trace_page(
             trace => view,
             selected_id,
             selected,
+            datasets,
+            added_to,
         },
     )?;
     Ok(Html(html))

@@ -46,6 +46,10 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(page_runs::get_runs))
         .route("/traces/{trace_id}", get(page_trace::get_trace_page))
         .route(
+            "/traces/{trace_id}/dataset",
+            post(page_add_to_dataset::post_add_to_dataset),
+        )
+        .route(
             "/traces/{trace_id}/spans/{span_id}",
             get(page_trace::get_span_fragment),
         )
