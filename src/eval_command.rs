@@ -5,10 +5,16 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use sextant_evals::run::run_suite;
+use anyhow::Context;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+use prost::Message;
+use sextant_evals::run::{SuiteRun, run_suite};
 use sextant_evals::suite::Suite;
 use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
+
+use crate::otlp_sender::{OtlpBody, export_with_retry};
 
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
@@ -25,6 +31,13 @@ pub enum EvalCommand {
         /// The project [default: the suite's `project`, else `default`].
         #[arg(long)]
         project: Option<String>,
+        /// Trace the replays into the Sextant server at this URL (its OTLP/HTTP base, e.g.
+        /// http://127.0.0.1:4318), tagged eval.run_id.
+        #[arg(long)]
+        trace_to: Option<String>,
+        /// The ingest key to trace with, when that server requires keys.
+        #[arg(long, env = "SEXTANT_TRACE_KEY", hide_env_values = true)]
+        trace_key: Option<String>,
     },
 }
 
@@ -47,6 +60,8 @@ async fn run(data_dir: &Path, command: EvalCommand) -> anyhow::Result<i32> {
         json,
         junit,
         project,
+        trace_to,
+        trace_key,
     } = command;
     let suite = Suite::load(&suite)?;
     let data = DataDir::open(data_dir)?;
@@ -54,7 +69,7 @@ async fn run(data_dir: &Path, command: EvalCommand) -> anyhow::Result<i32> {
     let project = project
         .or_else(|| suite.project.clone())
         .unwrap_or_else(|| sextant_ingest::layout::DEFAULT_PROJECT.to_string());
-    let report = run_suite(&access, &data, &project, &suite).await?;
+    let SuiteRun { report, replays } = run_suite(&access, &data, &project, &suite).await?;
     if let Some(path) = json {
         std::fs::write(&path, report.to_json())?;
     }
@@ -62,5 +77,69 @@ async fn run(data_dir: &Path, command: EvalCommand) -> anyhow::Result<i32> {
         std::fs::write(&path, report.to_junit())?;
     }
     crate::say!("{}", report.summary());
+    match &trace_to {
+        Some(url) => {
+            let spans = replays
+                .resource_spans
+                .iter()
+                .flat_map(|resource| &resource.scope_spans)
+                .map(|scope| scope.spans.len())
+                .sum::<usize>();
+            // The verdict stands either way: a tracing failure is reported, not the exit code.
+            match trace_replays(url, trace_key.as_deref(), replays).await {
+                Ok(()) => crate::say!(
+                    "replays traced to {url}: {spans} spans tagged eval.run_id = {}",
+                    report.run_id.unwrap_or_default()
+                ),
+                Err(error) => eprintln!("warning: {error:#}"),
+            }
+        }
+        None => crate::say!("replays not traced (--trace-to URL of a Sextant server traces them)"),
+    }
     Ok(report.gate.verdict.exit_code())
+}
+
+/// Spans per export request, well under a server's body limit.
+const SPANS_PER_REQUEST: usize = 2_000;
+
+/// Sends the replays to a Sextant server's `/v1/traces` (OTLP/HTTP protobuf), in requests
+/// of at most [`SPANS_PER_REQUEST`] spans.
+async fn trace_replays(
+    base_url: &str,
+    key: Option<&str>,
+    replays: ExportTraceServiceRequest,
+) -> anyhow::Result<()> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = key {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {key}").parse()?,
+        );
+    }
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(std::time::Duration::from_secs(60))
+        .build()?;
+    let url = format!("{}/v1/traces", base_url.trim_end_matches('/'));
+    for resource in replays.resource_spans {
+        for scope in &resource.scope_spans {
+            for spans in scope.spans.chunks(SPANS_PER_REQUEST) {
+                let request = ExportTraceServiceRequest {
+                    resource_spans: vec![ResourceSpans {
+                        resource: resource.resource.clone(),
+                        scope_spans: vec![ScopeSpans {
+                            scope: scope.scope.clone(),
+                            spans: spans.to_vec(),
+                            ..ScopeSpans::default()
+                        }],
+                        ..ResourceSpans::default()
+                    }],
+                };
+                export_with_retry(&client, &url, OtlpBody::protobuf(request.encode_to_vec()), 10)
+                    .await
+                    .with_context(|| format!("tracing the replays to {url}"))?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -70,7 +70,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         });
     }
 
-    let schedules = spawn_schedules(access.clone(), pipeline.data_dir().clone(), scheduled);
+    let schedules = spawn_schedules(access.clone(), pipeline.clone(), scheduled);
 
     let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
     let services = grpc_services(pipeline.clone(), access, config.body_limit_bytes);

@@ -8,7 +8,8 @@
 //! - [`suite`]: the suite TOML (unknown keys are errors that name the key);
 //! - [`providers`]: OpenAI Chat, OpenAI Responses and Anthropic Messages, streamed or
 //!   not, retried; [`response_cache`] keeps their answers per epoch;
-//! - [`replay_step`] and [`replay_trajectory`]: the two replay modes;
+//! - [`replay_step`] and [`replay_trajectory`]: the two replay modes; [`replay_trace`]
+//!   traces every replay into Sextant (`eval.run_id`);
 //! - [`scorers`] (one turn against another), [`judge`] (the LLM judge) and [`scoring`]
 //!   (the set a suite names, the judges and ratios scored after a replay);
 //! - [`stats`] and [`gate`]: exact McNemar, the cluster bootstrap, the verdict;
@@ -25,6 +26,7 @@ pub mod messages;
 pub mod providers;
 pub mod recording;
 pub mod replay_step;
+pub mod replay_trace;
 pub mod replay_trajectory;
 pub mod report;
 pub mod response_cache;

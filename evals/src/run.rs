@@ -1,8 +1,10 @@
 //! Running a suite now: load its dataset version, replay every example (step or trajectory)
-//! on both sides for each epoch, decide with the gate, store the run in the metadata store.
+//! on both sides for each epoch, decide with the gate, store the run in the metadata store,
+//! and trace its replays (`replay_trace.rs`) for the caller to ingest.
 
 use std::time::Instant;
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use rusqlite::params;
 use sextant_ingest::access::AccessControl;
 use sextant_ingest::access::store::now_ms;
@@ -14,6 +16,7 @@ use crate::error::{EvalError, Result};
 use crate::gate::{ExampleOutcome, decide};
 use crate::providers::ProviderClient;
 use crate::replay_step::{ModelSide, recorded_side};
+use crate::replay_trace::{ReplayedSide, RunTags, replay_traces};
 use crate::replay_trajectory::recorded_trajectory_side;
 use crate::report::{ExampleReport, RunReport};
 use crate::scoring::Scoring;
@@ -22,13 +25,20 @@ use crate::suite::{ReplayMode, Suite};
 /// The label an annotation gives an example whose failure always fails the gate.
 pub const CRITICAL_LABEL: &str = "critical";
 
-/// Runs `suite` against the project's data; the report carries the verdict.
+/// A finished run: its report (with the verdict) and its replays as OTLP traces.
+pub struct SuiteRun {
+    pub report: RunReport,
+    /// Every model side's replay of every example and epoch, tagged `eval.run_id`.
+    pub replays: ExportTraceServiceRequest,
+}
+
+/// Runs `suite` against the project's data.
 pub async fn run_suite(
     access: &AccessControl,
     data_dir: &DataDir,
     project_id: &str,
     suite: &Suite,
-) -> Result<RunReport> {
+) -> Result<SuiteRun> {
     if suite.mode == ReplayMode::Agent {
         return Err(EvalError::Invalid(
             "mode \"agent\" (a real agent CLI behind the model gateway) is not available in this build yet; use \"step\" or \"trajectory\"".into(),
@@ -130,8 +140,48 @@ pub async fn run_suite(
             })
             .collect(),
     };
-    report.run_id = Some(store_run(access, project_id, &report)?);
-    Ok(report)
+    let run_id = store_run(access, project_id, &report)?;
+    report.run_id = Some(run_id);
+    let replays = traced_replays(run_id, suite, &report, &outcomes);
+    Ok(SuiteRun { report, replays })
+}
+
+/// The model sides' replays (the recording, as a baseline, is already traced).
+fn traced_replays(
+    run_id: i64,
+    suite: &Suite,
+    report: &RunReport,
+    outcomes: &[ExampleOutcome],
+) -> ExportTraceServiceRequest {
+    let mut sides = Vec::new();
+    for outcome in outcomes {
+        let baseline = suite
+            .baseline
+            .as_ref()
+            .map(|model| ("baseline", model, &outcome.baseline));
+        for (side, model, epochs) in
+            std::iter::once(("candidate", &suite.candidate, &outcome.candidate)).chain(baseline)
+        {
+            for (epoch, replay) in epochs.iter().enumerate() {
+                sides.push(ReplayedSide {
+                    example: &outcome.trace_id,
+                    side,
+                    epoch: epoch as u32,
+                    model,
+                    outcome: replay,
+                });
+            }
+        }
+    }
+    let tags = RunTags {
+        run_id,
+        suite: &report.suite,
+        dataset: &report.dataset,
+        dataset_version: report.dataset_version,
+        mode: &report.mode,
+        started_at_ms: report.started_at_ms,
+    };
+    replay_traces(&tags, &sides)
 }
 
 async fn replay(

@@ -1,13 +1,16 @@
 //! Scheduled suites: inside `sextant serve`, each suite with a `schedule` (cron, seconds
 //! optional) runs at its times; a regression POSTs the run's summary to the suite's
 //! `webhook`. Runs of one suite never overlap: the next time is computed after a run ends.
+//! Each run's replays are ingested into the suite's project through the server's own
+//! pipeline, tagged `eval.run_id`.
 
 use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sextant_ingest::access::AccessControl;
-use sextant_ingest::layout::{DEFAULT_PROJECT, DataDir};
+use sextant_ingest::layout::DEFAULT_PROJECT;
+use sextant_ingest::pipeline::IngestPipeline;
 
 use crate::gate::Verdict;
 use crate::report::RunReport;
@@ -67,7 +70,7 @@ async fn post_webhook(url: &str, report: &RunReport) {
 /// Starts one task per scheduled suite; they run until the runtime stops.
 pub fn spawn_schedules(
     access: Arc<AccessControl>,
-    data_dir: DataDir,
+    pipeline: Arc<IngestPipeline>,
     suites: Vec<Suite>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     suites
@@ -75,7 +78,7 @@ pub fn spawn_schedules(
         .filter_map(|suite| {
             let cron = croner::Cron::from_str(suite.schedule.as_deref()?).ok()?;
             let access = access.clone();
-            let data_dir = data_dir.clone();
+            let pipeline = pipeline.clone();
             Some(tokio::spawn(async move {
                 loop {
                     let now = chrono::Utc::now();
@@ -86,8 +89,12 @@ pub fn spawn_schedules(
                     let wait = (next - now).to_std().unwrap_or_default();
                     tokio::time::sleep(wait).await;
                     let project = suite.project.as_deref().unwrap_or(DEFAULT_PROJECT);
-                    match run_suite(&access, &data_dir, project, &suite).await {
-                        Ok(report) => {
+                    match run_suite(&access, pipeline.data_dir(), project, &suite).await {
+                        Ok(run) => {
+                            let report = run.report;
+                            if let Err(error) = pipeline.ingest_traces(project, run.replays).await {
+                                tracing::warn!(suite = suite.name, %error, "cannot trace the eval's replays");
+                            }
                             tracing::info!(suite = suite.name, verdict = ?report.gate.verdict, run = ?report.run_id, "scheduled eval ran");
                             if report.gate.verdict == Verdict::Regression
                                 && let Some(url) = &suite.webhook

@@ -141,6 +141,11 @@ pub struct EvalRun {
 }
 
 pub fn eval_run(data_dir: &Path, suite: &Path) -> EvalRun {
+    eval_run_with(data_dir, suite, &[])
+}
+
+/// `sextant eval run` with more arguments.
+pub fn eval_run_with(data_dir: &Path, suite: &Path, args: &[&str]) -> EvalRun {
     let json_path = suite.with_extension("json");
     let junit_path = suite.with_extension("xml");
     let _ = std::fs::remove_file(&json_path);
@@ -153,6 +158,7 @@ pub fn eval_run(data_dir: &Path, suite: &Path) -> EvalRun {
         .arg(&junit_path)
         .arg("--data-dir")
         .arg(data_dir)
+        .args(args)
         .env("SEXTANT_LOG", "warn")
         .output()
         .expect("run sextant eval");
@@ -260,7 +266,8 @@ fn a_wrong_tool_is_a_regression_reported_at_its_step() {
         &models.base_url,
         "",
     );
-    let run = eval_run(&data_dir, &suite);
+    let server = Server::start(&data_dir, "");
+    let run = eval_run_with(&data_dir, &suite, &["--trace-to", &server.url("")]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(run.json["gate"]["verdict"], "regression");
     assert_eq!(run.json["gate"]["baseline_only"], 6);
@@ -285,8 +292,31 @@ fn a_wrong_tool_is_a_regression_reported_at_its_step() {
     );
     assert!(run.stdout.contains("REGRESSION"), "{}", run.stdout);
 
+    // Every replay is a trace of its own in the server, tagged with the run: a root and a
+    // chat span per step, failed where the candidate failed.
+    let run_id = run.json["run_id"].as_i64().expect("run id");
+    let replay_spans = server.wait_for_count(
+        "SELECT count(*) AS n FROM spans WHERE service_name = 'sextant-eval'",
+        i64::from(TASKS) * 3,
+    );
+    assert_eq!(replay_spans, i64::from(TASKS) * 3, "{}", run.stdout);
+    let roots = server.sql(
+        "SELECT trace_id, status_code, attributes FROM spans \
+         WHERE service_name = 'sextant-eval' AND name = 'eval wrong-tool'",
+    );
+    assert_eq!(roots.len(), TASKS as usize);
+    let failed = roots.iter().filter(|root| root["status_code"] == "error").count();
+    assert_eq!(failed, 6, "{roots:?}");
+    let attributes: Value =
+        serde_json::from_str(roots[0]["attributes"].as_str().unwrap_or("{}")).expect("json");
+    assert_eq!(attributes["eval.run_id"], json!(run_id), "{attributes}");
+    assert_eq!(attributes["eval.side"], "candidate");
+    let searched = server.sql(
+        "SELECT count(DISTINCT trace_id) AS n FROM traces WHERE service_name = 'sextant-eval' AND has_error",
+    );
+    assert_eq!(searched[0]["n"], 6, "replays are runs like any other");
+
     // The run is stored: the API lists it, its page shows the divergence side by side.
-    let server = Server::start(&data_dir, "");
     let (status, runs) = server.get_json("/api/evals/runs");
     assert!(status.is_success(), "{runs}");
     assert_eq!(runs["runs"][0]["verdict"], "regression", "{runs}");
@@ -675,4 +705,10 @@ fn a_scheduled_suite_runs_in_the_server_and_its_webhook_gets_the_regression() {
     );
     let (_, runs) = server.get_json("/api/evals/runs?suite=nightly-gate");
     assert!(runs["runs"][0]["id"].as_i64().is_some(), "{runs}");
+    // The server traced the scheduled run's replays into the suite's project itself.
+    let replayed = server.wait_for_count(
+        "SELECT count(DISTINCT trace_id) AS n FROM spans WHERE name = 'eval nightly-gate'",
+        i64::from(TASKS),
+    );
+    assert!(replayed >= i64::from(TASKS), "{replayed} replays traced");
 }
