@@ -354,17 +354,7 @@ mod tests {
     }
 
     fn judge_config(model: &str) -> ModelConfig {
-        ModelConfig {
-            provider: Provider::OpenaiChat,
-            base_url: "http://127.0.0.1:1/v1".into(),
-            model: model.into(),
-            api_key_env: None,
-            system_prompt_file: None,
-            params: BTreeMap::new(),
-            stream: false,
-            system_prompt: None,
-            ca_file: None,
-        }
+        ModelConfig::new(Provider::OpenaiChat, "http://127.0.0.1:1/v1", model)
     }
 
     fn template(text: &str) -> tempfile::NamedTempFile {

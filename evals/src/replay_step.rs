@@ -80,15 +80,7 @@ impl SideOutcome {
 
     /// Each scorer's mean over the steps that have its score.
     pub(crate) fn step_means(&self) -> BTreeMap<String, f64> {
-        let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-        for (name, score) in self.steps.iter().flat_map(|step| &step.scores) {
-            let sum = sums.entry(name.clone()).or_default();
-            sum.0 += score;
-            sum.1 += 1;
-        }
-        sums.into_iter()
-            .map(|(name, (sum, count))| (name, sum / count as f64))
-            .collect()
+        mean_per_scorer(self.steps.iter().map(|step| &step.scores))
     }
 
     /// Sets `score` (the mean of `scores`) and `passed` from the scores.
@@ -113,6 +105,21 @@ impl SideOutcome {
             trajectory: None,
         }
     }
+}
+
+/// Each scorer's mean over the score maps that have it.
+pub fn mean_per_scorer<'a>(
+    maps: impl Iterator<Item = &'a BTreeMap<String, f64>>,
+) -> BTreeMap<String, f64> {
+    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for (name, score) in maps.flatten() {
+        let sum = sums.entry(name.clone()).or_default();
+        sum.0 += score;
+        sum.1 += 1;
+    }
+    sums.into_iter()
+        .map(|(name, (sum, count))| (name, sum / count as f64))
+        .collect()
 }
 
 pub(crate) fn scores(

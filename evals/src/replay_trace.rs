@@ -266,17 +266,7 @@ mod tests {
     use crate::replay_step::StepResult;
 
     fn model() -> ModelConfig {
-        ModelConfig {
-            provider: Provider::Anthropic,
-            base_url: "http://127.0.0.1:1".into(),
-            model: "candidate-1".into(),
-            api_key_env: None,
-            system_prompt_file: None,
-            params: BTreeMap::new(),
-            stream: false,
-            system_prompt: None,
-            ca_file: None,
-        }
+        ModelConfig::new(Provider::Anthropic, "http://127.0.0.1:1", "candidate-1")
     }
 
     fn step(number: usize, latency_ms: f64, turn: Turn) -> StepResult {

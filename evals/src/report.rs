@@ -74,15 +74,7 @@ fn mean_score(sides: &[SideOutcome]) -> f64 {
 
 /// Each scorer's mean over the epochs that have its score.
 fn mean_scores(sides: &[SideOutcome]) -> BTreeMap<String, f64> {
-    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-    for (name, score) in sides.iter().flat_map(|side| &side.scores) {
-        let sum = sums.entry(name.clone()).or_default();
-        sum.0 += score;
-        sum.1 += 1;
-    }
-    sums.into_iter()
-        .map(|(name, (sum, count))| (name, sum / count as f64))
-        .collect()
+    crate::replay_step::mean_per_scorer(sides.iter().map(|side| &side.scores))
 }
 
 impl ExampleReport {

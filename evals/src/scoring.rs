@@ -41,28 +41,16 @@ impl Ratio {
 
     /// The recording's and the replay's amounts; `None` when either is unknown.
     fn amounts(self, recording: &Recording, outcome: &SideOutcome) -> Option<(f64, f64)> {
+        let calls = &recording.llm_calls;
         match self {
             Ratio::Cost => {
-                let costs: Vec<f64> = recording
-                    .llm_calls
-                    .iter()
-                    .filter_map(|call| call.cost_usd)
-                    .collect();
-                (costs.len() == recording.llm_calls.len() && !costs.is_empty())
-                    .then(|| costs.iter().sum())
-                    .zip(outcome.cost_usd)
+                total_of_all(calls.iter().map(|call| call.cost_usd)).zip(outcome.cost_usd)
             }
             Ratio::Latency => {
-                let durations: Vec<i64> = recording
-                    .llm_calls
-                    .iter()
-                    .filter_map(|call| call.duration_ns)
-                    .collect();
-                (durations.len() == recording.llm_calls.len() && !durations.is_empty())
-                    .then(|| durations.iter().sum::<i64>() as f64 / 1e6)
+                total_of_all(calls.iter().map(|call| call.duration_ns.map(|ns| ns as f64 / 1e6)))
                     .map(|recorded| (recorded, outcome.latencies_ms.iter().sum()))
             }
-            Ratio::Turns => Some((recording.llm_calls.len() as f64, outcome.steps.len() as f64)),
+            Ratio::Turns => Some((calls.len() as f64, outcome.steps.len() as f64)),
         }
     }
 
@@ -75,6 +63,15 @@ impl Ratio {
             (recorded / replayed).clamp(0.0, 1.0)
         })
     }
+}
+
+/// The sum of the amounts when every one is known (and there is one at least).
+fn total_of_all(amounts: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let mut total = None;
+    for amount in amounts {
+        total = Some(total.unwrap_or(0.0) + amount?);
+    }
+    total
 }
 
 /// Every scorer a suite names, ready to run.

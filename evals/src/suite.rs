@@ -278,6 +278,22 @@ impl Suite {
 }
 
 impl ModelConfig {
+    /// A model called as the provider expects, with nothing else set (no key, rules
+    /// file, parameters or streaming).
+    pub fn new(provider: Provider, base_url: &str, model: &str) -> ModelConfig {
+        ModelConfig {
+            provider,
+            base_url: base_url.to_string(),
+            model: model.to_string(),
+            api_key_env: None,
+            system_prompt_file: None,
+            params: BTreeMap::new(),
+            stream: false,
+            ca_file: None,
+            system_prompt: None,
+        }
+    }
+
     /// Checks the URL, reads the rules file and resolves `ca_file` against the suite's
     /// folder.
     fn resolve_files(&mut self, base: &Path, role: &str) -> Result<()> {

@@ -345,18 +345,8 @@ mod tests {
     }
 
     fn client(provider: Provider) -> ProviderClient {
-        ProviderClient::new(&ModelConfig {
-            provider,
-            base_url: "http://127.0.0.1:1/v1/".into(),
-            model: "m".into(),
-            api_key_env: None,
-            system_prompt_file: None,
-            params: BTreeMap::new(),
-            system_prompt: None,
-            stream: false,
-            ca_file: None,
-        })
-        .expect("client")
+        ProviderClient::new(&ModelConfig::new(provider, "http://127.0.0.1:1/v1/", "m"))
+            .expect("client")
     }
 
     #[test]
