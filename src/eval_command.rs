@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Subcommand;
 use anyhow::Context;
+use clap::Subcommand;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use prost::Message;
@@ -135,9 +135,14 @@ async fn trace_replays(
                         ..ResourceSpans::default()
                     }],
                 };
-                export_with_retry(&client, &url, OtlpBody::protobuf(request.encode_to_vec()), 10)
-                    .await
-                    .with_context(|| format!("tracing the replays to {url}"))?;
+                export_with_retry(
+                    &client,
+                    &url,
+                    OtlpBody::protobuf(request.encode_to_vec()),
+                    10,
+                )
+                .await
+                .with_context(|| format!("tracing the replays to {url}"))?;
             }
         }
     }

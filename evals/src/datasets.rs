@@ -317,7 +317,10 @@ mod tests {
         let (_, examples) = load_examples(&store, "default", "failed-runs", None).expect("load");
         assert_eq!(examples[0].label, None);
         assert_eq!(
-            (examples[2].expected.as_deref(), examples[2].label.as_deref()),
+            (
+                examples[2].expected.as_deref(),
+                examples[2].label.as_deref()
+            ),
             (Some("pass"), Some("critical")),
             "annotated when added, trimmed, and kept as it was"
         );

@@ -108,8 +108,10 @@ fn output_messages(turn: &Turn) -> String {
         parts.push(json!({"type": "text", "content": turn.text}));
     }
     for call in &turn.tool_calls {
-        parts.push(json!({"type": "tool_call", "id": call.id, "name": call.name,
-            "arguments": call.arguments}));
+        parts.push(
+            json!({"type": "tool_call", "id": call.id, "name": call.name,
+            "arguments": call.arguments}),
+        );
     }
     json!([{"role": "assistant", "parts": parts}]).to_string()
 }
@@ -125,7 +127,12 @@ fn error_status(message: String) -> Option<Status> {
 fn side_spans(tags: &RunTags<'_>, replayed: &ReplayedSide<'_>) -> Vec<Span> {
     let run = tags.run_id.to_string();
     let epoch = replayed.epoch.to_string();
-    let key = [run.as_str(), replayed.example, replayed.side, epoch.as_str()];
+    let key = [
+        run.as_str(),
+        replayed.example,
+        replayed.side,
+        epoch.as_str(),
+    ];
     let trace_id = id(&key, 16);
     let span_id = |index: usize| id(&[&key[..], &[index.to_string().as_str()]].concat(), 8);
     let root_id = span_id(0);
@@ -138,7 +145,10 @@ fn side_spans(tags: &RunTags<'_>, replayed: &ReplayedSide<'_>) -> Vec<Span> {
         let duration = (step.latency_ms.max(0.0) * 1e6) as u64;
         let mut attributes = vec![
             text("gen_ai.operation.name", "chat"),
-            text("gen_ai.provider.name", provider_name(replayed.model.provider)),
+            text(
+                "gen_ai.provider.name",
+                provider_name(replayed.model.provider),
+            ),
             text("gen_ai.request.model", model.clone()),
             text("gen_ai.output.messages", output_messages(&step.replayed)),
             int("eval.step", step.step as i64),
@@ -305,8 +315,11 @@ mod tests {
             text: "done".into(),
             ..Turn::default()
         };
-        let mut outcome =
-            SideOutcome::from_steps(vec![step(1, 250.0, call), step(2, 100.0, answer)], 1.0, None);
+        let mut outcome = SideOutcome::from_steps(
+            vec![step(1, 250.0, call), step(2, 100.0, answer)],
+            1.0,
+            None,
+        );
         outcome.trajectory = Some(Turn::default());
         outcome.score = 0.5;
         outcome.passed = false;
@@ -331,29 +344,47 @@ mod tests {
         let names: Vec<&str> = spans.iter().map(|span| span.name.as_str()).collect();
         assert_eq!(
             names,
-            ["eval nightly", "chat candidate-1", "execute_tool bash", "chat candidate-1"]
+            [
+                "eval nightly",
+                "chat candidate-1",
+                "execute_tool bash",
+                "chat candidate-1"
+            ]
         );
         let root = &spans[0];
-        assert_eq!(attribute(root, "eval.run_id"), Some(&any_value::Value::IntValue(7)));
+        assert_eq!(
+            attribute(root, "eval.run_id"),
+            Some(&any_value::Value::IntValue(7))
+        );
         assert_eq!(
             root.status.as_ref().map(|status| status.message.as_str()),
             Some("failed: score 0.500")
         );
         assert_eq!(root.start_time_unix_nano, 1_000_000_000);
-        assert_eq!(root.end_time_unix_nano, 1_000_000_000 + 350_000_000, "the calls' latencies");
-        assert!(spans[1..].iter().all(|span| span.parent_span_id == root.span_id
-            && span.trace_id == root.trace_id));
+        assert_eq!(
+            root.end_time_unix_nano,
+            1_000_000_000 + 350_000_000,
+            "the calls' latencies"
+        );
+        assert!(
+            spans[1..]
+                .iter()
+                .all(|span| span.parent_span_id == root.span_id && span.trace_id == root.trace_id)
+        );
         assert_eq!(
             attribute(&spans[1], "gen_ai.provider.name"),
             Some(&any_value::Value::StringValue("anthropic".into()))
         );
-        let again = replay_traces(&tags, &[ReplayedSide {
-            example: "abc",
-            side: "candidate",
-            epoch: 0,
-            model: &model,
-            outcome: &outcome,
-        }]);
+        let again = replay_traces(
+            &tags,
+            &[ReplayedSide {
+                example: "abc",
+                side: "candidate",
+                epoch: 0,
+                model: &model,
+                outcome: &outcome,
+            }],
+        );
         assert_eq!(request, again, "the same run exports the same traces");
     }
 }

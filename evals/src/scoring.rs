@@ -46,10 +46,12 @@ impl Ratio {
             Ratio::Cost => {
                 total_of_all(calls.iter().map(|call| call.cost_usd)).zip(outcome.cost_usd)
             }
-            Ratio::Latency => {
-                total_of_all(calls.iter().map(|call| call.duration_ns.map(|ns| ns as f64 / 1e6)))
-                    .map(|recorded| (recorded, outcome.latencies_ms.iter().sum()))
-            }
+            Ratio::Latency => total_of_all(
+                calls
+                    .iter()
+                    .map(|call| call.duration_ns.map(|ns| ns as f64 / 1e6)),
+            )
+            .map(|recorded| (recorded, outcome.latencies_ms.iter().sum())),
             Ratio::Turns => Some((calls.len() as f64, outcome.steps.len() as f64)),
         }
     }

@@ -229,5 +229,8 @@ fn engineer_finds_a_failed_run_reads_its_failing_tool_and_diff_and_filters_by_mo
     assert_eq!(example["trace_id"], trace_id.as_str(), "{dataset}");
     assert_eq!(example["label"], "critical");
     assert_eq!(example["expected"], "pass");
-    assert!(example["llm_calls"].as_u64().unwrap_or(0) > 0, "the recording was copied in");
+    assert!(
+        example["llm_calls"].as_u64().unwrap_or(0) > 0,
+        "the recording was copied in"
+    );
 }

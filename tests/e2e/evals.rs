@@ -305,7 +305,10 @@ fn a_wrong_tool_is_a_regression_reported_at_its_step() {
          WHERE service_name = 'sextant-eval' AND name = 'eval wrong-tool'",
     );
     assert_eq!(roots.len(), TASKS as usize);
-    let failed = roots.iter().filter(|root| root["status_code"] == "error").count();
+    let failed = roots
+        .iter()
+        .filter(|root| root["status_code"] == "error")
+        .count();
     assert_eq!(failed, 6, "{roots:?}");
     let attributes: Value =
         serde_json::from_str(roots[0]["attributes"].as_str().unwrap_or("{}")).expect("json");

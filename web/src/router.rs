@@ -1,5 +1,5 @@
 //! The one HTTP router: OTLP ingest (`/v1/*`), the JSON API (`/api/*`), the web UI pages
-//! (`/`, `/traces/…`, `/sessions/…`, `/login`, `/assets/…`), `/healthz` and `/metrics`.
+//! (`/`, `/traces/…` and its "add to dataset" form, `/sessions/…`, `/login`, `/assets/…`), `/healthz` and `/metrics`.
 //!
 //! Every route that touches project data takes an access extractor (`auth.rs`); only
 //! `/healthz`, `/metrics` (Sextant's own counters), the assets and the sign-in form are open.
@@ -12,8 +12,8 @@ use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
     api_audit, api_datasets, api_evals, api_search, api_sessions, api_sql, api_traces, assets,
-    metrics, page_dashboards, page_evals, page_login, page_runs, page_session, page_sql,
-    page_trace,
+    metrics, page_add_to_dataset, page_dashboards, page_evals, page_login, page_runs, page_session,
+    page_sql, page_trace,
 };
 
 pub fn router(state: AppState) -> Router {

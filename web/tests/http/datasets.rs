@@ -116,7 +116,12 @@ async fn datasets_are_versioned_sets_of_recorded_traces() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-async fn post_form(app: &crate::TestApp, trace: &str, form: &str, origin: Option<&str>) -> (StatusCode, Option<String>) {
+async fn post_form(
+    app: &crate::TestApp,
+    trace: &str,
+    form: &str,
+    origin: Option<&str>,
+) -> (StatusCode, Option<String>) {
     let mut request = Request::post(format!("/traces/{trace}/dataset"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::HOST, "127.0.0.1:4318");
@@ -124,9 +129,10 @@ async fn post_form(app: &crate::TestApp, trace: &str, form: &str, origin: Option
         request = request.header(header::ORIGIN, origin);
     }
     let request = request.body(Body::from(form.to_string())).expect("request");
-    let response = tower::ServiceExt::oneshot(sextant_web::router::router(app.state.clone()), request)
-        .await
-        .expect("response");
+    let response =
+        tower::ServiceExt::oneshot(sextant_web::router::router(app.state.clone()), request)
+            .await
+            .expect("response");
     let location = response
         .headers()
         .get(header::LOCATION)
@@ -155,14 +161,32 @@ async fn the_trace_page_form_adds_its_run_annotated_and_refuses_other_sites() {
     assert_eq!(dataset["examples"][0]["expected"], "fail");
     let (_, page) = crate::call_text(
         &app,
-        Request::get(location.unwrap_or_default()).body(Body::empty()).expect("request"),
+        Request::get(location.unwrap_or_default())
+            .body(Body::empty())
+            .expect("request"),
     )
     .await;
-    assert!(page.contains("added to <a href=\"/api/datasets/from-ui\">from-ui</a>, version 1"), "{page}");
-    assert!(page.contains("<option value=\"from-ui\">"), "the datalist offers existing datasets");
+    assert!(
+        page.contains("added to <a href=\"/api/datasets/from-ui\">from-ui</a>, version 1"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<option value=\"from-ui\">"),
+        "the datalist offers existing datasets"
+    );
 
-    let (status, _) = post_form(&app, PASSING_TRACE, "dataset=from-ui", Some("https://evil.example")).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "a form posted from another site");
+    let (status, _) = post_form(
+        &app,
+        PASSING_TRACE,
+        "dataset=from-ui",
+        Some("https://evil.example"),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a form posted from another site"
+    );
     let (status, _) = post_form(&app, PASSING_TRACE, "dataset=bad%20name", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
