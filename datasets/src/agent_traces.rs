@@ -1,72 +1,63 @@
-//! A deterministic generator of coding-agent traces in the OTel GenAI convention.
+//! A deterministic generator of coding-agent traces: same seed and config, same bytes.
 //!
-//! One trace = an `invoke_agent` root → turns of `chat {model}` LLM spans whose input is the
-//! whole conversation so far (resent every turn, as real agent loops do) → `execute_tool`
-//! spans that read files, grep, edit with a unified diff, or run the tests. About one run in
-//! seven ends with the tests still failing (status error).
+//! A session is several prompts (traces) by one user to one agent sharing a session id;
+//! each run is planned once (`run_plan.rs`: model calls whose resent history grows turn by
+//! turn, tool calls that read, grep, edit with unified diffs, run the tests and fetch
+//! pages, sub-agents, 429/overloaded retries, failures of five kinds) and then emitted in
+//! one of three conventions — OTel GenAI (`emit_genai.rs`), OpenInference
+//! (`emit_openinference.rs`) or Claude Code's own spans (`emit_claude_code.rs`) — so the
+//! normalizer is exercised, not bypassed. Each trace comes with the [`RunSummary`] tests
+//! expect to read back after ingest.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
-use serde_json::{Value, json};
 
+use crate::config::{Convention, GeneratorConfig};
 use crate::random::SplitMix64;
+use crate::run_plan::{Planner, RunPlan, RunSummary, SessionFacts, model_for};
 use crate::text::TextGenerator;
-
-const MODELS: &[(&str, &str)] = &[
-    ("anthropic", "claude-sonnet-4-5"),
-    ("anthropic", "claude-haiku-4-5"),
-    ("openai", "gpt-5"),
-    ("openai", "gpt-5-mini"),
-];
-const SERVICES: &[&str] = &["pr-review-bot", "nightly-fixer", "issue-triage"];
-const TOOLS: &[&str] = &["read_file", "grep", "edit_file", "bash"];
-
-/// Span kinds as OTLP integers.
-const KIND_INTERNAL: i32 = 1;
-const KIND_CLIENT: i32 = 3;
 
 #[derive(Debug)]
 pub struct GeneratedTrace {
     pub request: ExportTraceServiceRequest,
     pub span_count: usize,
+    pub summary: RunSummary,
 }
 
 #[derive(Debug)]
 pub struct AgentTraceGenerator {
     random: SplitMix64,
     text: TextGenerator,
+    config: GeneratorConfig,
     system_prompts: Vec<String>,
-    traces: u64,
+    /// The session being generated and how many of its prompts are still to come.
+    session: Option<(SessionFacts, u64)>,
 }
 
-fn string_value(value: impl Into<String>) -> Option<AnyValue> {
-    Some(AnyValue {
-        value: Some(any_value::Value::StringValue(value.into())),
-    })
-}
-
-fn attribute(key: &str, value: impl Into<String>) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: string_value(value),
-        ..KeyValue::default()
+/// The run's spans in its convention, as one export request.
+pub fn emit(plan: &RunPlan) -> ExportTraceServiceRequest {
+    match plan.convention {
+        Convention::GenAi => crate::emit_genai::export_run(plan),
+        Convention::OpenInference => crate::emit_openinference::export_run(plan),
+        Convention::ClaudeCode => crate::emit_claude_code::export_run(plan),
     }
 }
 
-fn int_attribute(key: &str, value: i64) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..KeyValue::default()
-    }
+fn span_count(request: &ExportTraceServiceRequest) -> usize {
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|resource| &resource.scope_spans)
+        .map(|scope| scope.spans.len())
+        .sum()
 }
 
 impl AgentTraceGenerator {
+    /// The default mix (see [`GeneratorConfig::default`]).
     pub fn new(seed: u64) -> AgentTraceGenerator {
+        AgentTraceGenerator::with_config(seed, GeneratorConfig::default())
+    }
+
+    pub fn with_config(seed: u64, config: GeneratorConfig) -> AgentTraceGenerator {
         let mut random = SplitMix64::new(seed);
         let text = TextGenerator::new(seed, 20_000);
         let system_prompts = (0..3)
@@ -81,234 +72,227 @@ impl AgentTraceGenerator {
         AgentTraceGenerator {
             random,
             text,
+            config,
             system_prompts,
-            traces: 0,
+            session: None,
         }
     }
 
-    fn id(&mut self, bytes: usize) -> Vec<u8> {
-        let mut id = Vec::with_capacity(bytes);
-        while id.len() < bytes {
-            id.extend_from_slice(&self.random.next_u64().to_be_bytes());
+    pub fn config(&self) -> &GeneratorConfig {
+        &self.config
+    }
+
+    /// The next prompt of the current session (a new session when it is done).
+    fn next_session_facts(&mut self) -> SessionFacts {
+        if let Some((facts, remaining)) = &mut self.session
+            && *remaining > 0
+        {
+            *remaining -= 1;
+            facts.sequence += 1;
+            return facts.clone();
         }
-        id.truncate(bytes);
-        id
+        let config = &self.config;
+        let random = &mut self.random;
+        let convention = {
+            let total: u64 = config.conventions.iter().map(|(_, weight)| weight).sum();
+            let mut ticket = random.below(total.max(1));
+            let mut chosen = config.conventions[0].0;
+            for (convention, weight) in &config.conventions {
+                if ticket < *weight {
+                    chosen = *convention;
+                    break;
+                }
+                ticket -= weight;
+            }
+            chosen
+        };
+        let model = model_for(config, convention, random.next_u64());
+        let session_id = {
+            let (a, b) = (random.next_u64(), random.next_u64());
+            format!(
+                "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+                a >> 32,
+                (a >> 16) & 0xffff,
+                a & 0xfff,
+                (b >> 48) | 0x8000,
+                b & 0xffff_ffff_ffff
+            )
+        };
+        let (low, high) = config.traces_per_session;
+        let prompts = random.between(low.max(1), high.max(low.max(1)));
+        let facts = SessionFacts {
+            session_id,
+            sequence: 1,
+            user: format!("user-{}", random.below(config.users.max(1))),
+            service: *random.pick(&config.services),
+            agent: *random.pick(&config.agents),
+            convention,
+            model,
+            system_prompt: random.pick(&self.system_prompts).clone(),
+        };
+        self.session = Some((facts.clone(), prompts - 1));
+        facts
+    }
+
+    /// Plans the next run (the next prompt of a session) starting at `start_ns`.
+    pub fn plan(&mut self, start_ns: u64) -> RunPlan {
+        let facts = self.next_session_facts();
+        Planner {
+            random: &mut self.random,
+            text: &self.text,
+            config: &self.config,
+        }
+        .plan(&facts, start_ns, None)
     }
 
     /// One agent run starting at `start_ns`, as one export request.
     pub fn trace(&mut self, start_ns: u64) -> GeneratedTrace {
-        self.traces += 1;
-        let random = &mut self.random;
-        let (provider, model) = *random.pick(MODELS);
-        let service = *random.pick(SERVICES);
-        let session = format!("session-{}", self.traces / 4);
-        let system_prompt = random.pick(&self.system_prompts).clone();
-        let module = self.text.word(random).to_string();
-        let user_prompt = format!(
-            "Fix the failing test in {module}: {}",
-            self.text.sentence(random)
-        );
-        let failed = random.chance(15);
-        let turns = random.between(2, 9);
-
-        let trace_id = self.id(16);
-        let root_id = self.id(8);
-        let mut spans = Vec::new();
-        let mut history: Vec<Value> =
-            vec![json!({"role": "user", "parts": [{"type": "text", "content": user_prompt}]})];
-        let mut clock = start_ns;
-        let mut total_input = 0;
-        let mut total_output = 0;
-        for turn in 0..turns {
-            let last = turn + 1 == turns;
-            let random = &mut self.random;
-            let tool = *random.pick(TOOLS);
-            let call_id = format!("call_{}", random.next_u64() % 1_000_000_000);
-            let (arguments, result) = self.tool_call(tool, &module, failed && last);
-            let random = &mut self.random;
-            let sentences = random.between(1, 4);
-            let thought = self.text.paragraph(random, sentences);
-            let output = if last {
-                json!([{"role": "assistant", "parts": [{"type": "text", "content": thought}], "finish_reason": "stop"}])
-            } else {
-                json!([{"role": "assistant", "parts": [
-                    {"type": "text", "content": thought},
-                    {"type": "tool_call", "id": call_id, "name": tool, "arguments": arguments}
-                ], "finish_reason": "tool_calls"}])
-            };
-            let input_text = serde_json::to_string(&history).unwrap_or_default();
-            let input_tokens = (input_text.len() + system_prompt.len()) as i64 / 4;
-            let output_tokens = output.to_string().len() as i64 / 4;
-            total_input += input_tokens;
-            total_output += output_tokens;
-            let llm_duration = random.between(800, 9_000) * 1_000_000;
-            let llm_id = self.id(8);
-            spans.push(Span {
-                trace_id: trace_id.clone(),
-                span_id: llm_id,
-                parent_span_id: root_id.clone(),
-                name: format!("chat {model}"),
-                kind: KIND_CLIENT,
-                start_time_unix_nano: clock,
-                end_time_unix_nano: clock + llm_duration,
-                attributes: vec![
-                    attribute("gen_ai.operation.name", "chat"),
-                    attribute("gen_ai.provider.name", provider),
-                    attribute("gen_ai.request.model", model),
-                    attribute("gen_ai.response.model", model),
-                    attribute("gen_ai.conversation.id", &session),
-                    int_attribute("gen_ai.usage.input_tokens", input_tokens),
-                    int_attribute("gen_ai.usage.output_tokens", output_tokens),
-                    int_attribute("gen_ai.usage.cache_read.input_tokens", input_tokens * 3 / 4),
-                    attribute(
-                        "gen_ai.system_instructions",
-                        json!([{"type": "text", "content": system_prompt}]).to_string(),
-                    ),
-                    attribute("gen_ai.input.messages", input_text),
-                    attribute("gen_ai.output.messages", output.to_string()),
-                ],
-                ..Span::default()
-            });
-            clock += llm_duration;
-            if let Some(message) = output.get(0) {
-                history.push(message.clone());
-            }
-            if last {
-                break;
-            }
-            let random = &mut self.random;
-            let tool_duration = random.between(5, 20_000) * 1_000_000;
-            let tool_failed = tool == "bash" && result.contains("FAILED");
-            let tool_id = self.id(8);
-            spans.push(Span {
-                trace_id: trace_id.clone(),
-                span_id: tool_id,
-                parent_span_id: root_id.clone(),
-                name: format!("execute_tool {tool}"),
-                kind: KIND_INTERNAL,
-                start_time_unix_nano: clock,
-                end_time_unix_nano: clock + tool_duration,
-                attributes: vec![
-                    attribute("gen_ai.operation.name", "execute_tool"),
-                    attribute("gen_ai.tool.name", tool),
-                    attribute("gen_ai.tool.call.id", &call_id),
-                    attribute("gen_ai.tool.call.arguments", arguments.to_string()),
-                    attribute("gen_ai.tool.call.result", &result),
-                ],
-                status: tool_failed.then(|| Status {
-                    message: "exit status 101".into(),
-                    code: status::StatusCode::Error as i32,
-                }),
-                ..Span::default()
-            });
-            clock += tool_duration;
-            history.push(json!({"role": "tool", "parts": [{"type": "tool_call_response", "id": call_id, "response": result}]}));
-        }
-        spans.insert(
-            0,
-            Span {
-                trace_id: trace_id.clone(),
-                span_id: root_id,
-                name: "invoke_agent coder".into(),
-                kind: KIND_INTERNAL,
-                start_time_unix_nano: start_ns,
-                end_time_unix_nano: clock,
-                attributes: vec![
-                    attribute("gen_ai.operation.name", "invoke_agent"),
-                    attribute("gen_ai.agent.name", "coder"),
-                    attribute("gen_ai.conversation.id", &session),
-                    attribute("user.id", format!("user-{}", self.traces % 7)),
-                    int_attribute("gen_ai.usage.input_tokens", total_input),
-                    int_attribute("gen_ai.usage.output_tokens", total_output),
-                ],
-                status: failed.then(|| Status {
-                    message: format!("tests still failing in {module}"),
-                    code: status::StatusCode::Error as i32,
-                }),
-                ..Span::default()
-            },
-        );
-        let span_count = spans.len();
-        let request = ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                resource: Some(Resource {
-                    attributes: vec![
-                        attribute("service.name", service),
-                        attribute("service.version", "1.4.2"),
-                    ],
-                    ..Resource::default()
-                }),
-                scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope {
-                        name: "sextant.datasets.agent".into(),
-                        ..InstrumentationScope::default()
-                    }),
-                    spans,
-                    ..ScopeSpans::default()
-                }],
-                ..ResourceSpans::default()
-            }],
-        };
-        GeneratedTrace {
-            request,
-            span_count,
-        }
+        let plan = self.plan(start_ns);
+        generated(&plan)
     }
 
-    /// Arguments and result of one tool call.
-    fn tool_call(&mut self, tool: &str, module: &str, tests_fail: bool) -> (Value, String) {
-        let random = &mut self.random;
-        let path = format!("src/{module}/{}.rs", self.text.word(random));
-        match tool {
-            "read_file" => {
-                let bytes = random.between(1_000, 50_000) as usize;
-                (json!({"path": path}), self.text.source_file(random, bytes))
-            }
-            "grep" => {
-                let pattern = self.text.identifier(random);
-                let output = self.text.grep_output(random, &pattern);
-                (json!({"pattern": pattern, "path": "src/"}), output)
-            }
-            "edit_file" => {
-                let diff = self.text.unified_diff(random, &path);
-                (
-                    json!({"path": path, "diff": diff}),
-                    format!("applied 1 hunk to {path}"),
-                )
-            }
-            _ => {
-                let failing = if tests_fail || random.chance(30) {
-                    random.between(1, 3)
-                } else {
-                    0
-                };
-                (
-                    json!({"command": format!("cargo test -p {module}")}),
-                    self.text.test_output(random, module, failing),
-                )
-            }
+    /// A run of about `spans` spans (OTel GenAI; a model call and a tool call per turn,
+    /// the resent context compacted): the big trace of the benchmarks.
+    pub fn long_trace(&mut self, start_ns: u64, spans: usize) -> GeneratedTrace {
+        let mut facts = self.next_session_facts();
+        facts.convention = Convention::GenAi;
+        self.session = None;
+        let plan = Planner {
+            random: &mut self.random,
+            text: &self.text,
+            config: &self.config,
         }
+        .plan(&facts, start_ns, Some((spans as u64 / 2).max(2)));
+        generated(&plan)
+    }
+}
+
+fn generated(plan: &RunPlan) -> GeneratedTrace {
+    let request = emit(plan);
+    GeneratedTrace {
+        span_count: span_count(&request),
+        request,
+        summary: plan.summary(),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use opentelemetry_proto::tonic::common::v1::any_value;
+    use prost::Message;
+
     use super::*;
+    use crate::config::FailureKind;
+
+    fn traces(seed: u64, count: usize) -> Vec<GeneratedTrace> {
+        let mut generator = AgentTraceGenerator::with_config(seed, GeneratorConfig::small());
+        (0..count)
+            .map(|index| generator.trace(1_000_000_000_000 + index as u64 * 60_000_000_000))
+            .collect()
+    }
 
     #[test]
-    fn same_seed_same_traces() {
-        let first = AgentTraceGenerator::new(1).trace(1_000);
-        let second = AgentTraceGenerator::new(1).trace(1_000);
-        assert_eq!(first.request, second.request);
-        assert!(first.span_count >= 3);
+    fn the_same_seed_gives_the_same_bytes() {
+        let bytes = |seed| -> Vec<Vec<u8>> {
+            traces(seed, 60)
+                .iter()
+                .map(|trace| trace.request.encode_to_vec())
+                .collect()
+        };
+        assert_eq!(bytes(1), bytes(1));
+        assert_ne!(bytes(1), bytes(2));
+    }
+
+    #[test]
+    fn the_mix_is_what_the_config_says() {
+        let generated = traces(5, 1_500);
+        let runs = generated.len() as f64;
+        let share = |count: usize| count as f64 / runs * 100.0;
+
+        let failed: Vec<FailureKind> = generated
+            .iter()
+            .filter_map(|trace| trace.summary.failure)
+            .collect();
+        let failure_share = share(failed.len());
+        assert!((11.0..=19.0).contains(&failure_share), "{failure_share}% failed");
+        let kinds: BTreeSet<FailureKind> = failed.iter().copied().collect();
+        assert_eq!(kinds.len(), FailureKind::ALL.len(), "every kind of failure: {kinds:?}");
+
+        let mut conventions: BTreeMap<Convention, usize> = BTreeMap::new();
+        for trace in &generated {
+            *conventions.entry(trace.summary.convention).or_default() += 1;
+        }
+        for (convention, weight) in &GeneratorConfig::small().conventions {
+            let got = share(conventions.get(convention).copied().unwrap_or(0));
+            assert!((got - *weight as f64).abs() < 6.0, "{convention:?}: {got}% for weight {weight}");
+        }
+
+        let models: BTreeSet<&str> = generated.iter().map(|trace| trace.summary.model).collect();
+        assert_eq!(models.len(), GeneratorConfig::small().models.len(), "{models:?}");
+        let tools: BTreeSet<&str> = generated
+            .iter()
+            .filter(|trace| trace.summary.convention == Convention::GenAi)
+            .flat_map(|trace| trace.summary.tools.iter().copied())
+            .collect();
+        assert_eq!(
+            tools,
+            ["bash", "edit_file", "grep", "read_file", "task", "web_fetch"].into_iter().collect(),
+            "every tool, sub-agents' tasks included"
+        );
+        let retried = generated
+            .iter()
+            .filter(|trace| {
+                trace.request.resource_spans[0].scope_spans[0]
+                    .spans
+                    .iter()
+                    .any(|span| span.status.as_ref().is_some_and(|s| s.message.starts_with("429") || s.message.starts_with("529")))
+            })
+            .count();
+        assert!(retried > 0, "some model calls are refused and retried");
+
+        // Sessions: consecutive prompts share a session id, 1 to 5 of them.
+        let mut session_sizes: BTreeMap<&str, usize> = BTreeMap::new();
+        for trace in &generated {
+            *session_sizes.entry(&trace.summary.session_id).or_default() += 1;
+        }
+        assert!(session_sizes.values().all(|size| (1..=5).contains(size)));
+        assert!(session_sizes.values().any(|size| *size > 1));
+        let sizes: Vec<usize> = generated.iter().map(|trace| trace.span_count).collect();
+        assert!(sizes.iter().min() < Some(&6) && sizes.iter().max() > Some(&40), "sizes vary");
+    }
+
+    #[test]
+    fn a_long_trace_has_the_spans_asked_for_with_bounded_context() {
+        let mut generator = AgentTraceGenerator::with_config(9, GeneratorConfig::small());
+        let trace = generator.long_trace(0, 3_000);
+        assert!((2_900..=3_300).contains(&trace.span_count), "{}", trace.span_count);
+        let longest_input = trace.request.resource_spans[0].scope_spans[0]
+            .spans
+            .iter()
+            .flat_map(|span| &span.attributes)
+            .filter(|kv| kv.key == "gen_ai.input.messages")
+            .filter_map(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                any_value::Value::StringValue(text) => Some(text.len()),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        assert!(longest_input < 200_000, "context compacted: {longest_input} bytes");
     }
 
     #[test]
     fn conversation_history_grows_turn_by_turn() {
-        let mut generator = AgentTraceGenerator::new(3);
+        let mut generator = AgentTraceGenerator::with_config(3, GeneratorConfig {
+            conventions: vec![(Convention::GenAi, 1)],
+            retry_percent: 0,
+            sub_agent_percent: 0,
+            ..GeneratorConfig::small()
+        });
         let trace = (0..20)
             .map(|_| generator.trace(0))
-            .find(|trace| trace.span_count >= 5)
+            .find(|trace| trace.span_count >= 7)
             .expect("a multi-turn trace");
         let spans = &trace.request.resource_spans[0].scope_spans[0].spans;
         let input_lengths: Vec<usize> = spans

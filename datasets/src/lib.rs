@@ -1,9 +1,18 @@
 //! Data shipped with Sextant.
 //!
 //! - `fixtures/`: one OTLP/JSON capture per convention, used by the normalizer's snapshot tests;
-//! - [`agent_traces`]: a deterministic generator of coding-agent traces (OTel GenAI
-//!   convention) with realistic text, used by `sextant bench`.
+//! - [`agent_traces`]: a deterministic generator of coding-agent sessions ([`config`] says
+//!   the mix; [`run_plan`] plans each run; `emit_*` shape it in the OTel GenAI,
+//!   OpenInference or Claude Code convention; [`otlp`] builds the spans), used by
+//!   `sextant demo`, `bench` and `loadgen`;
+//! - [`random`] and [`text`]: the seeded PRNG and the realistic text it draws.
 
 pub mod agent_traces;
+pub mod config;
+pub mod emit_claude_code;
+pub mod emit_genai;
+pub mod emit_openinference;
+pub mod otlp;
 pub mod random;
+pub mod run_plan;
 pub mod text;

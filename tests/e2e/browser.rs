@@ -88,13 +88,17 @@ async fn headless_chromium(driver: &Driver) -> Client {
         .expect("a chromium session")
 }
 
-/// A failed demo run that has an edit (a diff) and a failing test run, found through SQL.
+/// A failed demo run that has an edit (a diff) and whose first failing tool call is a
+/// test run, found through SQL.
 fn failed_run_with_a_diff(server: &Server) -> String {
     let rows = server.sql(
         "SELECT t.trace_id FROM traces t \
          JOIN spans s ON s.trace_id = t.trace_id AND s.tool_name = 'edit_file' \
-         JOIN spans f ON f.trace_id = t.trace_id AND f.tool_name = 'bash' AND f.status_code = 'error' \
-         WHERE t.has_error GROUP BY t.trace_id, t.start_time ORDER BY t.start_time DESC LIMIT 1",
+         JOIN spans f ON f.trace_id = t.trace_id AND f.tool_name = 'bash' \
+              AND f.status_message = 'exit status 101' \
+         WHERE t.has_error AND NOT EXISTS (SELECT 1 FROM spans g WHERE g.trace_id = t.trace_id \
+              AND g.span_type = 'tool' AND g.status_code = 'error' AND g.start_time < f.start_time) \
+         GROUP BY t.trace_id, t.start_time ORDER BY t.start_time DESC LIMIT 1",
     );
     rows[0]["trace_id"]
         .as_str()

@@ -23,6 +23,8 @@ mod capture_tests;
 #[cfg(test)]
 mod fixture_tests;
 #[cfg(test)]
+mod generated_tests;
+#[cfg(test)]
 mod proptests;
 
 use std::fmt;
