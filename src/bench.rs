@@ -200,7 +200,7 @@ async fn send_all(
     Ok((latencies, refused))
 }
 
-fn directory_bytes(dir: &Path) -> std::io::Result<u64> {
+pub fn directory_bytes(dir: &Path) -> std::io::Result<u64> {
     let mut total = 0;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(0);

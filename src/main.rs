@@ -12,6 +12,8 @@ macro_rules! say {
 
 mod access_commands;
 mod bench;
+mod bench_data;
+mod bench_query;
 mod config;
 mod dataset_command;
 mod demo;
@@ -182,6 +184,10 @@ enum Command {
 enum BenchCommand {
     /// OTLP/HTTP ingest throughput, bytes on disk and memory, with realistic agent traces.
     Ingest(bench::IngestBenchArgs),
+    /// Build a data dir of N generated spans (e.g. 1M, 10M) for the query benchmarks.
+    Data(bench_data::DataBenchArgs),
+    /// Search, aggregate, trace list, big-trace and page-render latencies on a built data dir.
+    Query(bench_query::QueryBenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -228,6 +234,12 @@ fn main() -> anyhow::Result<()> {
         Command::Bench {
             bench: BenchCommand::Ingest(args),
         } => runtime.block_on(bench::run_ingest_bench(args)),
+        Command::Bench {
+            bench: BenchCommand::Data(args),
+        } => runtime.block_on(bench_data::run_data_bench(args)),
+        Command::Bench {
+            bench: BenchCommand::Query(args),
+        } => runtime.block_on(bench_query::run_query_bench(args)),
         Command::Loadgen(args) => runtime.block_on(loadgen::run_loadgen(args)),
         Command::Search {
             query,

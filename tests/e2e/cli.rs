@@ -269,3 +269,52 @@ fn dataset_commands_build_versions_from_sql_and_trace_ids() {
     assert!(first_version.contains(&first_trace), "{first_version}");
     assert!(!first_version.contains(&second_trace), "{first_version}");
 }
+
+/// `sextant bench data` builds a data dir through the write path (with its long trace), and
+/// `sextant bench query` measures every read-path figure on it. Only that they run and
+/// find what was built is checked: the figures themselves go to BENCHMARKS.md.
+#[test]
+fn bench_data_builds_a_data_dir_that_bench_query_measures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("bench-data");
+    let run = |args: &[&str]| -> Value {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .args(args)
+            .env("SEXTANT_LOG", "warn")
+            .output()
+            .expect("run sextant bench");
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("json figures")
+    };
+    let data_arg = data_dir.to_string_lossy().into_owned();
+    let built = run(&[
+        "bench", "data", "--spans", "3k", "--long-trace-spans", "400", "--days", "3",
+        "--data-dir", &data_arg, "--json",
+    ]);
+    let spans = built["spans"].as_u64().expect("spans");
+    assert!(spans >= 3_000, "{built}");
+    assert!(built["parquet_bytes"].as_u64() > Some(0), "{built}");
+    let long_trace = built["long_trace_id"].as_str().expect("a long trace").to_string();
+
+    let measured = run(&["bench", "query", "--data-dir", &data_arg, "--repetitions", "2", "--json"]);
+    assert_eq!(measured["spans"].as_u64(), Some(spans), "{measured}");
+    assert_eq!(measured["biggest_trace"], long_trace.as_str());
+    let figures = measured["figures"].as_array().cloned().unwrap_or_default();
+    let result = |name: &str| {
+        figures
+            .iter()
+            .find(|figure| figure["name"] == name)
+            .and_then(|figure| figure["result"].as_u64())
+            .unwrap_or_else(|| panic!("no figure {name}: {measured}"))
+    };
+    assert_eq!(result("search top-20, broad"), 20);
+    assert!(result("GROUP BY model, day (llm spans)") > 0);
+    assert_eq!(result("trace list, first page of 50"), 50);
+    assert!(result("biggest trace, skeleton") >= 400);
+    assert!(result("runs page (50 rows), rendered") > 10_000);
+    assert!(result("biggest trace's page, rendered") > 10_000);
+}

@@ -1,0 +1,197 @@
+//! `sextant bench query --data-dir DIR`: the read path measured on a data dir built by
+//! `sextant bench data` — search top-20 (a selective and a broad query), the `GROUP BY
+//! model, day` aggregate, the trace list page, the biggest trace's skeleton, and the
+//! server-side render of the runs page (50 rows) and of that trace's page. Each figure is
+//! the p50 and p99 of several warm repetitions, one request at a time, as the API and the
+//! pages do them (a project session per request).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::body::Body;
+use axum::http::Request;
+use sextant_ingest::access::AccessControl;
+use sextant_ingest::layout::{DEFAULT_PROJECT, DataDir};
+use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
+use sextant_query::search::{SearchRequest, search_spans};
+use sextant_query::session::project_session;
+use sextant_query::sql::run_read_only_sql;
+use sextant_query::trace::load_trace_skeleton;
+use sextant_query::trace_list::{TraceListRequest, list_traces};
+use sextant_web::router::router;
+use sextant_web::state::AppState;
+use tower::ServiceExt as _;
+
+#[derive(Debug, clap::Args)]
+pub struct QueryBenchArgs {
+    /// A data dir built by `sextant bench data`.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Repetitions of each measurement (after one warm-up).
+    #[arg(long, default_value_t = 30)]
+    repetitions: usize,
+    /// Print the figures as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A selective search (a few hits: the timed-out test runs) and a broad one (most spans).
+const SELECTIVE_SEARCH: &str = "\"timed out\"";
+const BROAD_SEARCH: &str = "test";
+const AGGREGATE: &str = "SELECT request_model, date_trunc('day', start_time) AS day, \
+    sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd, \
+    avg(CASE WHEN status_code = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate \
+    FROM spans WHERE span_type = 'llm' GROUP BY 1, 2";
+
+#[derive(Debug, serde::Serialize)]
+struct Figure {
+    name: &'static str,
+    p50_ms: f64,
+    p99_ms: f64,
+    /// What one repetition returned (hits, rows, spans, bytes).
+    result: usize,
+}
+
+/// Runs `work` once to warm up, then `repetitions` times; p50 and p99 of the latter.
+async fn measure<F, Fut>(name: &'static str, repetitions: usize, mut work: F) -> anyhow::Result<Figure>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<usize>>,
+{
+    let mut result = work().await?;
+    let mut times: Vec<Duration> = Vec::with_capacity(repetitions);
+    for _ in 0..repetitions.max(1) {
+        let started = Instant::now();
+        result = work().await?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let percentile = |p: f64| {
+        let index = ((times.len() as f64 - 1.0) * p).round() as usize;
+        times[index].as_secs_f64() * 1e3
+    };
+    eprintln!("  {name}: p50 {:.1} ms", percentile(0.5));
+    Ok(Figure {
+        name,
+        p50_ms: percentile(0.5),
+        p99_ms: percentile(0.99),
+        result,
+    })
+}
+
+pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
+    let data_dir = DataDir::open(&args.data_dir).context("cannot open the data dir")?;
+    let reps = args.repetitions;
+    let context = project_session(&data_dir, DEFAULT_PROJECT).await?;
+    let spans = run_read_only_sql(&context, "SELECT count(*) AS n FROM spans", 1).await?;
+    let biggest = run_read_only_sql(
+        &context,
+        "SELECT trace_id, count(*) AS n FROM spans GROUP BY trace_id ORDER BY n DESC LIMIT 1",
+        1,
+    )
+    .await?;
+    let rows = sextant_query::rows::batches_to_json_rows(&spans.batches)?;
+    let span_count = rows.first().and_then(|row| row.get("n")).and_then(|n| n.as_i64()).unwrap_or(0);
+    let rows = sextant_query::rows::batches_to_json_rows(&biggest.batches)?;
+    let big_trace = rows
+        .first()
+        .and_then(|row| row.get("trace_id"))
+        .and_then(|id| id.as_str())
+        .context("the data dir holds no spans")?
+        .to_string();
+    eprintln!("{span_count} spans; the biggest trace is {big_trace}");
+
+    let search = |query: &'static str| {
+        let data_dir = data_dir.clone();
+        move || {
+            let data_dir = data_dir.clone();
+            async move {
+                let request = SearchRequest {
+                    query: query.into(),
+                    limit: 20,
+                    ..SearchRequest::default()
+                };
+                Ok(search_spans(&data_dir, DEFAULT_PROJECT, &request)?.hits.len())
+            }
+        }
+    };
+    let mut figures = vec![
+        measure("search top-20, selective", reps, search(SELECTIVE_SEARCH)).await?,
+        measure("search top-20, broad", reps, search(BROAD_SEARCH)).await?,
+    ];
+    figures.push(
+        measure("GROUP BY model, day (llm spans)", reps, || async {
+            let context = project_session(&data_dir, DEFAULT_PROJECT).await?;
+            let output = run_read_only_sql(&context, AGGREGATE, 10_000).await?;
+            Ok(output.batches.iter().map(|batch| batch.num_rows()).sum())
+        })
+        .await?,
+    );
+    figures.push(
+        measure("trace list, first page of 50", reps, || async {
+            let context = project_session(&data_dir, DEFAULT_PROJECT).await?;
+            let request = TraceListRequest {
+                limit: 50,
+                ..TraceListRequest::default()
+            };
+            Ok(list_traces(&context, &data_dir, DEFAULT_PROJECT, &request).await?.traces.len())
+        })
+        .await?,
+    );
+    figures.push(
+        measure("biggest trace, skeleton", reps, || async {
+            let context = project_session(&data_dir, DEFAULT_PROJECT).await?;
+            Ok(load_trace_skeleton(&context, &big_trace).await?.spans.len())
+        })
+        .await?,
+    );
+
+    // The pages, rendered by the real router in-process (no network).
+    let state = AppState {
+        pipeline: Arc::new(IngestPipeline::open(data_dir.clone(), PipelineConfig::default())?),
+        access: Arc::new(AccessControl::open(&args.data_dir)?),
+        body_limit_bytes: 16 * 1024 * 1024,
+        secure_cookies: false,
+    };
+    let page = |path: String| {
+        let state = state.clone();
+        move || {
+            let state = state.clone();
+            let path = path.clone();
+            async move {
+                let response = router(state)
+                    .oneshot(Request::get(path.as_str()).body(Body::empty())?)
+                    .await?;
+                anyhow::ensure!(response.status().is_success(), "{path}: {}", response.status());
+                let body = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+                Ok(body.len())
+            }
+        }
+    };
+    figures.push(measure("runs page (50 rows), rendered", reps, page("/".into())).await?);
+    figures.push(
+        measure("biggest trace's page, rendered", reps, page(format!("/traces/{big_trace}"))).await?,
+    );
+    state.pipeline.shutdown();
+
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "spans": span_count, "biggest_trace": big_trace, "figures": figures,
+            }))?
+        );
+    } else {
+        println!("{span_count} spans · {reps} warm repetitions each");
+        println!("{:<36} {:>9} {:>9} {:>10}", "figure", "p50 ms", "p99 ms", "result");
+        for figure in &figures {
+            println!(
+                "{:<36} {:>9.1} {:>9.1} {:>10}",
+                figure.name, figure.p50_ms, figure.p99_ms, figure.result
+            );
+        }
+    }
+    Ok(())
+}
