@@ -71,9 +71,15 @@ struct DataFigures {
 }
 
 /// Sends one request, waiting while the pipeline says it is overloaded.
-async fn ingest(pipeline: &IngestPipeline, request: ExportTraceServiceRequest) -> anyhow::Result<()> {
+async fn ingest(
+    pipeline: &IngestPipeline,
+    request: ExportTraceServiceRequest,
+) -> anyhow::Result<()> {
     loop {
-        match pipeline.ingest_traces(DEFAULT_PROJECT, request.clone()).await {
+        match pipeline
+            .ingest_traces(DEFAULT_PROJECT, request.clone())
+            .await
+        {
             Ok(_) => return Ok(()),
             Err(IngestError::Overloaded { .. }) => {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -166,11 +172,17 @@ pub async fn run_data_bench(args: DataBenchArgs) -> anyhow::Result<()> {
 
 fn print_table(figures: &DataFigures, data_dir: &Path) {
     println!("data dir            {}", data_dir.display());
-    println!("spans               {} in {} traces", figures.spans, figures.traces);
+    println!(
+        "spans               {} in {} traces",
+        figures.spans, figures.traces
+    );
     if let Some(id) = &figures.long_trace_id {
         println!("long trace          {id}");
     }
-    println!("raw OTLP            {:.1} MB", figures.raw_otlp_bytes as f64 / 1e6);
+    println!(
+        "raw OTLP            {:.1} MB",
+        figures.raw_otlp_bytes as f64 / 1e6
+    );
     println!(
         "built in            {:.1} s ({:.0} spans/s, generation included)",
         figures.seconds, figures.spans_per_second

@@ -55,7 +55,11 @@ struct Figure {
 }
 
 /// Runs `work` once to warm up, then `repetitions` times; p50 and p99 of the latter.
-async fn measure<F, Fut>(name: &'static str, repetitions: usize, mut work: F) -> anyhow::Result<Figure>
+async fn measure<F, Fut>(
+    name: &'static str,
+    repetitions: usize,
+    mut work: F,
+) -> anyhow::Result<Figure>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<usize>>,
@@ -93,7 +97,11 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
     )
     .await?;
     let rows = sextant_query::rows::batches_to_json_rows(&spans.batches)?;
-    let span_count = rows.first().and_then(|row| row.get("n")).and_then(|n| n.as_i64()).unwrap_or(0);
+    let span_count = rows
+        .first()
+        .and_then(|row| row.get("n"))
+        .and_then(|n| n.as_i64())
+        .unwrap_or(0);
     let rows = sextant_query::rows::batches_to_json_rows(&biggest.batches)?;
     let big_trace = rows
         .first()
@@ -113,7 +121,9 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
                     limit: 20,
                     ..SearchRequest::default()
                 };
-                Ok(search_spans(&data_dir, DEFAULT_PROJECT, &request)?.hits.len())
+                Ok(search_spans(&data_dir, DEFAULT_PROJECT, &request)?
+                    .hits
+                    .len())
             }
         }
     };
@@ -136,7 +146,10 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
                 limit: 50,
                 ..TraceListRequest::default()
             };
-            Ok(list_traces(&context, &data_dir, DEFAULT_PROJECT, &request).await?.traces.len())
+            Ok(list_traces(&context, &data_dir, DEFAULT_PROJECT, &request)
+                .await?
+                .traces
+                .len())
         })
         .await?,
     );
@@ -150,7 +163,10 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
 
     // The pages, rendered by the real router in-process (no network).
     let state = AppState {
-        pipeline: Arc::new(IngestPipeline::open(data_dir.clone(), PipelineConfig::default())?),
+        pipeline: Arc::new(IngestPipeline::open(
+            data_dir.clone(),
+            PipelineConfig::default(),
+        )?),
         access: Arc::new(AccessControl::open(&args.data_dir)?),
         body_limit_bytes: 16 * 1024 * 1024,
         secure_cookies: false,
@@ -164,7 +180,11 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
                 let response = router(state)
                     .oneshot(Request::get(path.as_str()).body(Body::empty())?)
                     .await?;
-                anyhow::ensure!(response.status().is_success(), "{path}: {}", response.status());
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "{path}: {}",
+                    response.status()
+                );
                 let body = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
                 Ok(body.len())
             }
@@ -172,7 +192,12 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
     };
     figures.push(measure("runs page (50 rows), rendered", reps, page("/".into())).await?);
     figures.push(
-        measure("biggest trace's page, rendered", reps, page(format!("/traces/{big_trace}"))).await?,
+        measure(
+            "biggest trace's page, rendered",
+            reps,
+            page(format!("/traces/{big_trace}")),
+        )
+        .await?,
     );
     state.pipeline.shutdown();
 
@@ -185,7 +210,10 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         );
     } else {
         println!("{span_count} spans · {reps} warm repetitions each");
-        println!("{:<36} {:>9} {:>9} {:>10}", "figure", "p50 ms", "p99 ms", "result");
+        println!(
+            "{:<36} {:>9} {:>9} {:>10}",
+            "figure", "p50 ms", "p99 ms", "result"
+        );
         for figure in &figures {
             println!(
                 "{:<36} {:>9.1} {:>9.1} {:>10}",

@@ -120,12 +120,14 @@ impl AgentTraceGenerator {
         };
         let (low, high) = config.traces_per_session;
         let prompts = random.between(low.max(1), high.max(low.max(1)));
+        let service = *random.pick(&config.services);
+        let agent = *random.pick(&config.agents);
         let facts = SessionFacts {
             session_id,
             sequence: 1,
             user: format!("user-{}", random.below(config.users.max(1))),
-            service: *random.pick(&config.services),
-            agent: *random.pick(&config.agents),
+            service,
+            agent,
             convention,
             model,
             system_prompt: random.pick(&self.system_prompts).clone(),
@@ -216,9 +218,16 @@ mod tests {
             .filter_map(|trace| trace.summary.failure)
             .collect();
         let failure_share = share(failed.len());
-        assert!((11.0..=19.0).contains(&failure_share), "{failure_share}% failed");
+        assert!(
+            (11.0..=19.0).contains(&failure_share),
+            "{failure_share}% failed"
+        );
         let kinds: BTreeSet<FailureKind> = failed.iter().copied().collect();
-        assert_eq!(kinds.len(), FailureKind::ALL.len(), "every kind of failure: {kinds:?}");
+        assert_eq!(
+            kinds.len(),
+            FailureKind::ALL.len(),
+            "every kind of failure: {kinds:?}"
+        );
 
         let mut conventions: BTreeMap<Convention, usize> = BTreeMap::new();
         for trace in &generated {
@@ -226,11 +235,18 @@ mod tests {
         }
         for (convention, weight) in &GeneratorConfig::small().conventions {
             let got = share(conventions.get(convention).copied().unwrap_or(0));
-            assert!((got - *weight as f64).abs() < 6.0, "{convention:?}: {got}% for weight {weight}");
+            assert!(
+                (got - *weight as f64).abs() < 6.0,
+                "{convention:?}: {got}% for weight {weight}"
+            );
         }
 
         let models: BTreeSet<&str> = generated.iter().map(|trace| trace.summary.model).collect();
-        assert_eq!(models.len(), GeneratorConfig::small().models.len(), "{models:?}");
+        assert_eq!(
+            models.len(),
+            GeneratorConfig::small().models.len(),
+            "{models:?}"
+        );
         let tools: BTreeSet<&str> = generated
             .iter()
             .filter(|trace| trace.summary.convention == Convention::GenAi)
@@ -238,7 +254,16 @@ mod tests {
             .collect();
         assert_eq!(
             tools,
-            ["bash", "edit_file", "grep", "read_file", "task", "web_fetch"].into_iter().collect(),
+            [
+                "bash",
+                "edit_file",
+                "grep",
+                "read_file",
+                "task",
+                "web_fetch"
+            ]
+            .into_iter()
+            .collect(),
             "every tool, sub-agents' tasks included"
         );
         let retried = generated
@@ -247,7 +272,11 @@ mod tests {
                 trace.request.resource_spans[0].scope_spans[0]
                     .spans
                     .iter()
-                    .any(|span| span.status.as_ref().is_some_and(|s| s.message.starts_with("429") || s.message.starts_with("529")))
+                    .any(|span| {
+                        span.status.as_ref().is_some_and(|s| {
+                            s.message.starts_with("429") || s.message.starts_with("529")
+                        })
+                    })
             })
             .count();
         assert!(retried > 0, "some model calls are refused and retried");
@@ -260,14 +289,21 @@ mod tests {
         assert!(session_sizes.values().all(|size| (1..=5).contains(size)));
         assert!(session_sizes.values().any(|size| *size > 1));
         let sizes: Vec<usize> = generated.iter().map(|trace| trace.span_count).collect();
-        assert!(sizes.iter().min() < Some(&6) && sizes.iter().max() > Some(&40), "sizes vary");
+        assert!(
+            sizes.iter().min() < Some(&6) && sizes.iter().max() > Some(&40),
+            "sizes vary"
+        );
     }
 
     #[test]
     fn a_long_trace_has_the_spans_asked_for_with_bounded_context() {
         let mut generator = AgentTraceGenerator::with_config(9, GeneratorConfig::small());
         let trace = generator.long_trace(0, 3_000);
-        assert!((2_900..=3_300).contains(&trace.span_count), "{}", trace.span_count);
+        assert!(
+            (2_900..=3_300).contains(&trace.span_count),
+            "{}",
+            trace.span_count
+        );
         let longest_input = trace.request.resource_spans[0].scope_spans[0]
             .spans
             .iter()
@@ -279,17 +315,23 @@ mod tests {
             })
             .max()
             .unwrap_or(0);
-        assert!(longest_input < 200_000, "context compacted: {longest_input} bytes");
+        assert!(
+            longest_input < 200_000,
+            "context compacted: {longest_input} bytes"
+        );
     }
 
     #[test]
     fn conversation_history_grows_turn_by_turn() {
-        let mut generator = AgentTraceGenerator::with_config(3, GeneratorConfig {
-            conventions: vec![(Convention::GenAi, 1)],
-            retry_percent: 0,
-            sub_agent_percent: 0,
-            ..GeneratorConfig::small()
-        });
+        let mut generator = AgentTraceGenerator::with_config(
+            3,
+            GeneratorConfig {
+                conventions: vec![(Convention::GenAi, 1)],
+                retry_percent: 0,
+                sub_agent_percent: 0,
+                ..GeneratorConfig::small()
+            },
+        );
         let trace = (0..20)
             .map(|_| generator.trace(0))
             .find(|trace| trace.span_count >= 7)

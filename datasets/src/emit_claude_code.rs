@@ -46,9 +46,21 @@ pub fn export_run(plan: &RunPlan) -> ExportTraceServiceRequest {
             start_ns: plan.start_ns,
             end_ns: plan.end_ns,
         }
-        .with(root, plan.failure.as_ref().and_then(|(_, message)| error(message.clone()))),
+        .with(
+            root,
+            plan.failure
+                .as_ref()
+                .and_then(|(_, message)| error(message.clone())),
+        ),
     ];
-    steps(plan, &plan.steps, &plan.root_span_id, "interaction", &shared, &mut spans);
+    steps(
+        plan,
+        &plan.steps,
+        &plan.root_span_id,
+        "interaction",
+        &shared,
+        &mut spans,
+    );
     export(
         vec![
             text("service.name", "claude-code"),
@@ -75,14 +87,25 @@ fn steps(
         match step {
             Step::Llm(call) => {
                 spans.push(llm_span(plan, call, parent, context, attempt, shared));
-                attempt = if call.failure.is_some() { attempt + 1 } else { 1 };
+                attempt = if call.failure.is_some() {
+                    attempt + 1
+                } else {
+                    1
+                };
             }
             Step::Tool(call) => {
                 tool_spans(plan, call, parent, shared, spans);
                 last_tool = Some(&call.span_id);
             }
             Step::SubAgent(sub) => {
-                self::steps(plan, &sub.steps, last_tool.unwrap_or(parent), "subagent", shared, spans);
+                self::steps(
+                    plan,
+                    &sub.steps,
+                    last_tool.unwrap_or(parent),
+                    "subagent",
+                    shared,
+                    spans,
+                );
             }
         }
     }
@@ -108,7 +131,10 @@ fn llm_span(
         int("attempt", attempt),
         boolean("success", call.failure.is_none()),
         // Claude Code counts input without the cached tokens.
-        int("input_tokens", usage.input - usage.cache_read - usage.cache_write),
+        int(
+            "input_tokens",
+            usage.input - usage.cache_read - usage.cache_write,
+        ),
         int("output_tokens", usage.output),
         int("cache_read_tokens", usage.cache_read),
         int("cache_creation_tokens", usage.cache_write),
@@ -125,7 +151,10 @@ fn llm_span(
                 "end_turn"
             };
             attributes.push(text("stop_reason", stop_reason));
-            attributes.push(int("ttft_ms", ((call.end_ns - call.start_ns) / MS / 5) as i64));
+            attributes.push(int(
+                "ttft_ms",
+                ((call.end_ns - call.start_ns) / MS / 5) as i64,
+            ));
             None
         }
     };
@@ -142,7 +171,13 @@ fn llm_span(
     .with(attributes, status)
 }
 
-fn tool_spans(plan: &RunPlan, call: &ToolCall, parent: &[u8], shared: &[KeyValue], spans: &mut Vec<Span>) {
+fn tool_spans(
+    plan: &RunPlan,
+    call: &ToolCall,
+    parent: &[u8],
+    shared: &[KeyValue],
+    spans: &mut Vec<Span>,
+) {
     let name = Convention::ClaudeCode.tool_name(call.name);
     let duration_ms = ((call.end_ns - call.start_ns) / MS) as i64;
     let mut attributes = vec![

@@ -50,7 +50,12 @@ pub fn export_run(plan: &RunPlan) -> ExportTraceServiceRequest {
             start_ns: plan.start_ns,
             end_ns: plan.end_ns,
         }
-        .with(root, plan.failure.as_ref().and_then(|(_, message)| error(message.clone()))),
+        .with(
+            root,
+            plan.failure
+                .as_ref()
+                .and_then(|(_, message)| error(message.clone())),
+        ),
     );
     steps(plan, &plan.steps, &plan.root_span_id, &shared, &mut spans);
     export(
@@ -64,7 +69,13 @@ pub fn export_run(plan: &RunPlan) -> ExportTraceServiceRequest {
     )
 }
 
-fn steps(plan: &RunPlan, steps: &[Step], parent: &[u8], shared: &[KeyValue], spans: &mut Vec<Span>) {
+fn steps(
+    plan: &RunPlan,
+    steps: &[Step],
+    parent: &[u8],
+    shared: &[KeyValue],
+    spans: &mut Vec<Span>,
+) {
     let mut last_tool: Option<&[u8]> = None;
     for step in steps {
         match step {
@@ -92,7 +103,10 @@ fn llm_span(plan: &RunPlan, call: &LlmCall, parent: &[u8], shared: &[KeyValue]) 
             "gen_ai.system_instructions",
             json!([{"type": "text", "content": plan.system_prompt}]).to_string(),
         ),
-        text("gen_ai.input.messages", serde_json::Value::Array(call.input.clone()).to_string()),
+        text(
+            "gen_ai.input.messages",
+            serde_json::Value::Array(call.input.clone()).to_string(),
+        ),
     ];
     attributes.extend(shared.iter().cloned());
     let status = match &call.failure {
@@ -114,7 +128,10 @@ fn llm_span(plan: &RunPlan, call: &LlmCall, parent: &[u8], shared: &[KeyValue]) 
                 ),
             ]);
             if usage.cache_write > 0 {
-                attributes.push(int("gen_ai.usage.cache_creation.input_tokens", usage.cache_write));
+                attributes.push(int(
+                    "gen_ai.usage.cache_creation.input_tokens",
+                    usage.cache_write,
+                ));
             }
             if usage.reasoning > 0 {
                 attributes.push(int("gen_ai.usage.reasoning.output_tokens", usage.reasoning));

@@ -37,7 +37,12 @@ pub fn export_run(plan: &RunPlan) -> ExportTraceServiceRequest {
             start_ns: plan.start_ns,
             end_ns: plan.end_ns,
         }
-        .with(root, plan.failure.as_ref().and_then(|(_, message)| error(message.clone()))),
+        .with(
+            root,
+            plan.failure
+                .as_ref()
+                .and_then(|(_, message)| error(message.clone())),
+        ),
     ];
     steps(plan, &plan.steps, &plan.root_span_id, &shared, &mut spans);
     export(
@@ -51,7 +56,13 @@ pub fn export_run(plan: &RunPlan) -> ExportTraceServiceRequest {
     )
 }
 
-fn steps(plan: &RunPlan, steps: &[Step], parent: &[u8], shared: &[KeyValue], spans: &mut Vec<Span>) {
+fn steps(
+    plan: &RunPlan,
+    steps: &[Step],
+    parent: &[u8],
+    shared: &[KeyValue],
+    spans: &mut Vec<Span>,
+) {
     let mut last_tool: Option<&[u8]> = None;
     for step in steps {
         match step {
@@ -116,12 +127,18 @@ fn flattened(prefix: &str, message: &Value, attributes: &mut Vec<KeyValue>) {
         match part["type"].as_str() {
             Some("tool_call") => {
                 let call = format!("{prefix}message.tool_calls.{calls}.tool_call.");
-                attributes.push(text(&format!("{call}id"), part["id"].as_str().unwrap_or_default()));
+                attributes.push(text(
+                    &format!("{call}id"),
+                    part["id"].as_str().unwrap_or_default(),
+                ));
                 attributes.push(text(
                     &format!("{call}function.name"),
                     part["name"].as_str().unwrap_or_default(),
                 ));
-                attributes.push(text(&format!("{call}function.arguments"), part["arguments"].to_string()));
+                attributes.push(text(
+                    &format!("{call}function.arguments"),
+                    part["arguments"].to_string(),
+                ));
                 calls += 1;
             }
             Some("tool_call_response") => attributes.push(text(
@@ -140,11 +157,19 @@ fn llm_span(plan: &RunPlan, call: &LlmCall, parent: &[u8], shared: &[KeyValue]) 
         text("llm.provider", plan.model.provider),
         text("llm.system", plan.model.provider),
         text("llm.model_name", model),
-        text("llm.invocation_parameters", json!({"temperature": 0.2, "max_tokens": 8192}).to_string()),
+        text(
+            "llm.invocation_parameters",
+            json!({"temperature": 0.2, "max_tokens": 8192}).to_string(),
+        ),
     ];
-    let system = json!({"role": "system", "parts": [{"type": "text", "content": plan.system_prompt}]});
+    let system =
+        json!({"role": "system", "parts": [{"type": "text", "content": plan.system_prompt}]});
     for (index, message) in std::iter::once(&system).chain(&call.input).enumerate() {
-        flattened(&format!("llm.input_messages.{index}."), message, &mut attributes);
+        flattened(
+            &format!("llm.input_messages.{index}."),
+            message,
+            &mut attributes,
+        );
     }
     attributes.extend(shared.iter().cloned());
     let status = match &call.failure {
@@ -156,14 +181,23 @@ fn llm_span(plan: &RunPlan, call: &LlmCall, parent: &[u8], shared: &[KeyValue]) 
                 int("llm.token_count.prompt", usage.input),
                 int("llm.token_count.completion", usage.output),
                 int("llm.token_count.total", usage.input + usage.output),
-                int("llm.token_count.prompt_details.cache_read", usage.cache_read),
+                int(
+                    "llm.token_count.prompt_details.cache_read",
+                    usage.cache_read,
+                ),
                 text("llm.finish_reason", call.finish_reason),
             ]);
             if usage.cache_write > 0 {
-                attributes.push(int("llm.token_count.prompt_details.cache_write", usage.cache_write));
+                attributes.push(int(
+                    "llm.token_count.prompt_details.cache_write",
+                    usage.cache_write,
+                ));
             }
             if usage.reasoning > 0 {
-                attributes.push(int("llm.token_count.completion_details.reasoning", usage.reasoning));
+                attributes.push(int(
+                    "llm.token_count.completion_details.reasoning",
+                    usage.reasoning,
+                ));
             }
             None
         }

@@ -79,7 +79,12 @@ impl SpanStart<'_> {
 }
 
 /// One run's spans as an export request from `resource`, in `scope`.
-pub fn export(resource: Vec<KeyValue>, scope: &str, version: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
+pub fn export(
+    resource: Vec<KeyValue>,
+    scope: &str,
+    version: &str,
+    spans: Vec<Span>,
+) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {

@@ -291,7 +291,7 @@ impl Planner<'_> {
             if failure == Some(FailureKind::ApiError) && last {
                 // The model API stays down: three refused attempts, no answer.
                 for _ in 0..3 {
-                    let refused = self.refused_call(facts, &history, &mut clock, 529);
+                    let refused = self.refused_call(&history, &mut clock, 529);
                     steps.push(Step::Llm(refused));
                     clock.span(self.random.between(500, 4_000) * MS);
                 }
@@ -305,9 +305,7 @@ impl Planner<'_> {
                 } else {
                     429
                 };
-                steps.push(Step::Llm(
-                    self.refused_call(facts, &history, &mut clock, status),
-                ));
+                steps.push(Step::Llm(self.refused_call(&history, &mut clock, status)));
                 clock.span(self.random.between(1_000, 4_000) * MS);
             }
             let gives_answer = last && failure != Some(FailureKind::MaxTurns);
@@ -354,7 +352,12 @@ impl Planner<'_> {
                     json!({"role": "assistant", "parts": [{"type": "text", "content": text}]})
                 }
             };
-            steps.push(Step::Llm(self.answered_call(facts, &history, output.clone(), &mut clock)));
+            steps.push(Step::Llm(self.answered_call(
+                facts,
+                &history,
+                output.clone(),
+                &mut clock,
+            )));
             history.push(output);
             let (Some(tool), Some(arguments)) = (tool, arguments) else {
                 break;
@@ -371,8 +374,14 @@ impl Planner<'_> {
                 timeout: failure == Some(FailureKind::Timeout),
                 tests,
             };
-            let mut call =
-                self.tool_call(tool, call_id.clone(), arguments, &module, &mut clock, outcome);
+            let mut call = self.tool_call(
+                tool,
+                call_id.clone(),
+                arguments,
+                &module,
+                &mut clock,
+                outcome,
+            );
             if tool == "task" {
                 let sub = self.sub_agent(facts, &module, &mut clock);
                 call.end_ns = clock.0;
@@ -404,7 +413,9 @@ impl Planner<'_> {
                 );
                 let output =
                     json!({"role": "assistant", "parts": [{"type": "text", "content": text}]});
-                steps.push(Step::Llm(self.answered_call(facts, &history, output, &mut clock)));
+                steps.push(Step::Llm(
+                    self.answered_call(facts, &history, output, &mut clock),
+                ));
                 answer = Some(text);
                 break;
             }
@@ -488,20 +499,13 @@ impl Planner<'_> {
         }
     }
 
-    fn refused_call(
-        &mut self,
-        facts: &SessionFacts,
-        history: &[Value],
-        clock: &mut Clock,
-        status: u16,
-    ) -> LlmCall {
+    fn refused_call(&mut self, history: &[Value], clock: &mut Clock, status: u16) -> LlmCall {
         let (start_ns, end_ns) = clock.span(self.random.between(150, 900) * MS);
         let kind = match status {
             429 => "rate_limit_error",
             529 => "overloaded_error",
             _ => "server_error",
         };
-        let _ = facts;
         LlmCall {
             span_id: self.id(8),
             start_ns,
@@ -519,8 +523,12 @@ impl Planner<'_> {
         match tool {
             "read_file" => json!({"path": path}),
             "grep" => json!({"pattern": self.text.identifier(self.random), "path": "src/"}),
-            "edit_file" => json!({"path": path, "diff": self.text.unified_diff(self.random, &path)}),
-            "web_fetch" => json!({"url": format!("https://docs.rs/{}/latest/", self.text.word(self.random))}),
+            "edit_file" => {
+                json!({"path": path, "diff": self.text.unified_diff(self.random, &path)})
+            }
+            "web_fetch" => {
+                json!({"url": format!("https://docs.rs/{}/latest/", self.text.word(self.random))})
+            }
             "task" => json!({"description": format!("Find where {module} is used"),
                 "prompt": self.text.sentence(self.random)}),
             _ => json!({"command": format!("cargo test -p {module}")}),
@@ -561,14 +569,17 @@ impl Planner<'_> {
                 )
             }
             "read_file" => {
-                let bytes = self
-                    .random
-                    .between(1_000.min(self.config.max_file_bytes as u64), self.config.max_file_bytes as u64)
-                    as usize;
+                let bytes = self.random.between(
+                    1_000.min(self.config.max_file_bytes as u64),
+                    self.config.max_file_bytes as u64,
+                ) as usize;
                 (self.text.source_file(self.random, bytes), None)
             }
             "grep" => {
-                let pattern = arguments["pattern"].as_str().unwrap_or_default().to_string();
+                let pattern = arguments["pattern"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 (self.text.grep_output(self.random, &pattern), None)
             }
             "edit_file" => (format!("applied 1 hunk to {path}"), None),
@@ -580,11 +591,7 @@ impl Planner<'_> {
                     Tests::Pass => false,
                     Tests::Either => self.random.chance(25),
                 };
-                let failing = if fails {
-                    self.random.between(1, 3)
-                } else {
-                    0
-                };
+                let failing = if fails { self.random.between(1, 3) } else { 0 };
                 let output = self.text.test_output(self.random, module, failing);
                 let error = (failing > 0).then(|| "exit status 101".to_string());
                 (output, error)
@@ -616,7 +623,12 @@ impl Planner<'_> {
             let arguments = self.arguments(tool, module);
             let output = json!({"role": "assistant", "parts": [
                 {"type": "tool_call", "id": call_id, "name": tool, "arguments": arguments}]});
-            steps.push(Step::Llm(self.answered_call(facts, &history, output.clone(), clock)));
+            steps.push(Step::Llm(self.answered_call(
+                facts,
+                &history,
+                output.clone(),
+                clock,
+            )));
             history.push(output);
             let outcome = ToolOutcome {
                 breaks: false,
@@ -630,7 +642,9 @@ impl Planner<'_> {
         }
         let report = format!("{module} is used in {} places.", self.random.between(1, 9));
         let output = json!({"role": "assistant", "parts": [{"type": "text", "content": report}]});
-        steps.push(Step::Llm(self.answered_call(facts, &history, output, clock)));
+        steps.push(Step::Llm(
+            self.answered_call(facts, &history, output, clock),
+        ));
         SubAgentRun {
             span_id,
             start_ns,
@@ -642,7 +656,11 @@ impl Planner<'_> {
 }
 
 /// A model for a convention: Claude Code only runs Anthropic models.
-pub fn model_for(config: &GeneratorConfig, convention: Convention, planner_pick: u64) -> ModelChoice {
+pub fn model_for(
+    config: &GeneratorConfig,
+    convention: Convention,
+    planner_pick: u64,
+) -> ModelChoice {
     let candidates: Vec<ModelChoice> = config
         .models
         .iter()

@@ -292,15 +292,35 @@ fn bench_data_builds_a_data_dir_that_bench_query_measures() {
     };
     let data_arg = data_dir.to_string_lossy().into_owned();
     let built = run(&[
-        "bench", "data", "--spans", "3k", "--long-trace-spans", "400", "--days", "3",
-        "--data-dir", &data_arg, "--json",
+        "bench",
+        "data",
+        "--spans",
+        "3k",
+        "--long-trace-spans",
+        "400",
+        "--days",
+        "3",
+        "--data-dir",
+        &data_arg,
+        "--json",
     ]);
     let spans = built["spans"].as_u64().expect("spans");
     assert!(spans >= 3_000, "{built}");
     assert!(built["parquet_bytes"].as_u64() > Some(0), "{built}");
-    let long_trace = built["long_trace_id"].as_str().expect("a long trace").to_string();
+    let long_trace = built["long_trace_id"]
+        .as_str()
+        .expect("a long trace")
+        .to_string();
 
-    let measured = run(&["bench", "query", "--data-dir", &data_arg, "--repetitions", "2", "--json"]);
+    let measured = run(&[
+        "bench",
+        "query",
+        "--data-dir",
+        &data_arg,
+        "--repetitions",
+        "2",
+        "--json",
+    ]);
     assert_eq!(measured["spans"].as_u64(), Some(spans), "{measured}");
     assert_eq!(measured["biggest_trace"], long_trace.as_str());
     let figures = measured["figures"].as_array().cloned().unwrap_or_default();

@@ -20,14 +20,21 @@ fn generated_runs_read_back_as_planned_in_every_convention() {
         let spans = normalize_request("p", &trace.request).expect("normalizes");
         let context = format!("{:?} run {}", expected.convention, expected.trace_id);
         assert_eq!(spans.len(), trace.span_count, "{context}");
-        assert!(spans.iter().all(|span| span.trace_id == expected.trace_id), "{context}");
+        assert!(
+            spans.iter().all(|span| span.trace_id == expected.trace_id),
+            "{context}"
+        );
 
         let root = spans
             .iter()
             .find(|span| span.parent_span_id.is_none())
             .expect("a root");
         assert_eq!(root.span_type, SpanType::Agent, "{context}");
-        assert_eq!(root.session_id.as_deref(), Some(expected.session_id.as_str()), "{context}");
+        assert_eq!(
+            root.session_id.as_deref(),
+            Some(expected.session_id.as_str()),
+            "{context}"
+        );
         assert_eq!(
             root.status_code == StatusCode::Error,
             expected.failure.is_some(),
@@ -35,10 +42,14 @@ fn generated_runs_read_back_as_planned_in_every_convention() {
             root.status_message
         );
 
-        let llm: Vec<_> = spans.iter().filter(|span| span.span_type == SpanType::Llm).collect();
+        let llm: Vec<_> = spans
+            .iter()
+            .filter(|span| span.span_type == SpanType::Llm)
+            .collect();
         assert_eq!(llm.len(), expected.llm_calls, "{context}");
         assert!(
-            llm.iter().all(|span| span.request_model.as_deref() == Some(expected.model)),
+            llm.iter()
+                .all(|span| span.request_model.as_deref() == Some(expected.model)),
             "{context}"
         );
         let output_tokens: i64 = llm.iter().filter_map(|span| span.output_tokens).sum();
@@ -51,5 +62,9 @@ fn generated_runs_read_back_as_planned_in_every_convention() {
             .collect();
         assert_eq!(tools, expected.tools, "{context}");
     }
-    assert_eq!(seen.len(), Convention::ALL.len(), "every convention: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        Convention::ALL.len(),
+        "every convention: {seen:?}"
+    );
 }
