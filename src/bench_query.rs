@@ -111,20 +111,15 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         .to_string();
     eprintln!("{span_count} spans; the biggest trace is {big_trace}");
 
+    let (data_dir, big_trace) = (&data_dir, big_trace.as_str());
     let search = |query: &'static str| {
-        let data_dir = data_dir.clone();
-        move || {
-            let data_dir = data_dir.clone();
-            async move {
-                let request = SearchRequest {
-                    query: query.into(),
-                    limit: 20,
-                    ..SearchRequest::default()
-                };
-                Ok(search_spans(&data_dir, DEFAULT_PROJECT, &request)?
-                    .hits
-                    .len())
-            }
+        move || async move {
+            let request = SearchRequest {
+                query: query.into(),
+                limit: 20,
+                ..SearchRequest::default()
+            };
+            Ok(search_spans(data_dir, DEFAULT_PROJECT, &request)?.hits.len())
         }
     };
     let mut figures = vec![
@@ -132,21 +127,21 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         measure("search top-20, broad", reps, search(BROAD_SEARCH)).await?,
     ];
     figures.push(
-        measure("GROUP BY model, day (llm spans)", reps, || async {
-            let context = project_session(&data_dir, DEFAULT_PROJECT).await?;
+        measure("GROUP BY model, day (llm spans)", reps, || async move {
+            let context = project_session(data_dir, DEFAULT_PROJECT).await?;
             let output = run_read_only_sql(&context, AGGREGATE, 10_000).await?;
             Ok(output.batches.iter().map(|batch| batch.num_rows()).sum())
         })
         .await?,
     );
     figures.push(
-        measure("trace list, first page of 50", reps, || async {
-            let context = project_session(&data_dir, DEFAULT_PROJECT).await?;
+        measure("trace list, first page of 50", reps, || async move {
+            let context = project_session(data_dir, DEFAULT_PROJECT).await?;
             let request = TraceListRequest {
                 limit: 50,
                 ..TraceListRequest::default()
             };
-            Ok(list_traces(&context, &data_dir, DEFAULT_PROJECT, &request)
+            Ok(list_traces(&context, data_dir, DEFAULT_PROJECT, &request)
                 .await?
                 .traces
                 .len())
@@ -154,9 +149,9 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         .await?,
     );
     figures.push(
-        measure("biggest trace, skeleton", reps, || async {
-            let context = project_session(&data_dir, DEFAULT_PROJECT).await?;
-            Ok(load_trace_skeleton(&context, &big_trace).await?.spans.len())
+        measure("biggest trace, skeleton", reps, || async move {
+            let context = project_session(data_dir, DEFAULT_PROJECT).await?;
+            Ok(load_trace_skeleton(&context, big_trace).await?.spans.len())
         })
         .await?,
     );
