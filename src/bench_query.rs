@@ -119,7 +119,9 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
                 limit: 20,
                 ..SearchRequest::default()
             };
-            Ok(search_spans(data_dir, DEFAULT_PROJECT, &request)?.hits.len())
+            Ok(search_spans(data_dir, DEFAULT_PROJECT, &request)?
+                .hits
+                .len())
         }
     };
     let mut figures = vec![
