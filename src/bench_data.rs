@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use sextant_datasets::agent_traces::AgentTraceGenerator;
 use sextant_ingest::error::IngestError;
 use sextant_ingest::layout::{DEFAULT_PROJECT, DataDir};
 use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
+use sextant_ingest::wal_record::ExportRequest;
 
 use crate::bench::directory_bytes;
 
@@ -71,13 +71,10 @@ struct DataFigures {
 }
 
 /// Sends one request, waiting while the pipeline says it is overloaded.
-async fn ingest(
-    pipeline: &IngestPipeline,
-    request: ExportTraceServiceRequest,
-) -> anyhow::Result<()> {
+async fn ingest(pipeline: &IngestPipeline, request: ExportRequest) -> anyhow::Result<()> {
     loop {
         match pipeline
-            .ingest_traces(DEFAULT_PROJECT, request.clone())
+            .ingest(DEFAULT_PROJECT, request.clone())
             .await
         {
             Ok(_) => return Ok(()),
@@ -100,7 +97,7 @@ pub async fn run_data_bench(args: DataBenchArgs) -> anyhow::Result<()> {
     let target = args.spans;
 
     // One thread generates; `concurrency` tasks ingest what it made.
-    let (sender, receiver) = tokio::sync::mpsc::channel::<ExportTraceServiceRequest>(64);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<ExportRequest>(64);
     let seed = args.seed;
     let long_trace_spans = args.long_trace_spans;
     let generator = std::thread::spawn(move || {
@@ -119,7 +116,13 @@ pub async fn run_data_bench(args: DataBenchArgs) -> anyhow::Result<()> {
             spans += trace.span_count as u64;
             traces += 1;
             raw += trace.request.encoded_len() as u64;
-            if sender.blocking_send(trace.request).is_err() {
+            if sender.blocking_send(ExportRequest::Traces(trace.request)).is_err() {
+                break;
+            }
+            // Claude Code runs' events (their cost) go in too.
+            if let Some(logs) = trace.logs
+                && sender.blocking_send(ExportRequest::Logs(logs)).is_err()
+            {
                 break;
             }
             if traces.is_multiple_of(10_000) {

@@ -38,6 +38,7 @@ pub async fn load_demo_data(
         return Ok(());
     }
     let url = format!("http://{http_addr}/v1/traces");
+    let logs_url = format!("http://{http_addr}/v1/logs");
     let client = reqwest::Client::new();
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64;
     let window_ns = DEMO_DAYS * 86_400 * 1_000_000_000;
@@ -51,15 +52,20 @@ pub async fn load_demo_data(
     for index in 0..args.traces {
         let start_ns = now_ns - window_ns + index as u64 * spacing_ns;
         let generator = generator.clone();
-        let (body, span_count) = tokio::task::spawn_blocking(move || {
+        let (body, logs, span_count) = tokio::task::spawn_blocking(move || {
             let mut generator = generator
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner());
             let trace = generator.trace(start_ns);
-            (trace.request.encode_to_vec(), trace.span_count)
+            let logs = trace.logs.map(|logs| logs.encode_to_vec());
+            (trace.request.encode_to_vec(), logs, trace.span_count)
         })
         .await?;
         export_with_retry(&client, &url, OtlpBody::protobuf(body), RETRY_FOREVER).await?;
+        if let Some(logs) = logs {
+            export_with_retry(&client, &logs_url, OtlpBody::protobuf(logs), RETRY_FOREVER)
+                .await?;
+        }
         spans += span_count;
         if (index + 1) % 500 == 0 {
             say!("  {} / {} traces", index + 1, args.traces);

@@ -9,6 +9,7 @@
 //! normalizer is exercised, not bypassed. Each trace comes with the [`RunSummary`] tests
 //! expect to read back after ingest.
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::config::{Convention, GeneratorConfig};
@@ -20,6 +21,9 @@ use crate::text::TextGenerator;
 pub struct GeneratedTrace {
     pub request: ExportTraceServiceRequest,
     pub span_count: usize,
+    /// The log events that go with the spans (Claude Code runs: prompts, API requests
+    /// with their cost, tool results).
+    pub logs: Option<ExportLogsServiceRequest>,
     pub summary: RunSummary,
 }
 
@@ -174,6 +178,8 @@ fn generated(plan: &RunPlan) -> GeneratedTrace {
     GeneratedTrace {
         span_count: span_count(&request),
         request,
+        logs: (plan.convention == Convention::ClaudeCode)
+            .then(|| crate::emit_claude_code::export_events(plan)),
         summary: plan.summary(),
     }
 }

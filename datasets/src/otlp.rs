@@ -28,6 +28,10 @@ pub fn int(key: &str, value: i64) -> KeyValue {
     keyed(key, any_value::Value::IntValue(value))
 }
 
+pub fn float(key: &str, value: f64) -> KeyValue {
+    keyed(key, any_value::Value::DoubleValue(value))
+}
+
 pub fn boolean(key: &str, value: bool) -> KeyValue {
     keyed(key, any_value::Value::BoolValue(value))
 }

@@ -1,12 +1,14 @@
 //! Every generated agent run, in each of the generator's conventions (OTel GenAI,
 //! OpenInference, Claude Code), normalizes into the canonical spans its plan describes:
 //! the model on every model call, the output tokens, the tool names in order, the session,
-//! and an error root exactly when the run failed.
+//! and an error root exactly when the run failed. Claude Code runs' log events read back
+//! too: an `api_request` with a cost per answered model call, a `tool_result` per tool.
 
 use sextant_datasets::agent_traces::AgentTraceGenerator;
 use sextant_datasets::config::{Convention, GeneratorConfig};
 
-use super::normalize_request;
+use super::{normalize_export, normalize_request};
+use crate::wal_record::ExportRequest;
 use crate::span::{SpanType, StatusCode};
 
 #[test]
@@ -61,6 +63,34 @@ fn generated_runs_read_back_as_planned_in_every_convention() {
             .filter_map(|span| span.tool_name.as_deref())
             .collect();
         assert_eq!(tools, expected.tools, "{context}");
+
+        let Some(logs) = trace.logs.clone() else {
+            assert_ne!(expected.convention, Convention::ClaudeCode, "{context}: no events");
+            continue;
+        };
+        let events = normalize_export("p", &ExportRequest::Logs(logs))
+            .expect("events normalize")
+            .logs;
+        let named = |name: &str| {
+            events
+                .iter()
+                .filter(|event| event.event_name.as_deref() == Some(name))
+                .collect::<Vec<_>>()
+        };
+        let answered = llm.iter().filter(|span| span.status_code != StatusCode::Error).count();
+        let requests = named("api_request");
+        assert_eq!(requests.len(), answered, "{context}");
+        assert!(
+            requests.iter().all(|event| event.cost_usd.is_some_and(|cost| cost > 0.0)
+                && event.request_id.is_some()
+                && event.model.as_deref() == Some(expected.model)),
+            "{context}"
+        );
+        assert_eq!(named("tool_result").len(), expected.tools.len(), "{context}");
+        assert!(
+            events.iter().all(|event| event.session_id.as_deref() == Some(expected.session_id.as_str())),
+            "{context}"
+        );
     }
     assert_eq!(
         seen.len(),
