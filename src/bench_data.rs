@@ -73,10 +73,7 @@ struct DataFigures {
 /// Sends one request, waiting while the pipeline says it is overloaded.
 async fn ingest(pipeline: &IngestPipeline, request: ExportRequest) -> anyhow::Result<()> {
     loop {
-        match pipeline
-            .ingest(DEFAULT_PROJECT, request.clone())
-            .await
-        {
+        match pipeline.ingest(DEFAULT_PROJECT, request.clone()).await {
             Ok(_) => return Ok(()),
             Err(IngestError::Overloaded { .. }) => {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -116,7 +113,10 @@ pub async fn run_data_bench(args: DataBenchArgs) -> anyhow::Result<()> {
             spans += trace.span_count as u64;
             traces += 1;
             raw += trace.request.encoded_len() as u64;
-            if sender.blocking_send(ExportRequest::Traces(trace.request)).is_err() {
+            if sender
+                .blocking_send(ExportRequest::Traces(trace.request))
+                .is_err()
+            {
                 break;
             }
             // Claude Code runs' events (their cost) go in too.

@@ -63,8 +63,7 @@ pub async fn load_demo_data(
         .await?;
         export_with_retry(&client, &url, OtlpBody::protobuf(body), RETRY_FOREVER).await?;
         if let Some(logs) = logs {
-            export_with_retry(&client, &logs_url, OtlpBody::protobuf(logs), RETRY_FOREVER)
-                .await?;
+            export_with_retry(&client, &logs_url, OtlpBody::protobuf(logs), RETRY_FOREVER).await?;
         }
         spans += span_count;
         if (index + 1) % 500 == 0 {

@@ -70,7 +70,12 @@ pub fn export_run(plan: &RunPlan) -> ExportTraceServiceRequest {
         &shared,
         &mut spans,
     );
-    export(resource(), "com.anthropic.claude_code.tracing", "1.0.0", spans)
+    export(
+        resource(),
+        "com.anthropic.claude_code.tracing",
+        "1.0.0",
+        spans,
+    )
 }
 
 fn resource() -> Vec<KeyValue> {
@@ -83,7 +88,11 @@ fn resource() -> Vec<KeyValue> {
 
 /// The request id Claude Code's API call and its `api_request` event share.
 fn request_id(call: &LlmCall) -> String {
-    let hex: String = call.span_id.iter().map(|byte| format!("{byte:02x}")).collect();
+    let hex: String = call
+        .span_id
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
     format!("req_011C{hex}")
 }
 
@@ -162,7 +171,10 @@ pub fn export_events(plan: &RunPlan) -> ExportLogsServiceRequest {
                         vec![
                             text("model", model),
                             text("request_id", request_id(call)),
-                            int("input_tokens", usage.input - usage.cache_read - usage.cache_write),
+                            int(
+                                "input_tokens",
+                                usage.input - usage.cache_read - usage.cache_write,
+                            ),
                             int("output_tokens", usage.output),
                             int("cache_read_tokens", usage.cache_read),
                             int("cache_creation_tokens", usage.cache_write),
@@ -196,7 +208,10 @@ pub fn export_events(plan: &RunPlan) -> ExportLogsServiceRequest {
                     text("tool_name", Convention::ClaudeCode.tool_name(call.name)),
                     text("tool_use_id", call.call_id.clone()),
                     text("success", (call.error.is_none()).to_string()),
-                    text("duration_ms", ((call.end_ns - call.start_ns) / MS).to_string()),
+                    text(
+                        "duration_ms",
+                        ((call.end_ns - call.start_ns) / MS).to_string(),
+                    ),
                     text("tool_input", call.arguments.to_string()),
                 ],
             ),

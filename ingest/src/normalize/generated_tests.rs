@@ -8,8 +8,8 @@ use sextant_datasets::agent_traces::AgentTraceGenerator;
 use sextant_datasets::config::{Convention, GeneratorConfig};
 
 use super::{normalize_export, normalize_request};
-use crate::wal_record::ExportRequest;
 use crate::span::{SpanType, StatusCode};
+use crate::wal_record::ExportRequest;
 
 #[test]
 fn generated_runs_read_back_as_planned_in_every_convention() {
@@ -65,7 +65,11 @@ fn generated_runs_read_back_as_planned_in_every_convention() {
         assert_eq!(tools, expected.tools, "{context}");
 
         let Some(logs) = trace.logs.clone() else {
-            assert_ne!(expected.convention, Convention::ClaudeCode, "{context}: no events");
+            assert_ne!(
+                expected.convention,
+                Convention::ClaudeCode,
+                "{context}: no events"
+            );
             continue;
         };
         let events = normalize_export("p", &ExportRequest::Logs(logs))
@@ -77,18 +81,29 @@ fn generated_runs_read_back_as_planned_in_every_convention() {
                 .filter(|event| event.event_name.as_deref() == Some(name))
                 .collect::<Vec<_>>()
         };
-        let answered = llm.iter().filter(|span| span.status_code != StatusCode::Error).count();
+        let answered = llm
+            .iter()
+            .filter(|span| span.status_code != StatusCode::Error)
+            .count();
         let requests = named("api_request");
         assert_eq!(requests.len(), answered, "{context}");
         assert!(
-            requests.iter().all(|event| event.cost_usd.is_some_and(|cost| cost > 0.0)
-                && event.request_id.is_some()
-                && event.model.as_deref() == Some(expected.model)),
+            requests
+                .iter()
+                .all(|event| event.cost_usd.is_some_and(|cost| cost > 0.0)
+                    && event.request_id.is_some()
+                    && event.model.as_deref() == Some(expected.model)),
             "{context}"
         );
-        assert_eq!(named("tool_result").len(), expected.tools.len(), "{context}");
+        assert_eq!(
+            named("tool_result").len(),
+            expected.tools.len(),
+            "{context}"
+        );
         assert!(
-            events.iter().all(|event| event.session_id.as_deref() == Some(expected.session_id.as_str())),
+            events
+                .iter()
+                .all(|event| event.session_id.as_deref() == Some(expected.session_id.as_str())),
             "{context}"
         );
     }
