@@ -78,7 +78,9 @@ fn generated_runs_read_back_as_planned_in_every_convention() {
         let named = |name: &str| {
             events
                 .iter()
-                .filter(|event| event.event_name.as_deref() == Some(name))
+                .filter(|event| {
+                    event.event_name.as_deref() == Some(&*format!("claude_code.{name}"))
+                })
                 .collect::<Vec<_>>()
         };
         let answered = llm
