@@ -20,8 +20,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
 use crate::config::Convention;
+use crate::emit_steps::{At, StepShapes, root_span, walk};
 use crate::otlp::{KIND_INTERNAL, SpanStart, boolean, error, export, float, int, text};
-use crate::run_plan::{LlmCall, RunPlan, Step, ToolCall};
+use crate::run_plan::{LlmCall, RunPlan, Step, SubAgentRun, ToolCall};
 
 const MS: u64 = 1_000_000;
 
@@ -45,31 +46,12 @@ pub fn export_run(plan: &RunPlan) -> ExportTraceServiceRequest {
         ),
     ];
     root.extend(shared.iter().cloned());
-    let mut spans = vec![
-        SpanStart {
-            trace_id: &plan.trace_id,
-            span_id: &plan.root_span_id,
-            parent: None,
-            name: "claude_code.interaction".into(),
-            kind: KIND_INTERNAL,
-            start_ns: plan.start_ns,
-            end_ns: plan.end_ns,
-        }
-        .with(
-            root,
-            plan.failure
-                .as_ref()
-                .and_then(|(_, message)| error(message.clone())),
-        ),
-    ];
-    steps(
+    let mut spans = vec![root_span(plan, "claude_code.interaction".into(), root)];
+    let shapes = ClaudeCode {
         plan,
-        &plan.steps,
-        &plan.root_span_id,
-        "interaction",
-        &shared,
-        &mut spans,
-    );
+        shared: &shared,
+    };
+    walk(&shapes, &plan.steps, &plan.root_span_id, false, &mut spans);
     export(
         resource(),
         "com.anthropic.claude_code.tracing",
@@ -250,41 +232,29 @@ pub fn export_events(plan: &RunPlan) -> ExportLogsServiceRequest {
     }
 }
 
-fn steps(
-    plan: &RunPlan,
-    steps: &[Step],
-    parent: &[u8],
-    context: &str,
-    shared: &[KeyValue],
-    spans: &mut Vec<Span>,
-) {
-    let mut last_tool: Option<&[u8]> = None;
-    let mut attempt = 1;
-    for step in steps {
-        match step {
-            Step::Llm(call) => {
-                spans.push(llm_span(plan, call, parent, context, attempt, shared));
-                attempt = if call.failure.is_some() {
-                    attempt + 1
-                } else {
-                    1
-                };
-            }
-            Step::Tool(call) => {
-                tool_spans(plan, call, parent, shared, spans);
-                last_tool = Some(&call.span_id);
-            }
-            Step::SubAgent(sub) => {
-                self::steps(
-                    plan,
-                    &sub.steps,
-                    last_tool.unwrap_or(parent),
-                    "subagent",
-                    shared,
-                    spans,
-                );
-            }
-        }
+struct ClaudeCode<'a> {
+    plan: &'a RunPlan,
+    shared: &'a [KeyValue],
+}
+
+impl StepShapes for ClaudeCode<'_> {
+    fn llm(&self, call: &LlmCall, at: &At<'_>) -> Span {
+        let context = if at.in_sub_agent {
+            "subagent"
+        } else {
+            "interaction"
+        };
+        llm_span(self.plan, call, at.parent, context, at.attempt, self.shared)
+    }
+
+    fn tool(&self, call: &ToolCall, at: &At<'_>, spans: &mut Vec<Span>) {
+        tool_spans(self.plan, call, at.parent, self.shared, spans);
+    }
+
+    /// Claude Code has no span of its own for a sub-agent: its requests and tools sit
+    /// under the `Task` tool call.
+    fn sub_agent(&self, _sub: &SubAgentRun, _at: &At<'_>) -> Option<Span> {
+        None
     }
 }
 

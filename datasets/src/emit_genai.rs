@@ -8,8 +8,9 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::json;
 
+use crate::emit_steps::{At, StepShapes, root_span, walk};
 use crate::otlp::{KIND_CLIENT, KIND_INTERNAL, SpanStart, error, export, int, text, texts};
-use crate::run_plan::{LlmCall, RunPlan, Step, SubAgentRun, ToolCall};
+use crate::run_plan::{LlmCall, RunPlan, SubAgentRun, ToolCall};
 
 /// The run as one export request.
 pub fn export_run(plan: &RunPlan) -> ExportTraceServiceRequest {
@@ -40,24 +41,16 @@ pub fn export_run(plan: &RunPlan) -> ExportTraceServiceRequest {
         root.push(text("error.type", kind.error_type()));
     }
     root.extend(shared.iter().cloned());
-    spans.push(
-        SpanStart {
-            trace_id: &plan.trace_id,
-            span_id: &plan.root_span_id,
-            parent: None,
-            name: format!("invoke_agent {}", plan.agent),
-            kind: KIND_INTERNAL,
-            start_ns: plan.start_ns,
-            end_ns: plan.end_ns,
-        }
-        .with(
-            root,
-            plan.failure
-                .as_ref()
-                .and_then(|(_, message)| error(message.clone())),
-        ),
-    );
-    steps(plan, &plan.steps, &plan.root_span_id, &shared, &mut spans);
+    spans.push(root_span(
+        plan,
+        format!("invoke_agent {}", plan.agent),
+        root,
+    ));
+    let shapes = GenAi {
+        plan,
+        shared: &shared,
+    };
+    walk(&shapes, &plan.steps, &plan.root_span_id, false, &mut spans);
     export(
         vec![
             text("service.name", plan.service),
@@ -69,27 +62,22 @@ pub fn export_run(plan: &RunPlan) -> ExportTraceServiceRequest {
     )
 }
 
-fn steps(
-    plan: &RunPlan,
-    steps: &[Step],
-    parent: &[u8],
-    shared: &[KeyValue],
-    spans: &mut Vec<Span>,
-) {
-    let mut last_tool: Option<&[u8]> = None;
-    for step in steps {
-        match step {
-            Step::Llm(call) => spans.push(llm_span(plan, call, parent, shared)),
-            Step::Tool(call) => {
-                spans.push(tool_span(plan, call, parent, shared));
-                last_tool = Some(&call.span_id);
-            }
-            Step::SubAgent(sub) => {
-                let under = last_tool.unwrap_or(parent);
-                spans.push(sub_agent_span(plan, sub, under, shared));
-                self::steps(plan, &sub.steps, &sub.span_id, shared, spans);
-            }
-        }
+struct GenAi<'a> {
+    plan: &'a RunPlan,
+    shared: &'a [KeyValue],
+}
+
+impl StepShapes for GenAi<'_> {
+    fn llm(&self, call: &LlmCall, at: &At<'_>) -> Span {
+        llm_span(self.plan, call, at.parent, self.shared)
+    }
+
+    fn tool(&self, call: &ToolCall, at: &At<'_>, spans: &mut Vec<Span>) {
+        spans.push(tool_span(self.plan, call, at.parent, self.shared));
+    }
+
+    fn sub_agent(&self, sub: &SubAgentRun, at: &At<'_>) -> Option<Span> {
+        Some(sub_agent_span(self.plan, sub, at.parent, self.shared))
     }
 }
 

@@ -9,8 +9,9 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Value, json};
 
+use crate::emit_steps::{At, StepShapes, root_span, walk};
 use crate::otlp::{KIND_CLIENT, KIND_INTERNAL, SpanStart, error, export, int, text};
-use crate::run_plan::{LlmCall, RunPlan, Step, ToolCall};
+use crate::run_plan::{LlmCall, RunPlan, SubAgentRun, ToolCall};
 
 pub fn export_run(plan: &RunPlan) -> ExportTraceServiceRequest {
     let shared = vec![
@@ -27,24 +28,12 @@ pub fn export_run(plan: &RunPlan) -> ExportTraceServiceRequest {
         root.push(text("output.value", answer.clone()));
     }
     root.extend(shared.iter().cloned());
-    let mut spans = vec![
-        SpanStart {
-            trace_id: &plan.trace_id,
-            span_id: &plan.root_span_id,
-            parent: None,
-            name: plan.agent.to_string(),
-            kind: KIND_INTERNAL,
-            start_ns: plan.start_ns,
-            end_ns: plan.end_ns,
-        }
-        .with(
-            root,
-            plan.failure
-                .as_ref()
-                .and_then(|(_, message)| error(message.clone())),
-        ),
-    ];
-    steps(plan, &plan.steps, &plan.root_span_id, &shared, &mut spans);
+    let mut spans = vec![root_span(plan, plan.agent.to_string(), root)];
+    let shapes = OpenInference {
+        plan,
+        shared: &shared,
+    };
+    walk(&shapes, &plan.steps, &plan.root_span_id, false, &mut spans);
     export(
         vec![
             text("service.name", plan.service),
@@ -56,42 +45,38 @@ pub fn export_run(plan: &RunPlan) -> ExportTraceServiceRequest {
     )
 }
 
-fn steps(
-    plan: &RunPlan,
-    steps: &[Step],
-    parent: &[u8],
-    shared: &[KeyValue],
-    spans: &mut Vec<Span>,
-) {
-    let mut last_tool: Option<&[u8]> = None;
-    for step in steps {
-        match step {
-            Step::Llm(call) => spans.push(llm_span(plan, call, parent, shared)),
-            Step::Tool(call) => {
-                spans.push(tool_span(plan, call, parent, shared));
-                last_tool = Some(&call.span_id);
+struct OpenInference<'a> {
+    plan: &'a RunPlan,
+    shared: &'a [KeyValue],
+}
+
+impl StepShapes for OpenInference<'_> {
+    fn llm(&self, call: &LlmCall, at: &At<'_>) -> Span {
+        llm_span(self.plan, call, at.parent, self.shared)
+    }
+
+    fn tool(&self, call: &ToolCall, at: &At<'_>, spans: &mut Vec<Span>) {
+        spans.push(tool_span(self.plan, call, at.parent, self.shared));
+    }
+
+    fn sub_agent(&self, sub: &SubAgentRun, at: &At<'_>) -> Option<Span> {
+        let mut attributes = vec![
+            text("openinference.span.kind", "AGENT"),
+            text("agent.name", sub.agent),
+        ];
+        attributes.extend(self.shared.iter().cloned());
+        Some(
+            SpanStart {
+                trace_id: &self.plan.trace_id,
+                span_id: &sub.span_id,
+                parent: Some(at.parent),
+                name: sub.agent.to_string(),
+                kind: KIND_INTERNAL,
+                start_ns: sub.start_ns,
+                end_ns: sub.end_ns,
             }
-            Step::SubAgent(sub) => {
-                let mut attributes = vec![
-                    text("openinference.span.kind", "AGENT"),
-                    text("agent.name", sub.agent),
-                ];
-                attributes.extend(shared.iter().cloned());
-                spans.push(
-                    SpanStart {
-                        trace_id: &plan.trace_id,
-                        span_id: &sub.span_id,
-                        parent: Some(last_tool.unwrap_or(parent)),
-                        name: sub.agent.to_string(),
-                        kind: KIND_INTERNAL,
-                        start_ns: sub.start_ns,
-                        end_ns: sub.end_ns,
-                    }
-                    .with(attributes, None),
-                );
-                self::steps(plan, &sub.steps, &sub.span_id, shared, spans);
-            }
-        }
+            .with(attributes, None),
+        )
     }
 }
 

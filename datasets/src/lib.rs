@@ -12,6 +12,7 @@ pub mod config;
 pub mod emit_claude_code;
 pub mod emit_genai;
 pub mod emit_openinference;
+pub mod emit_steps;
 pub mod otlp;
 pub mod random;
 pub mod run_plan;
