@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use prost::Message;
 use sextant_datasets::agent_traces::AgentTraceGenerator;
 use sextant_ingest::error::IngestError;
@@ -83,6 +85,29 @@ async fn ingest(pipeline: &IngestPipeline, request: ExportRequest) -> anyhow::Re
     }
 }
 
+/// A request split into requests of at most `spans` spans each.
+fn batches(request: ExportTraceServiceRequest, spans: usize) -> Vec<ExportTraceServiceRequest> {
+    let mut out = Vec::new();
+    for resource in request.resource_spans {
+        for scope in resource.scope_spans {
+            for chunk in scope.spans.chunks(spans.max(1)) {
+                out.push(ExportTraceServiceRequest {
+                    resource_spans: vec![ResourceSpans {
+                        resource: resource.resource.clone(),
+                        scope_spans: vec![ScopeSpans {
+                            scope: scope.scope.clone(),
+                            spans: chunk.to_vec(),
+                            schema_url: scope.schema_url.clone(),
+                        }],
+                        schema_url: resource.schema_url.clone(),
+                    }],
+                });
+            }
+        }
+    }
+    out
+}
+
 pub async fn run_data_bench(args: DataBenchArgs) -> anyhow::Result<()> {
     if args.data_dir.exists() {
         anyhow::bail!("{} exists; pass a new --data-dir", args.data_dir.display());
@@ -113,10 +138,12 @@ pub async fn run_data_bench(args: DataBenchArgs) -> anyhow::Result<()> {
             spans += trace.span_count as u64;
             traces += 1;
             raw += trace.request.encoded_len() as u64;
-            if sender
-                .blocking_send(ExportRequest::Traces(trace.request))
-                .is_err()
-            {
+            // As exporters batch: at most 512 spans a request (the long trace is many).
+            let mut sent = true;
+            for request in batches(trace.request, 512) {
+                sent &= sender.blocking_send(ExportRequest::Traces(request)).is_ok();
+            }
+            if !sent {
                 break;
             }
             // Claude Code runs' events (their cost) go in too.

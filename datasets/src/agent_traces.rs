@@ -158,15 +158,20 @@ impl AgentTraceGenerator {
     }
 
     /// A run of about `spans` spans (OTel GenAI; a model call and a tool call per turn,
-    /// the resent context compacted): the big trace of the benchmarks.
+    /// the resent context compacted, files read kept small so the trace stays a few
+    /// hundred megabytes): the big trace of the benchmarks.
     pub fn long_trace(&mut self, start_ns: u64, spans: usize) -> GeneratedTrace {
         let mut facts = self.next_session_facts();
         facts.convention = Convention::GenAi;
         self.session = None;
+        let lean = GeneratorConfig {
+            max_file_bytes: self.config.max_file_bytes.min(2_000),
+            ..self.config.clone()
+        };
         let plan = Planner {
             random: &mut self.random,
             text: &self.text,
-            config: &self.config,
+            config: &lean,
         }
         .plan(&facts, start_ns, Some((spans as u64 / 2).max(2)));
         generated(&plan)
