@@ -22,7 +22,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use crate::config::Convention;
 use crate::emit_steps::{At, StepShapes, root_span, walk};
 use crate::otlp::{KIND_INTERNAL, SpanStart, boolean, error, export, float, int, text};
-use crate::run_plan::{LlmCall, RunPlan, Step, SubAgentRun, ToolCall};
+use crate::run_plan::{LlmCall, RunPlan, Step, SubAgentRun, ToolCall, Usage};
 
 const MS: u64 = 1_000_000;
 
@@ -94,12 +94,23 @@ fn price(model: &str) -> (f64, f64) {
 fn cost_usd(model: &str, call: &LlmCall) -> f64 {
     let (input, output) = price(model);
     let usage = call.usage;
-    let fresh = (usage.input - usage.cache_read - usage.cache_write) as f64;
+    let fresh = usage.fresh_input() as f64;
     (fresh * input
         + usage.cache_read as f64 * input * 0.1
         + usage.cache_write as f64 * input * 1.25
         + usage.output as f64 * output)
         / 1e6
+}
+
+/// Token counts as Claude Code reports them, on its spans and its `api_request` events:
+/// input without the cached tokens, which are counted apart.
+fn token_attributes(usage: Usage) -> [KeyValue; 4] {
+    [
+        int("input_tokens", usage.fresh_input()),
+        int("output_tokens", usage.output),
+        int("cache_read_tokens", usage.cache_read),
+        int("cache_creation_tokens", usage.cache_write),
+    ]
 }
 
 /// The run's log events, in order, as one export request.
@@ -150,19 +161,15 @@ pub fn export_events(plan: &RunPlan) -> ExportLogsServiceRequest {
                         "api_request",
                         call.end_ns,
                         root,
-                        vec![
+                        [
                             text("model", model),
                             text("request_id", request_id(call)),
-                            int(
-                                "input_tokens",
-                                usage.input - usage.cache_read - usage.cache_write,
-                            ),
-                            int("output_tokens", usage.output),
-                            int("cache_read_tokens", usage.cache_read),
-                            int("cache_creation_tokens", usage.cache_write),
                             float("cost_usd", cost_usd(model, call)),
                             int("duration_ms", ((call.end_ns - call.start_ns) / MS) as i64),
-                        ],
+                        ]
+                        .into_iter()
+                        .chain(token_attributes(usage))
+                        .collect(),
                     );
                     attempt = 1;
                 }
@@ -278,15 +285,8 @@ fn llm_span(
         int("duration_ms", ((call.end_ns - call.start_ns) / MS) as i64),
         int("attempt", attempt),
         boolean("success", call.failure.is_none()),
-        // Claude Code counts input without the cached tokens.
-        int(
-            "input_tokens",
-            usage.input - usage.cache_read - usage.cache_write,
-        ),
-        int("output_tokens", usage.output),
-        int("cache_read_tokens", usage.cache_read),
-        int("cache_creation_tokens", usage.cache_write),
     ];
+    attributes.extend(token_attributes(usage));
     let status = match &call.failure {
         Some(failure) => {
             attributes.push(int("status_code", i64::from(failure.status)));

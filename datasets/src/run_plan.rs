@@ -21,6 +21,13 @@ pub struct Usage {
     pub reasoning: i64,
 }
 
+impl Usage {
+    /// Input tokens that were neither read from nor written to the cache.
+    pub fn fresh_input(&self) -> i64 {
+        self.input - self.cache_read - self.cache_write
+    }
+}
+
 /// A model call refused by the API.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiFailure {
