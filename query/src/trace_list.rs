@@ -1,7 +1,8 @@
 //! The trace list: one row per trace (the `traces` view), filtered, newest first, paged.
 //!
-//! Without a text query the list is a keyset scan of `traces` ordered by
-//! (`start_time`, `trace_id`) descending. With one (`q`), full-text search finds the newest
+//! Without a text query the list is a keyset scan ordered by (`start_time`, `trace_id`)
+//! descending, in two steps: the page's trace ids come from an aggregate of the start time
+//! and the filtered columns only, then only those traces are summed in full (`traces`). With one (`q`), full-text search finds the newest
 //! matching spans and the list is their traces, in order of the newest match, each with the
 //! match's highlighted snippet; the page cursor is then the search cursor.
 //!
@@ -22,6 +23,7 @@ use sextant_ingest::layout::DataDir;
 use crate::error::{QueryError, Result};
 use crate::rows::batches_to_json_rows;
 use crate::search::{SearchCursor, SearchRequest, search_spans};
+use crate::views::traces_aggregate_sql;
 
 /// Most traces on one page.
 pub const MAX_TRACE_PAGE: usize = 500;
@@ -262,12 +264,42 @@ pub async fn list_traces(
     }
 }
 
+/// The `traces` columns the filters read.
+fn filter_columns(filters: &TraceFilters) -> Vec<&'static str> {
+    let wanted = [
+        ("has_error", filters.status.is_some()),
+        ("models", filters.model.is_some()),
+        ("service_name", filters.service.is_some()),
+        ("agent_name", filters.agent.is_some()),
+        ("session_id", filters.session.is_some()),
+        ("user_id", filters.user.is_some()),
+        (
+            "duration_ns",
+            filters.min_duration_ns.is_some() || filters.max_duration_ns.is_some(),
+        ),
+        (
+            "cost_usd",
+            filters.min_cost_usd.is_some() || filters.max_cost_usd.is_some(),
+        ),
+    ];
+    wanted
+        .into_iter()
+        .filter(|(_, needed)| *needed)
+        .map(|(column, _)| column)
+        .collect()
+}
+
+/// A plain listing in two steps: the page's trace ids from an aggregate of only the start
+/// time and the filtered columns (cheap: few columns, no ordered or distinct aggregates),
+/// then the full summaries of just those traces.
 async fn list_all_traces(
     context: &SessionContext,
     request: &TraceListRequest,
     limit: usize,
 ) -> Result<TracePage> {
-    let mut frame = context.table("traces").await?;
+    let mut columns = filter_columns(&request.filters);
+    columns.push("start_time");
+    let mut frame = context.sql(&traces_aggregate_sql(&columns)).await?;
     if let Some(predicate) = filter_predicate(&request.filters) {
         frame = frame.filter(predicate)?;
     }
@@ -287,29 +319,69 @@ async fn list_all_traces(
             ));
         }
     }
-    let frame = frame
+    let page_keys = frame
         .sort(vec![
             col("start_time").sort(false, false),
             col("trace_id").sort(false, false),
         ])?
-        .limit(0, Some(limit + 1))?;
-    let mut traces = summaries(frame).await?;
-    let next_cursor = if traces.len() > limit {
-        traces.truncate(limit);
-        traces.last().map(|last| {
+        .limit(0, Some(limit + 1))?
+        .select(vec![col("trace_id")])?
+        .collect()
+        .await?;
+    let mut order: Vec<String> = batches_to_json_rows(&page_keys)?
+        .into_iter()
+        .filter_map(|row| {
+            row.get("trace_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect();
+    let has_more = order.len() > limit;
+    order.truncate(limit);
+    let traces = summaries_in_order(context, order, None).await?;
+    let next_cursor = match traces.last() {
+        Some(last) if has_more => Some(
             TraceCursor::Time {
                 start_ns: last.start_ns,
                 trace_id: last.trace_id.clone(),
             }
-            .to_string()
-        })
-    } else {
-        None
+            .to_string(),
+        ),
+        _ => None,
     };
     Ok(TracePage {
         traces,
         next_cursor,
     })
+}
+
+/// The summaries of the given traces, in the given order. Filtering on the group key is
+/// pushed below the aggregation: only these traces are summed.
+async fn summaries_in_order(
+    context: &SessionContext,
+    order: Vec<String>,
+    predicate: Option<Expr>,
+) -> Result<Vec<TraceSummary>> {
+    if order.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Expr> = order.iter().map(|id| lit(id.as_str())).collect();
+    let mut frame = context
+        .table("traces")
+        .await?
+        .filter(col("trace_id").in_list(ids, false))?;
+    if let Some(predicate) = predicate {
+        frame = frame.filter(predicate)?;
+    }
+    let mut by_id: HashMap<String, TraceSummary> = summaries(frame)
+        .await?
+        .into_iter()
+        .map(|summary| (summary.trace_id.clone(), summary))
+        .collect();
+    Ok(order
+        .into_iter()
+        .filter_map(|trace_id| by_id.remove(&trace_id))
+        .collect())
 }
 
 async fn list_matching_traces(
@@ -361,28 +433,11 @@ async fn list_matching_traces(
             next_cursor: None,
         });
     }
-    let ids: Vec<Expr> = order.iter().map(|id| lit(id.as_str())).collect();
-    // Filtering on the group key is pushed below the aggregation: only these traces are summed.
-    let mut frame = context
-        .table("traces")
-        .await?
-        .filter(col("trace_id").in_list(ids, false))?;
-    if let Some(predicate) = filter_predicate(&request.filters) {
-        frame = frame.filter(predicate)?;
+    let predicate = filter_predicate(&request.filters);
+    let mut traces = summaries_in_order(context, order, predicate).await?;
+    for summary in &mut traces {
+        summary.snippet = snippets.remove(&summary.trace_id).flatten();
     }
-    let mut by_id: HashMap<String, TraceSummary> = summaries(frame)
-        .await?
-        .into_iter()
-        .map(|summary| (summary.trace_id.clone(), summary))
-        .collect();
-    let traces = order
-        .into_iter()
-        .filter_map(|trace_id| {
-            let mut summary = by_id.remove(&trace_id)?;
-            summary.snippet = snippets.remove(&trace_id).flatten();
-            Some(summary)
-        })
-        .collect();
     Ok(TracePage {
         traces,
         next_cursor: search_page

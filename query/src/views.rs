@@ -55,31 +55,83 @@ fn with_cost_sql(
     )
 }
 
-const TRACES_VIEW: &str = "CREATE VIEW traces AS SELECT
-    trace_id,
-    first_value(name ORDER BY parent_span_id IS NOT NULL, start_time) AS root_name,
-    first_value(service_name ORDER BY parent_span_id IS NOT NULL, start_time) AS service_name,
-    max(session_id) AS session_id,
-    max(agent_name) AS agent_name,
-    max(user_id) AS user_id,
-    min(start_time) AS start_time,
-    max(end_time) AS end_time,
-    max(arrow_cast(end_time, 'Int64')) - min(arrow_cast(start_time, 'Int64')) AS duration_ns,
-    count(*) AS span_count,
-    count(*) FILTER (WHERE span_type = 'llm') AS llm_calls,
-    count(*) FILTER (WHERE span_type = 'tool') AS tool_calls,
-    sum(input_tokens) FILTER (WHERE span_type = 'llm') AS input_tokens,
-    sum(output_tokens) FILTER (WHERE span_type = 'llm') AS output_tokens,
-    sum(cache_read_tokens) FILTER (WHERE span_type = 'llm') AS cache_read_tokens,
-    sum(cache_write_tokens) FILTER (WHERE span_type = 'llm') AS cache_write_tokens,
-    sum(cost_usd) AS cost_usd,
-    count(*) FILTER (WHERE status_code = 'error') AS error_count,
-    bool_or(status_code = 'error') AS has_error,
-    array_sort(array_agg(DISTINCT COALESCE(response_model, request_model))
-        FILTER (WHERE span_type = 'llm' AND COALESCE(response_model, request_model) IS NOT NULL)) AS models,
-    max(day) AS day
-FROM spans
-GROUP BY trace_id";
+/// The columns of the `traces` view after `trace_id`, each an aggregate over the trace's spans.
+const TRACE_COLUMNS: &[(&str, &str)] = &[
+    (
+        "root_name",
+        "first_value(name ORDER BY parent_span_id IS NOT NULL, start_time)",
+    ),
+    (
+        "service_name",
+        "first_value(service_name ORDER BY parent_span_id IS NOT NULL, start_time)",
+    ),
+    ("session_id", "max(session_id)"),
+    ("agent_name", "max(agent_name)"),
+    ("user_id", "max(user_id)"),
+    ("start_time", "min(start_time)"),
+    ("end_time", "max(end_time)"),
+    (
+        "duration_ns",
+        "max(arrow_cast(end_time, 'Int64')) - min(arrow_cast(start_time, 'Int64'))",
+    ),
+    ("span_count", "count(*)"),
+    ("llm_calls", "count(*) FILTER (WHERE span_type = 'llm')"),
+    ("tool_calls", "count(*) FILTER (WHERE span_type = 'tool')"),
+    (
+        "input_tokens",
+        "sum(input_tokens) FILTER (WHERE span_type = 'llm')",
+    ),
+    (
+        "output_tokens",
+        "sum(output_tokens) FILTER (WHERE span_type = 'llm')",
+    ),
+    (
+        "cache_read_tokens",
+        "sum(cache_read_tokens) FILTER (WHERE span_type = 'llm')",
+    ),
+    (
+        "cache_write_tokens",
+        "sum(cache_write_tokens) FILTER (WHERE span_type = 'llm')",
+    ),
+    ("cost_usd", "sum(cost_usd)"),
+    (
+        "error_count",
+        "count(*) FILTER (WHERE status_code = 'error')",
+    ),
+    ("has_error", "bool_or(status_code = 'error')"),
+    (
+        "models",
+        "array_sort(array_agg(DISTINCT COALESCE(response_model, request_model)) \
+         FILTER (WHERE span_type = 'llm' AND COALESCE(response_model, request_model) IS NOT NULL))",
+    ),
+    ("day", "max(day)"),
+];
+
+/// `SELECT trace_id, <the named columns of the traces view> FROM spans GROUP BY trace_id`:
+/// the `traces` view with every column, or a cheaper aggregate with only those a caller
+/// needs (the trace list picks its page from start times before summing whole traces).
+/// Unknown names are skipped, so the text holds only the fixed expressions above.
+pub fn traces_aggregate_sql(columns: &[&str]) -> String {
+    let selected: Vec<String> = TRACE_COLUMNS
+        .iter()
+        .filter(|(name, _)| columns.contains(name))
+        .map(|(name, expression)| format!("{expression} AS {name}"))
+        .collect();
+    let mut select = String::from("trace_id");
+    for column in selected {
+        select.push_str(", ");
+        select.push_str(&column);
+    }
+    format!("SELECT {select} FROM spans GROUP BY trace_id")
+}
+
+fn traces_view_sql() -> String {
+    let every_column: Vec<&str> = TRACE_COLUMNS.iter().map(|(name, _)| *name).collect();
+    format!(
+        "CREATE VIEW traces AS {}",
+        traces_aggregate_sql(&every_column)
+    )
+}
 
 /// Sessions from spans (`session_id`) and from agent events (`logs.session_id`), joined: a
 /// logs-only agent (Claude Code without trace export, Codex) still has sessions. Tokens come
@@ -165,7 +217,7 @@ pub async fn register_views(context: &SessionContext) -> Result<()> {
             &span_price(),
         ),
         with_cost_sql("logs", "stored_logs", log_columns.into_iter(), &log_price()),
-        TRACES_VIEW.to_owned(),
+        traces_view_sql(),
         SESSIONS_VIEW.to_owned(),
     ];
     for statement in statements {
