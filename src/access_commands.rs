@@ -39,8 +39,22 @@ pub enum KeysCommand {
 pub enum ProjectsCommand {
     /// Create a project (letters, digits, `-` and `_`, at most 64).
     Create { id: String },
-    /// List projects with their number of active keys.
+    /// List projects with their number of active keys and their retention.
     List,
+    /// Keep a project's data for DAYS days (`off`: forever). Older days are dropped whole by
+    /// the server's background maintenance (or `sextant compact`).
+    Retention { id: String, days: String },
+}
+
+/// `off` or a positive number of days.
+fn parse_retention(text: &str) -> anyhow::Result<Option<u32>> {
+    if text == "off" {
+        return Ok(None);
+    }
+    match text.parse::<u32>() {
+        Ok(days) if days > 0 => Ok(Some(days)),
+        _ => anyhow::bail!("invalid retention {text:?}: a number of days above 0, or off"),
+    }
 }
 
 fn parse_scope(text: &str) -> Result<Scope, String> {
@@ -129,14 +143,40 @@ pub fn run_projects(data_dir: &Path, command: ProjectsCommand) -> anyhow::Result
         }
         ProjectsCommand::List => {
             let projects = access.with_store(|store| store.list_projects())?;
-            crate::say!("{:<20}  {:<19}  active keys", "project", "created (UTC)");
+            crate::say!(
+                "{:<20}  {:<19}  {:<11}  retention",
+                "project",
+                "created (UTC)",
+                "active keys"
+            );
             for project in projects {
+                let retention = project
+                    .retention_days
+                    .map_or("forever".to_owned(), |days| format!("{days} days"));
                 crate::say!(
-                    "{:<20}  {:<19}  {}",
+                    "{:<20}  {:<19}  {:<11}  {retention}",
                     project.id,
                     time(project.created_at_ms),
                     project.active_keys
                 );
+            }
+        }
+        ProjectsCommand::Retention { id, days } => {
+            let days = parse_retention(&days)?;
+            if !access.with_store(|store| store.set_retention_days(&id, days))? {
+                anyhow::bail!("no project {id:?}; create it with `sextant projects create {id}`");
+            }
+            let detail = days.map_or("off".to_owned(), |days| days.to_string());
+            access.audit(AuditEntry::now(
+                Some(&id),
+                "cli",
+                "project.retention",
+                "ok",
+                &detail,
+            ));
+            match days {
+                Some(days) => crate::say!("project {id} keeps {days} days of data"),
+                None => crate::say!("project {id} keeps its data forever"),
             }
         }
     }

@@ -14,6 +14,7 @@ mod access_commands;
 mod bench;
 mod bench_data;
 mod bench_query;
+mod compact_command;
 mod config;
 mod dataset_command;
 mod demo;
@@ -107,6 +108,13 @@ enum Command {
         serve: ServeArgs,
         #[command(flatten)]
         demo: demo::DemoArgs,
+    },
+    /// Merge small Parquet files and apply retention now (a running server does it itself).
+    Compact {
+        #[command(flatten)]
+        args: compact_command::CompactArgs,
+        #[command(flatten)]
+        data_dir: DataDirArg,
     },
     /// Run a read-only SQL query over the stored spans.
     Sql {
@@ -250,6 +258,9 @@ fn main() -> anyhow::Result<()> {
         } => {
             let data_dir = resolve_data_dir(data_dir, file);
             sql_command::run_search(&data_dir, &project.project, &query, format, limit)
+        }
+        Command::Compact { args, data_dir } => {
+            compact_command::run_compact(&resolve_data_dir(data_dir, file), args)
         }
         Command::Keys { command, data_dir } => {
             access_commands::run_keys(&resolve_data_dir(data_dir, file), command)

@@ -1,4 +1,5 @@
-//! `sextant serve`: open the data dir, start the pipeline and the HTTP and gRPC listeners, drain on SIGTERM.
+//! `sextant serve`: open the data dir, start the pipeline, background maintenance and the HTTP
+//! and gRPC listeners, drain on SIGTERM.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use sextant_evals::schedule::spawn_schedules;
 use sextant_evals::suite::Suite;
 use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
+use sextant_ingest::maintenance::{MaintenanceConfig, MaintenanceTask};
 use sextant_ingest::otlp_grpc::grpc_services;
 use sextant_ingest::pipeline::IngestPipeline;
 use sextant_web::router::router;
@@ -37,6 +39,22 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
             .await?
             .context("cannot start the ingest pipeline")?;
     let pipeline = Arc::new(pipeline);
+    let maintenance = MaintenanceTask::start(
+        pipeline.data_dir().clone(),
+        MaintenanceConfig::default(),
+        {
+            let access = access.clone();
+            move || {
+                access
+                    .with_store(|store| store.retention_days())
+                    .unwrap_or_else(|error| {
+                        tracing::error!(%error, "cannot read the projects' retention; nothing is dropped this pass");
+                        Vec::new()
+                    })
+            }
+        },
+    )
+    .context("cannot start background compaction")?;
     let state = AppState {
         pipeline: pipeline.clone(),
         access: access.clone(),
@@ -107,7 +125,11 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
     }
     grpc.await??;
     tracing::info!("draining: flushing buffered spans");
-    tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
+    tokio::task::spawn_blocking(move || {
+        maintenance.stop();
+        pipeline.shutdown()
+    })
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -4,11 +4,18 @@
 //! <data-dir>/
 //!   wal/<segment:020>.wal                                  write-ahead log segments
 //!   checkpoint.json                                        last WAL segment fully flushed
+//!   maintenance.lock                                       held by the one process compacting
 //!   spans/project=<p>/day=<YYYY-MM-DD>/part-<flush:020>.parquet
+//!   spans/project=<p>/day=<YYYY-MM-DD>/part-<first:020>-<last:020>.parquet   compacted
 //!   logs/project=<p>/day=<YYYY-MM-DD>/part-<flush:020>.parquet
 //!   metrics/project=<p>/day=<YYYY-MM-DD>/part-<flush:020>.parquet
 //!   index/project=<p>/day=<YYYY-MM-DD>/                    one tantivy index per partition: spans and logs
 //! ```
+//!
+//! A compacted file holds the rows of every flush file `first..=last` of its partition, in
+//! flush order, and supersedes them: readers list only live files ([`live_ranges`]), and the
+//! superseded ones are deleted once no reader can still be using them. A partition dir
+//! holding [`DROPPED_MARKER`] has been dropped by retention: readers skip it.
 //!
 //! The Parquet tree uses Hive-style `key=value` folders so DuckDB or Spark can read
 //! it directly (`read_parquet('spans/**/*.parquet', hive_partitioning = true)`).
@@ -131,7 +138,48 @@ impl DataDir {
         Ok(partitions)
     }
 
-    /// Parquet files of one partition of `table` with their flush ids, oldest first.
+    /// The Parquet files of one partition of `table` that readers use, oldest first: every
+    /// file not superseded by a compacted one; none once retention dropped the partition.
+    pub fn live_files(
+        &self,
+        table: Table,
+        key: &PartitionKey,
+    ) -> io::Result<Vec<(FlushRange, PathBuf)>> {
+        let dir = self.table_partition_dir(table, key);
+        if dir.join(DROPPED_MARKER).exists() {
+            return Ok(Vec::new());
+        }
+        let files = self.partition_file_ranges(table, key)?;
+        let ranges: Vec<FlushRange> = files.iter().map(|(range, _)| *range).collect();
+        Ok(files
+            .into_iter()
+            .zip(live_ranges(&ranges))
+            .filter_map(|(file, live)| live.then_some(file))
+            .collect())
+    }
+
+    /// Every Parquet file of one partition of `table`, live or superseded, oldest first.
+    pub fn partition_file_ranges(
+        &self,
+        table: Table,
+        key: &PartitionKey,
+    ) -> io::Result<Vec<(FlushRange, PathBuf)>> {
+        let mut files: Vec<(FlushRange, PathBuf)> =
+            read_dir_sorted(&self.table_partition_dir(table, key))?
+                .into_iter()
+                .filter_map(|path| Some((parse_parquet_file_range(&path)?, path)))
+                .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    /// Whether retention has dropped the partition (its data is invisible, soon deleted).
+    pub fn is_dropped(&self, key: &PartitionKey) -> bool {
+        self.index_partition_dir(key).join(DROPPED_MARKER).exists()
+    }
+
+    /// Flush files (not compacted ones) of one partition of `table` with their flush ids,
+    /// oldest first.
     pub fn partition_files(
         &self,
         table: Table,
@@ -149,6 +197,74 @@ impl DataDir {
 
 pub fn parquet_file_name(flush_id: u64) -> String {
     format!("part-{flush_id:020}.parquet")
+}
+
+/// Written into a partition's folders when retention drops it; readers then skip the folder.
+pub const DROPPED_MARKER: &str = "dropped.marker";
+
+/// The flushes whose rows a Parquet file holds: one for a flush's own file, a range for a
+/// compacted file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlushRange {
+    pub first: u64,
+    pub last: u64,
+}
+
+impl FlushRange {
+    pub fn single(flush_id: u64) -> FlushRange {
+        FlushRange {
+            first: flush_id,
+            last: flush_id,
+        }
+    }
+
+    pub fn contains(&self, flush_id: u64) -> bool {
+        self.first <= flush_id && flush_id <= self.last
+    }
+
+    /// The file name: `part-<id>.parquet`, or `part-<first>-<last>.parquet` once compacted.
+    pub fn file_name(&self) -> String {
+        if self.first == self.last {
+            parquet_file_name(self.first)
+        } else {
+            format!("part-{:020}-{:020}.parquet", self.first, self.last)
+        }
+    }
+}
+
+/// The flush range of a `part-….parquet` path; `None` for anything else (temp files).
+pub fn parse_parquet_file_range(path: &Path) -> Option<FlushRange> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.strip_prefix("part-")?.strip_suffix(".parquet")?;
+    match stem.split_once('-') {
+        None => Some(FlushRange::single(stem.parse().ok()?)),
+        Some((first, last)) => {
+            let range = FlushRange {
+                first: first.parse().ok()?,
+                last: last.parse().ok()?,
+            };
+            (range.first < range.last).then_some(range)
+        }
+    }
+}
+
+/// Which of a folder's files are live: `live[i]` is false when `ranges[i]` is covered by
+/// another, larger range (its rows are in a compacted file).
+pub fn live_ranges(ranges: &[FlushRange]) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..ranges.len()).collect();
+    // By first ascending, then last descending: a range is covered exactly when one
+    // before it in this order reaches at least as far.
+    order.sort_by_key(|&index| (ranges[index].first, std::cmp::Reverse(ranges[index].last)));
+    let mut live = vec![true; ranges.len()];
+    let mut reach: Option<u64> = None;
+    for index in order {
+        let range = ranges[index];
+        if reach.is_some_and(|reach| reach >= range.last) {
+            live[index] = false;
+        }
+        reach = Some(reach.map_or(range.last, |reach| reach.max(range.last)));
+    }
+    live
 }
 
 /// The flush id of a `part-<id>.parquet` path; `None` for anything else (temp files).
@@ -201,6 +317,40 @@ mod tests {
             parse_parquet_file_name(Path::new("part-1.parquet.tmp")),
             None
         );
+    }
+
+    #[test]
+    fn compacted_names_round_trip_and_cover_their_inputs() {
+        let compacted = FlushRange { first: 3, last: 9 };
+        let name = compacted.file_name();
+        assert_eq!(
+            name,
+            "part-00000000000000000003-00000000000000000009.parquet"
+        );
+        assert_eq!(parse_parquet_file_range(Path::new(&name)), Some(compacted));
+        assert_eq!(parse_parquet_file_name(Path::new(&name)), None);
+        assert_eq!(
+            parse_parquet_file_range(Path::new(&parquet_file_name(4))),
+            Some(FlushRange::single(4))
+        );
+        let ranges = [
+            FlushRange::single(1),
+            FlushRange::single(3),
+            FlushRange::single(9),
+            compacted,
+            FlushRange::single(10),
+            FlushRange { first: 1, last: 3 },
+        ];
+        assert_eq!(
+            live_ranges(&ranges),
+            [false, false, false, true, true, true]
+        );
+        let recompacted = [
+            compacted,
+            FlushRange { first: 1, last: 10 },
+            FlushRange::single(11),
+        ];
+        assert_eq!(live_ranges(&recompacted), [false, true, true]);
     }
 
     #[test]

@@ -6,17 +6,20 @@
 //! ([`wal`], [`wal_record`]) by the [`pipeline`], then flushed to Parquet
 //! ([`parquet_writer`], [`schema`]) and the full-text index ([`index`]) under the
 //! [`layout`] of the data directory. [`recovery`] and [`checkpoint`] make a crash lose
-//! nothing that was acknowledged.
+//! nothing that was acknowledged. [`maintenance`] compacts small files ([`compaction`]) and
+//! drops partitions past a project's [`retention`] in the background.
 //!
 //! Entry points: [`pipeline::IngestPipeline::open`] and [`otlp_http::otlp_router`].
 
 pub mod access;
 pub mod arrow_columns;
 pub mod checkpoint;
+pub mod compaction;
 pub mod error;
 pub mod index;
 pub mod layout;
 pub mod log_row;
+pub mod maintenance;
 pub mod metric_row;
 pub mod normalize;
 pub mod otlp_decode;
@@ -25,6 +28,7 @@ pub mod otlp_http;
 pub mod parquet_writer;
 pub mod pipeline;
 pub mod recovery;
+pub mod retention;
 pub mod rows;
 pub mod schema;
 pub mod span;

@@ -70,6 +70,16 @@ fn metrics_writer_properties() -> WriterProperties {
     common_writer_properties().build()
 }
 
+/// The writer settings of `table`'s files, for a writer of existing rows (compaction).
+pub fn table_writer_properties(table: Table) -> WriterPropertiesBuilder {
+    let properties = match table {
+        Table::Spans => spans_writer_properties(),
+        Table::Logs => logs_writer_properties(),
+        Table::Metrics => metrics_writer_properties(),
+    };
+    properties.into_builder()
+}
+
 /// A fully written and fsynced Parquet file, not yet visible under its final name.
 #[derive(Debug)]
 pub struct StagedParquetFile {
@@ -79,6 +89,15 @@ pub struct StagedParquetFile {
 }
 
 impl StagedParquetFile {
+    /// A file already written and fsynced at `temp_path`, to be published as `final_path`.
+    pub(crate) fn new(temp_path: PathBuf, final_path: PathBuf, bytes: u64) -> StagedParquetFile {
+        StagedParquetFile {
+            temp_path,
+            final_path,
+            bytes,
+        }
+    }
+
     /// Renames the file into place and makes the rename durable.
     pub fn publish(self) -> Result<()> {
         fs::rename(&self.temp_path, &self.final_path)?;

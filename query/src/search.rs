@@ -4,14 +4,13 @@
 //! Parquet rows of the spans or logs table (`table`, `file`, `row`). A search walks the
 //! partitions in the time range, takes the newest matches of each by the `start_time`
 //! fast field, keeps the global newest `limit`, then reads just those rows from Parquet
-//! for the summary and the snippet. `kind:span` or `kind:log` in the query keeps one kind.
+//! for the summary and the snippet (from the flush's own file, or from the compacted
+//! file that now holds its rows). `kind:span` or `kind:log` in the query keeps one kind.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
 use std::ops::Bound;
+use std::path::PathBuf;
 
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use serde_json::{Map, Value};
 use sextant_ingest::index::{
     FieldName, LOGS_TABLE_CODE, SPANS_TABLE_CODE, SpanIndexFields, register_tokenizers,
@@ -25,6 +24,7 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Index, Order, ReloadPolicy, Searcher, Term};
 
 use crate::error::{QueryError, Result};
+use crate::row_locator::{RowLocator, read_selected_rows};
 use crate::rows::batches_to_json_rows;
 
 /// Columns returned with each span hit.
@@ -148,10 +148,10 @@ pub struct SearchPage {
     pub next_cursor: Option<SearchCursor>,
 }
 
-struct PartitionSearch {
-    key: PartitionKey,
-    searcher: Searcher,
-    query: Box<dyn Query>,
+pub(crate) struct PartitionSearch {
+    pub(crate) key: PartitionKey,
+    pub(crate) searcher: Searcher,
+    pub(crate) query: Box<dyn Query>,
 }
 
 struct Candidate {
@@ -181,30 +181,16 @@ pub fn search_spans(
         (to, cursor) => to.or(cursor.map(|cursor| cursor.start_time.saturating_add(1))),
     };
     let (_, fields) = span_index_schema();
-    let first_day = request.from_ns.map(day_of);
-    let last_day = to_ns.map(|to| day_of(to.saturating_sub(1)));
 
-    let mut partition_keys: BTreeSet<PartitionKey> =
-        data_dir.partitions(Table::Spans)?.into_iter().collect();
-    partition_keys.extend(data_dir.partitions(Table::Logs)?);
     let mut partitions = Vec::new();
     let mut candidates = Vec::new();
-    for key in partition_keys.into_iter().rev() {
+    for key in searchable_partitions(data_dir, project_id, request.from_ns, to_ns)? {
         // Partitions come newest day first and a day's rows all start that day: once
         // enough hits are found, older partitions cannot contribute.
         if candidates.len() >= wanted {
             break;
         }
-        if key.project_id != project_id
-            || first_day.as_ref().is_some_and(|first| &key.day < first)
-            || last_day.as_ref().is_some_and(|last| &key.day > last)
-        {
-            continue;
-        }
         let index_dir = data_dir.index_partition_dir(&key);
-        if !index_dir.join("meta.json").exists() {
-            continue;
-        }
         let partition = open_partition(
             key,
             &index_dir,
@@ -300,7 +286,32 @@ pub fn search_spans(
     Ok(SearchPage { hits, next_cursor })
 }
 
-fn open_partition(
+/// The project's partitions with an index that hold rows in `[from_ns, to_ns)`, newest
+/// day first, leaving out those retention dropped.
+pub(crate) fn searchable_partitions(
+    data_dir: &DataDir,
+    project_id: &str,
+    from_ns: Option<i64>,
+    to_ns: Option<i64>,
+) -> Result<Vec<PartitionKey>> {
+    let first_day = from_ns.map(day_of);
+    let last_day = to_ns.map(|to| day_of(to.saturating_sub(1)));
+    let mut keys: BTreeSet<PartitionKey> = data_dir.partitions(Table::Spans)?.into_iter().collect();
+    keys.extend(data_dir.partitions(Table::Logs)?);
+    Ok(keys
+        .into_iter()
+        .rev()
+        .filter(|key| {
+            key.project_id == project_id
+                && !first_day.as_ref().is_some_and(|first| &key.day < first)
+                && !last_day.as_ref().is_some_and(|last| &key.day > last)
+                && !data_dir.is_dropped(key)
+                && data_dir.index_partition_dir(key).join("meta.json").exists()
+        })
+        .collect())
+}
+
+pub(crate) fn open_partition(
     key: PartitionKey,
     index_dir: &std::path::Path,
     fields: &SpanIndexFields,
@@ -363,26 +374,33 @@ fn fetch_hits(
     candidates: &[Candidate],
 ) -> Result<Vec<SearchHit>> {
     type RowKey = (usize, HitKind, u64, u64);
-    let mut rows_by_file: BTreeMap<(usize, HitKind, u64), Vec<u64>> = BTreeMap::new();
+    let mut locator = RowLocator::new(data_dir);
+    let mut rows_by_path: BTreeMap<PathBuf, (Table, Vec<(u64, RowKey)>)> = BTreeMap::new();
     for candidate in candidates {
-        rows_by_file
-            .entry((candidate.partition, candidate.kind, candidate.file))
-            .or_default()
-            .push(candidate.row);
+        let table = candidate.kind.table();
+        let key = &partitions[candidate.partition].key;
+        let Some((path, row)) = locator.locate(key, table, candidate.file, candidate.row)? else {
+            continue;
+        };
+        let row_key = (
+            candidate.partition,
+            candidate.kind,
+            candidate.file,
+            candidate.row,
+        );
+        rows_by_path
+            .entry(path)
+            .or_insert_with(|| (table, Vec::new()))
+            .1
+            .push((row, row_key));
     }
     let mut fetched: HashMap<RowKey, Map<String, Value>> = HashMap::new();
-    for ((partition, kind, file), mut rows) in rows_by_file {
+    for (path, (table, mut rows)) in rows_by_path {
         rows.sort_unstable();
         rows.dedup();
-        let table = kind.table();
-        let path = data_dir.parquet_file_path(table, &partitions[partition].key, file);
-        // The index commits just before its Parquet file is published: a hit on a file
-        // not there yet is simply not visible yet.
-        if !path.exists() {
-            continue;
-        }
-        for (row, values) in rows.iter().zip(read_rows(&path, table, &rows)?) {
-            fetched.insert((partition, kind, file, *row), values);
+        let physical_rows: Vec<u64> = rows.iter().map(|(row, _)| *row).collect();
+        for ((_, key), values) in rows.iter().zip(read_rows(&path, table, &physical_rows)?) {
+            fetched.insert(*key, values);
         }
     }
     let mut generators: HashMap<(usize, FieldName), Option<SnippetGenerator>> = HashMap::new();
@@ -436,31 +454,13 @@ fn read_rows(
     table: Table,
     rows: &[u64],
 ) -> Result<Vec<Map<String, Value>>> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?;
-    let total_rows = builder.metadata().file_metadata().num_rows() as u64;
-    let schema = builder.schema().clone();
     let snippet_columns = SpanIndexFields::snippet_fields(table)
         .iter()
-        .map(|(_, column)| column);
-    let wanted: Vec<usize> = summary_columns(table)
+        .map(|(_, column)| *column);
+    let columns: Vec<&str> = summary_columns(table)
         .iter()
+        .copied()
         .chain(snippet_columns)
-        .filter_map(|name| schema.index_of(name).ok())
         .collect();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
-    let mut selectors = Vec::new();
-    let mut position = 0u64;
-    for &row in rows.iter().filter(|&&row| row < total_rows) {
-        if row > position {
-            selectors.push(RowSelector::skip((row - position) as usize));
-        }
-        selectors.push(RowSelector::select(1));
-        position = row + 1;
-    }
-    let reader = builder
-        .with_projection(mask)
-        .with_row_selection(RowSelection::from(selectors))
-        .build()?;
-    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
-    batches_to_json_rows(&batches)
+    batches_to_json_rows(&read_selected_rows(path, &columns, rows)?)
 }

@@ -12,6 +12,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionConfig;
 use sextant_ingest::layout::{DataDir, is_valid_project_id};
@@ -21,7 +22,9 @@ use sextant_ingest::rows::Table;
 use sextant_ingest::schema::spans_schema;
 
 use crate::error::{QueryError, Result};
+use crate::live_files_store::live_files_store;
 use crate::prices::{PriceTable, model_cost_udf};
+use crate::search_table::SearchFunction;
 use crate::views::register_views;
 
 /// Memory one query may use.
@@ -29,7 +32,8 @@ pub const QUERY_MEMORY_LIMIT_BYTES: usize = 1024 * 1024 * 1024;
 
 /// A session whose tables and views (`spans`, `logs`, `metrics`, `traces`, `sessions`,
 /// `prices`; `stored_spans`, `stored_logs` as written) hold `project_id`'s rows, each table
-/// with a `day` partition column.
+/// with a `day` partition column, and whose `search('<query>')` table function searches
+/// that project's index.
 pub async fn project_session(data_dir: &DataDir, project_id: &str) -> Result<SessionContext> {
     if !is_valid_project_id(project_id) {
         return Err(QueryError::InvalidQuery(format!(
@@ -44,6 +48,12 @@ pub async fn project_session(data_dir: &DataDir, project_id: &str) -> Result<Ses
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(QUERY_MEMORY_LIMIT_BYTES, 1.0)
         .build_arc()?;
+    // Parquet is read through a store that lists only live files (none superseded by
+    // compaction, none of a partition dropped by retention).
+    runtime.register_object_store(
+        ObjectStoreUrl::local_filesystem().as_ref(),
+        live_files_store(),
+    );
     let context = SessionContext::new_with_config_rt(config, runtime);
 
     for table in Table::ALL {
@@ -52,6 +62,10 @@ pub async fn project_session(data_dir: &DataDir, project_id: &str) -> Result<Ses
     let prices = PriceTable::load_cached(data_dir.root())?;
     context.register_batch("prices", prices.to_batch()?)?;
     context.register_udf(model_cost_udf(prices));
+    context.register_udtf(
+        "search",
+        Arc::new(SearchFunction::new(data_dir.clone(), project_id)),
+    );
     register_views(&context).await?;
     Ok(context)
 }

@@ -338,3 +338,65 @@ fn bench_data_builds_a_data_dir_that_bench_query_measures() {
     assert!(result("runs page (50 rows), rendered") > 10_000);
     assert!(result("biggest trace's page, rendered") > 10_000);
 }
+
+/// `sextant compact` merges the files two server runs left, one maintainer at a time, and
+/// the rows read the same; `projects retention` is stored and listed.
+#[test]
+fn compact_merges_small_files_and_retention_is_set_per_project() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    for sequence in 1..=2 {
+        let mut server = Server::start(&data_dir, "");
+        assert!(
+            server
+                .export_protobuf(&export_request(5, sequence))
+                .is_success()
+        );
+        if sequence == 2 {
+            // The running server maintains the data dir: a second maintainer is refused.
+            let refused = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+                .args(["compact", "--data-dir"])
+                .arg(&data_dir)
+                .output()
+                .expect("run sextant compact");
+            assert!(!refused.status.success());
+            let stderr = String::from_utf8_lossy(&refused.stderr);
+            assert!(stderr.contains("maintained by another process"), "{stderr}");
+        }
+        assert!(server.terminate().success());
+    }
+    let count = "SELECT count(*) AS n FROM spans";
+    let before = sextant(&["sql", count, "--format", "json"], &data_dir);
+    let out = sextant(&["compact", "--grace-secs", "0"], &data_dir);
+    assert!(out.contains("merged 2 files into 1"), "{out}");
+    assert!(out.contains("deleted 2 superseded files"), "{out}");
+    assert_eq!(
+        sextant(&["sql", count, "--format", "json"], &data_dir),
+        before
+    );
+    let hits: Value = serde_json::from_str(&sextant(
+        &[
+            "search",
+            "parser::tokens",
+            "--limit",
+            "3",
+            "--format",
+            "json",
+        ],
+        &data_dir,
+    ))
+    .expect("json hits");
+    assert_eq!(hits.as_array().map(Vec::len), Some(3), "{hits}");
+
+    let out = sextant(&["projects", "retention", "default", "30"], &data_dir);
+    assert!(out.contains("keeps 30 days"), "{out}");
+    let listed = sextant(&["projects", "list"], &data_dir);
+    assert!(listed.contains("30 days"), "{listed}");
+    // The spans are from 2025-11-22: past 30 days, so the next round drops their day.
+    let out = sextant(&["compact", "--grace-secs", "0"], &data_dir);
+    assert!(out.contains("dropped 1 partitions"), "{out}");
+    let after: Value =
+        serde_json::from_str(&sextant(&["sql", count, "--format", "json"], &data_dir))
+            .expect("json rows");
+    assert_eq!(after[0]["n"], 0, "{after}");
+}

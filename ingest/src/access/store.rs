@@ -92,6 +92,9 @@ CREATE TABLE eval_runs (
 );
 CREATE INDEX eval_runs_by_suite ON eval_runs (project_id, suite, started_at);
 "#,
+    r#"
+ALTER TABLE projects ADD COLUMN retention_days INTEGER CHECK (retention_days > 0);
+"#,
 ];
 
 /// An open connection to a data dir's metadata database, migrated to the current schema.
@@ -150,11 +153,35 @@ impl MetadataStore {
         Ok(inserted == 1)
     }
 
+    /// Sets how many days of a project's data are kept (`None`: forever); false when the
+    /// project does not exist.
+    pub fn set_retention_days(
+        &self,
+        project_id: &str,
+        days: Option<u32>,
+    ) -> rusqlite::Result<bool> {
+        let updated = self.connection.execute(
+            "UPDATE projects SET retention_days = ?2 WHERE id = ?1",
+            params![project_id, days],
+        )?;
+        Ok(updated == 1)
+    }
+
+    /// The projects that keep their data for a limited time, with their days.
+    pub fn retention_days(&self) -> rusqlite::Result<Vec<(String, u32)>> {
+        let mut statement = self.connection.prepare(
+            "SELECT id, retention_days FROM projects WHERE retention_days IS NOT NULL ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect()
+    }
+
     /// Every project with its creation time (ms) and number of active keys, by id.
     pub fn list_projects(&self) -> rusqlite::Result<Vec<ProjectRow>> {
         let mut statement = self.connection.prepare(
             "SELECT p.id, p.created_at,
-                    (SELECT count(*) FROM api_keys k WHERE k.project_id = p.id AND k.revoked_at IS NULL)
+                    (SELECT count(*) FROM api_keys k WHERE k.project_id = p.id AND k.revoked_at IS NULL),
+                    p.retention_days
              FROM projects p ORDER BY p.id",
         )?;
         let rows = statement.query_map([], |row| {
@@ -162,6 +189,7 @@ impl MetadataStore {
                 id: row.get(0)?,
                 created_at_ms: row.get(1)?,
                 active_keys: row.get(2)?,
+                retention_days: row.get(3)?,
             })
         })?;
         rows.collect()
@@ -174,6 +202,8 @@ pub struct ProjectRow {
     pub id: String,
     pub created_at_ms: i64,
     pub active_keys: i64,
+    /// Days of data kept; `None` keeps everything.
+    pub retention_days: Option<u32>,
 }
 
 fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {

@@ -1,9 +1,11 @@
 //! HTTP tests of the router driven with `oneshot`, no socket: the JSON API ([`api`]) and the
-//! web UI's pages ([`pages`]), over a fresh data dir per test.
+//! web UI's pages ([`pages`]), compaction and retention ([`maintenance`]), over a fresh data
+//! dir per test.
 
 mod access;
 mod api;
 mod datasets;
+mod maintenance;
 mod pages;
 
 use std::sync::Arc;
