@@ -324,13 +324,19 @@ pub fn span_document(
 /// The status word of a log record: `error` for failed tool results, API errors and
 /// error-severity records, else `ok`.
 fn log_status(log: &CanonicalLog) -> &'static str {
+    log_status_word(log.success, log.severity_number, log.event_name.as_deref())
+}
+
+/// [`log_status`] from the stored columns `success`, `severity_number` and `event_name`.
+pub fn log_status_word(
+    success: Option<bool>,
+    severity_number: i32,
+    event_name: Option<&str>,
+) -> &'static str {
     const SEVERITY_ERROR: i32 = 17;
-    let failed = log.success == Some(false)
-        || log.severity_number >= SEVERITY_ERROR
-        || log
-            .event_name
-            .as_deref()
-            .is_some_and(|name| name.ends_with("api_error") || name.ends_with(".error"));
+    let failed = success == Some(false)
+        || severity_number >= SEVERITY_ERROR
+        || event_name.is_some_and(|name| name.ends_with("api_error") || name.ends_with(".error"));
     if failed { "error" } else { "ok" }
 }
 

@@ -1,18 +1,24 @@
 //! Sextant's read path.
 //!
 //! [`session::project_session`] builds a DataFusion session that sees one project's spans,
-//! logs and metrics, with the [`views`] (`traces`, `sessions`, cost from [`prices`]);
+//! logs and metrics, with the [`views`] (`traces`, `sessions`, cost from [`prices`]), the
+//! `search()` table function ([`search_table`]), and Parquet read through
+//! [`live_files_store`] (only files not superseded by compaction nor dropped by retention);
 //! [`sql::run_read_only_sql`] runs user SQL on it; [`search::search_spans`] runs a
-//! full-text query over the partition indexes and fetches the matching rows from Parquet;
-//! [`trace::load_trace`] assembles one trace in tree order; [`trace_list::list_traces`] pages
-//! through traces with filters; [`session_detail::load_session`] assembles one conversation.
+//! full-text query over the partition indexes and fetches the matching rows from Parquet
+//! (found through [`row_locator`]); [`trace::load_trace`] assembles one trace in tree order;
+//! [`trace_list::list_traces`] pages through traces with filters;
+//! [`session_detail::load_session`] assembles one conversation.
 
 pub mod dashboard;
 pub mod error;
 pub mod event_costs;
+pub mod live_files_store;
 pub mod prices;
+pub mod row_locator;
 pub mod rows;
 pub mod search;
+pub mod search_table;
 pub mod session;
 pub mod session_detail;
 pub mod sql;

@@ -5,7 +5,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 
-use crate::{app, call, call_text, capture, export_json, flush, get_json, sql};
+use crate::{
+    app, app_with_ui_fixture, call, call_text, capture, export_json, flush, get_json, sql,
+};
 
 #[tokio::test]
 async fn select_works_on_an_empty_store() {
@@ -322,4 +324,60 @@ async fn cost_is_computed_from_the_price_table_at_query_time() {
         after_usd > before_usd,
         "repriced: {before_usd} → {after_usd}"
     );
+}
+
+/// `search()` joins full-text hits to SQL; `WHERE` on status and time narrows them.
+#[tokio::test]
+async fn search_table_function_joins_hits_to_traces() {
+    let app = app_with_ui_fixture().await;
+    let joined = "SELECT s.kind, s.trace_id, s.status, t.root_name \
+                  FROM search('\"tests still failing\"') s JOIN traces t USING (trace_id)";
+    let (status, body) = sql(&app, joined).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["rows"],
+        serde_json::json!([{
+            "kind": "span",
+            "trace_id": "7e1f0c0ffee0000000000000000000a1",
+            "status": "error",
+            "root_name": "invoke_agent fixer"
+        }]),
+        "{body}"
+    );
+    for (filter, expected) in [
+        ("s.status = 'error'", 1),
+        ("s.status = 'ok'", 0),
+        ("s.start_time >= TIMESTAMP '2026-01-01T00:00:00Z'", 1),
+        ("s.start_time < TIMESTAMP '2026-01-01T00:00:00Z'", 0),
+        ("s.kind = 'log'", 0),
+    ] {
+        let (status, body) = sql(&app, &format!("{joined} WHERE {filter}")).await;
+        assert_eq!(status, StatusCode::OK, "{filter}: {body}");
+        assert_eq!(
+            body["rows"].as_array().map(Vec::len),
+            Some(expected),
+            "{filter}: {body}"
+        );
+    }
+    let (status, body) = sql(
+        &app,
+        "SELECT count(*) AS n, min(score) > 0 AS scored FROM search('fixer')",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["rows"][0]["n"].as_i64().unwrap_or_default() >= 1,
+        "{body}"
+    );
+    assert_eq!(body["rows"][0]["scored"], true, "{body}");
+    for bad in [
+        "SELECT * FROM search(1)",
+        "SELECT * FROM search('a', 'b')",
+        "SELECT * FROM search('')",
+    ] {
+        let (status, body) = sql(&app, bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("search("), "{bad}: {message}");
+    }
 }
