@@ -303,8 +303,8 @@ pub(crate) fn searchable_partitions(
         .rev()
         .filter(|key| {
             key.project_id == project_id
-                && !first_day.as_ref().is_some_and(|first| &key.day < first)
-                && !last_day.as_ref().is_some_and(|last| &key.day > last)
+                && first_day.as_ref().is_none_or(|first| &key.day >= first)
+                && last_day.as_ref().is_none_or(|last| &key.day <= last)
                 && !data_dir.is_dropped(key)
                 && data_dir.index_partition_dir(key).join("meta.json").exists()
         })

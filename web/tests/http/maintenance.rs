@@ -13,9 +13,21 @@ use sextant_ingest::rows::Table;
 
 use crate::{TestApp, app, export_json, flush, get_json, sql};
 
-/// 2026-01-05T10:00:00Z
-const DAY_START_S: u64 = 1_767_607_200;
 const BATCHES: usize = 5;
+const DAY_S: u64 = 86_400;
+
+/// 10:00 UTC three days ago: a day that is over, so its files are worth merging.
+fn day_start_s() -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    now - now % DAY_S - 3 * DAY_S + 10 * 3600
+}
+
+fn day() -> String {
+    sextant_ingest::layout::day_of(day_start_s() as i64 * 1_000_000_000)
+}
 
 fn trace_id(batch: usize) -> String {
     format!("{:032x}", batch + 1)
@@ -23,7 +35,7 @@ fn trace_id(batch: usize) -> String {
 
 /// One trace of two spans, the child named after a word unique to the batch.
 fn batch(batch: usize) -> String {
-    let start_ns = (DAY_START_S + batch as u64 * 60) * 1_000_000_000;
+    let start_ns = (day_start_s() + batch as u64 * 60) * 1_000_000_000;
     let span = |span_id: String, parent: Option<String>, name: String, offset_ns: u64| {
         json!({
             "traceId": trace_id(batch),
@@ -50,8 +62,9 @@ fn batch(batch: usize) -> String {
     .to_string()
 }
 
-fn at(seconds_after_day_start: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(DAY_START_S + seconds_after_day_start)
+/// `seconds` from now: file ages (the grace period) are measured on the real clock.
+fn later(seconds: u64) -> SystemTime {
+    SystemTime::now() + Duration::from_secs(seconds)
 }
 
 fn pass(app: &TestApp, retention: &[(String, u32)], now: SystemTime) -> MaintenanceReport {
@@ -69,7 +82,7 @@ fn pass(app: &TestApp, retention: &[(String, u32)], now: SystemTime) -> Maintena
 fn partition() -> PartitionKey {
     PartitionKey {
         project_id: "default".into(),
-        day: "2026-01-05".into(),
+        day: day(),
     }
 }
 
@@ -136,7 +149,7 @@ async fn compaction_keeps_every_span_findable_and_retention_drops_whole_days() {
 
     // The day is over: its five small files merge into one. Readers see it at once; the
     // inputs stay on disk for the grace period (a query may still be reading them).
-    let report = pass(&app, &[], at(86_400));
+    let report = pass(&app, &[], later(0));
     let spans_merged: Vec<_> = report
         .compactions
         .iter()
@@ -150,7 +163,7 @@ async fn compaction_keeps_every_span_findable_and_retention_drops_whole_days() {
     assert_eq!(visible(&app).await, everything);
 
     // Past the grace period the superseded files go; every span is still found.
-    let report = pass(&app, &[], at(86_400 + 3600));
+    let report = pass(&app, &[], later(3600));
     assert!(report.compactions.is_empty(), "{report:?}");
     assert!(report.files_removed >= BATCHES, "{report:?}");
     let names = span_file_names(&app);
@@ -166,11 +179,10 @@ async fn compaction_keeps_every_span_findable_and_retention_drops_whole_days() {
     let (_, late) = get_json(&app, &format!("/api/search?q=wombat{BATCHES}")).await;
     assert_eq!(late["hits"][0]["trace_id"], trace_id(BATCHES), "{late}");
 
-    // A week later, with 7 days of retention, the day is dropped: invisible at once,
-    // deleted after the grace period.
-    let week_later = at(8 * 86_400);
-    let retention = [("default".to_owned(), 7)];
-    let report = pass(&app, &retention, week_later);
+    // With one day of retention the day is dropped: invisible at once, deleted after the
+    // grace period.
+    let retention = [("default".to_owned(), 1)];
+    let report = pass(&app, &retention, later(0));
     assert_eq!(report.partitions_dropped, [partition()]);
     assert_eq!(
         visible(&app).await,
@@ -178,7 +190,7 @@ async fn compaction_keeps_every_span_findable_and_retention_drops_whole_days() {
     );
     let (_, runs) = get_json(&app, "/api/traces").await;
     assert_eq!(runs["traces"], json!([]), "{runs}");
-    let report = pass(&app, &retention, week_later + Duration::from_secs(3600));
+    let report = pass(&app, &retention, later(3600));
     assert_eq!(report.partitions_deleted, 1, "{report:?}");
     let data_dir = app.state.pipeline.data_dir();
     assert!(
