@@ -185,13 +185,12 @@ impl DataDir {
         table: Table,
         key: &PartitionKey,
     ) -> io::Result<Vec<(u64, PathBuf)>> {
-        let mut files: Vec<(u64, PathBuf)> =
-            read_dir_sorted(&self.table_partition_dir(table, key))?
-                .into_iter()
-                .filter_map(|path| Some((parse_parquet_file_name(&path)?, path)))
-                .collect();
-        files.sort();
-        Ok(files)
+        Ok(self
+            .partition_file_ranges(table, key)?
+            .into_iter()
+            .filter(|(range, _)| range.first == range.last)
+            .map(|(range, path)| (range.first, path))
+            .collect())
     }
 }
 
