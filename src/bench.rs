@@ -86,6 +86,7 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
         access: Arc::new(AccessControl::open(&data_root)?),
         body_limit_bytes: 64 * 1024 * 1024,
         secure_cookies: false,
+        gateway: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/v1/traces", listener.local_addr()?);

@@ -167,6 +167,7 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         access: Arc::new(AccessControl::open(&args.data_dir)?),
         body_limit_bytes: 16 * 1024 * 1024,
         secure_cookies: false,
+        gateway: Default::default(),
     };
     let page = |path: String| {
         let state = state.clone();

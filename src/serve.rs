@@ -60,6 +60,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         access: access.clone(),
         body_limit_bytes: config.body_limit_bytes,
         secure_cookies: config.tls.is_some(),
+        gateway: Default::default(),
     };
     let http_listener = tokio::net::TcpListener::bind(config.http_addr)
         .await

@@ -8,6 +8,8 @@
 //! - [`suite`]: the suite TOML (unknown keys are errors that name the key);
 //! - [`providers`]: OpenAI Chat, OpenAI Responses and Anthropic Messages, streamed or
 //!   not, retried; [`response_cache`] keeps their answers per epoch;
+//! - [`gateway`]: the model gateway's translation, agent wire shape in and out (the
+//!   `agent` replay mode's CLIs call the candidate through it);
 //! - [`replay_step`] and [`replay_trajectory`]: the two replay modes; [`replay_trace`]
 //!   traces every replay into Sextant (`eval.run_id`);
 //! - [`scorers`] (one turn against another), [`judge`] (the LLM judge) and [`scoring`]
@@ -20,6 +22,7 @@ pub mod dataset_source;
 pub mod datasets;
 pub mod error;
 pub mod gate;
+pub mod gateway;
 pub mod http;
 pub mod judge;
 pub mod messages;

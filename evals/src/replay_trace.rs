@@ -52,7 +52,7 @@ fn value(value: any_value::Value) -> Option<AnyValue> {
     Some(AnyValue { value: Some(value) })
 }
 
-fn text(key: &str, text: impl Into<String>) -> KeyValue {
+pub(crate) fn text(key: &str, text: impl Into<String>) -> KeyValue {
     KeyValue {
         key: key.into(),
         value: value(any_value::Value::StringValue(text.into())),
@@ -60,7 +60,7 @@ fn text(key: &str, text: impl Into<String>) -> KeyValue {
     }
 }
 
-fn int(key: &str, number: i64) -> KeyValue {
+pub(crate) fn int(key: &str, number: i64) -> KeyValue {
     KeyValue {
         key: key.into(),
         value: value(any_value::Value::IntValue(number)),
@@ -85,7 +85,7 @@ fn boolean(key: &str, flag: bool) -> KeyValue {
 }
 
 /// `bytes` bytes of a hash of `parts`: stable ids for the same run, example, side, epoch.
-fn id(parts: &[&str], bytes: usize) -> Vec<u8> {
+pub(crate) fn id(parts: &[&str], bytes: usize) -> Vec<u8> {
     let mut hasher = blake3::Hasher::new();
     for part in parts {
         hasher.update(part.as_bytes());
@@ -94,7 +94,7 @@ fn id(parts: &[&str], bytes: usize) -> Vec<u8> {
     hasher.finalize().as_bytes()[..bytes].to_vec()
 }
 
-fn provider_name(provider: Provider) -> &'static str {
+pub(crate) fn provider_name(provider: Provider) -> &'static str {
     match provider {
         Provider::OpenaiChat | Provider::OpenaiResponses => "openai",
         Provider::Anthropic => "anthropic",
@@ -102,7 +102,7 @@ fn provider_name(provider: Provider) -> &'static str {
 }
 
 /// A turn as canonical output messages (`[{role: assistant, parts}]`).
-fn output_messages(turn: &Turn) -> String {
+pub(crate) fn output_messages(turn: &Turn) -> String {
     let mut parts: Vec<Value> = Vec::new();
     if !turn.text.is_empty() {
         parts.push(json!({"type": "text", "content": turn.text}));
@@ -116,7 +116,7 @@ fn output_messages(turn: &Turn) -> String {
     json!([{"role": "assistant", "parts": parts}]).to_string()
 }
 
-fn error_status(message: String) -> Option<Status> {
+pub(crate) fn error_status(message: String) -> Option<Status> {
     Some(Status {
         code: status::StatusCode::Error as i32,
         message,

@@ -7,6 +7,7 @@ pub mod api_audit;
 pub mod api_datasets;
 pub mod api_error;
 pub mod api_evals;
+pub mod api_gateway;
 pub mod api_search;
 pub mod api_sessions;
 pub mod api_sql;

@@ -1,5 +1,6 @@
 //! The one HTTP router: OTLP ingest (`/v1/*`), the JSON API (`/api/*`), the web UI pages
-//! (`/`, `/traces/…` and its "add to dataset" form, `/sessions/…`, `/login`, `/assets/…`), `/healthz` and `/metrics`.
+//! (`/`, `/traces/…` and its "add to dataset" form, `/sessions/…`, `/login`, `/assets/…`), the
+//! model gateway of agent replays (`/gateway/…`, checked by run token), `/healthz` and `/metrics`.
 //!
 //! Every route that touches project data takes an access extractor (`auth.rs`); only
 //! `/healthz`, `/metrics` (Sextant's own counters), the assets and the sign-in form are open.
@@ -11,7 +12,7 @@ use sextant_ingest::otlp_http::{OtlpState, otlp_router};
 use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
-    api_audit, api_datasets, api_evals, api_search, api_sessions, api_sql, api_traces, assets,
+    api_audit, api_datasets, api_gateway, api_evals, api_search, api_sessions, api_sql, api_traces, assets,
     metrics, page_add_to_dataset, page_dashboards, page_evals, page_login, page_runs, page_session,
     page_sql, page_trace,
 };
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{name}", get(assets::get_asset))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::get_metrics))
+        .merge(api_gateway::gateway_routes())
         .fallback(not_found)
         .with_state(state);
     otlp.merge(api)

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use sextant_evals::gateway::registry::GatewayRegistry;
 use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::IngestPipeline;
@@ -15,6 +16,8 @@ pub struct AppState {
     pub body_limit_bytes: usize,
     /// Mark cookies `Secure` (served over TLS).
     pub secure_cookies: bool,
+    /// The eval runs the model gateway serves (`/gateway/…`).
+    pub gateway: Arc<GatewayRegistry>,
 }
 
 impl AppState {

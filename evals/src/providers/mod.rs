@@ -11,9 +11,9 @@
 //! (`sse.rs`) and each shape assembles its deltas into the same [`Turn`]; an error event
 //! mid-stream (Anthropic's `overloaded_error`, OpenAI's `error`) is retried like a 5xx.
 
-mod anthropic;
-mod openai_chat;
-mod openai_responses;
+pub(crate) mod anthropic;
+pub(crate) mod openai_chat;
+pub(crate) mod openai_responses;
 pub mod sse;
 
 use std::collections::BTreeMap;
@@ -290,7 +290,7 @@ fn with_params(mut body: Value, params: &BTreeMap<String, Value>) -> Value {
 }
 
 /// Tool arguments as JSON text (OpenAI shapes carry them as strings).
-fn arguments_text(arguments: &Value) -> String {
+pub(crate) fn arguments_text(arguments: &Value) -> String {
     match arguments {
         Value::String(text) => text.clone(),
         other => other.to_string(),
@@ -298,7 +298,7 @@ fn arguments_text(arguments: &Value) -> String {
 }
 
 /// Tool arguments sent as JSON text, decoded.
-fn decode_arguments(text: &str) -> Value {
+pub(crate) fn decode_arguments(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
 

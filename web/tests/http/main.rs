@@ -1,10 +1,11 @@
 //! HTTP tests of the router driven with `oneshot`, no socket: the JSON API ([`api`]) and the
-//! web UI's pages ([`pages`]), compaction and retention ([`maintenance`]), over a fresh data
-//! dir per test.
+//! web UI's pages ([`pages`]), compaction and retention ([`maintenance`]), the model gateway
+//! ([`gateway`]), over a fresh data dir per test.
 
 mod access;
 mod api;
 mod datasets;
+mod gateway;
 mod maintenance;
 mod pages;
 
@@ -45,6 +46,7 @@ pub fn app_with_limits(limits: LimitsConfig) -> TestApp {
             access: Arc::new(access),
             body_limit_bytes: 1024 * 1024,
             secure_cookies: false,
+            gateway: Default::default(),
         },
     }
 }

@@ -1,0 +1,132 @@
+//! The model gateway's HTTP face: `/gateway/{run}/{example}/{epoch}/{anthropic|openai}/…`.
+//!
+//! An agent CLI in an eval's `agent` replay has its model endpoint set to such a base path
+//! (`ANTHROPIC_BASE_URL`, Codex's `base_url`) and the run's token as its API key. Model
+//! calls (`v1/messages`, `v1/chat/completions`, `v1/responses`) are answered by
+//! [`sextant_evals::gateway::answer::answer_call`] and recorded as spans in the run's
+//! project; the side requests CLIs make (a `HEAD` probe, the model list, token counting,
+//! Codex's analytics posts) get small answers of their own.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use serde_json::json;
+use sextant_evals::gateway::answer::{GatewayReply, answer_call, error_body};
+use sextant_evals::gateway::call_span::CallTags;
+use sextant_evals::suite::Provider;
+
+use crate::state::AppState;
+
+/// Agent requests carry whole conversations.
+const GATEWAY_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+pub fn gateway_routes() -> Router<AppState> {
+    Router::new()
+        .route("/gateway/{run}/{example}/{epoch}/{shape}", any(gateway_root))
+        .route("/gateway/{run}/{example}/{epoch}/{shape}/", any(gateway_root))
+        .route("/gateway/{run}/{example}/{epoch}/{shape}/{*rest}", any(gateway_call))
+        .layer(DefaultBodyLimit::max(GATEWAY_BODY_LIMIT))
+}
+
+fn reply(status: u16, content_type: &str, body: String) -> Response {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The API key the agent sent: Anthropic's `x-api-key`, or a bearer token.
+fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(key) = headers.get("x-api-key").and_then(|value| value.to_str().ok()) {
+        return Some(key);
+    }
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+}
+
+fn family(shape: &str) -> Option<Provider> {
+    match shape {
+        "anthropic" => Some(Provider::Anthropic),
+        "openai" => Some(Provider::OpenaiChat),
+        _ => None,
+    }
+}
+
+/// `HEAD`/`GET` on the base path: the probe some CLIs make before their first call.
+async fn gateway_root(Path((_, _, _, shape)): Path<(String, String, String, String)>) -> Response {
+    match family(&shape) {
+        Some(_) => StatusCode::OK.into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn gateway_call(
+    State(state): State<AppState>,
+    Path((run_id, example, epoch, shape, rest)): Path<(String, String, String, String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(family) = family(&shape) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let json_error = |status: u16, message: &str| {
+        reply(status, "application/json", error_body(family, status, message))
+    };
+    let Ok(epoch) = epoch.parse::<u32>() else {
+        return json_error(404, "the gateway path's epoch is not a number");
+    };
+    let run = match state.gateway.authorize(&run_id, presented_token(&headers)) {
+        Ok(run) => run,
+        Err(refusal) => return json_error(401, &refusal.to_string()),
+    };
+    let path = rest.trim_start_matches("v1/");
+    let shape = match (family, &method, path) {
+        (_, &Method::GET, "models") => {
+            let model = "sextant-gateway";
+            let list = match family {
+                Provider::Anthropic => json!({"data": [{"type": "model", "id": model, "display_name": model}], "has_more": false}),
+                _ => json!({"object": "list", "data": [{"id": model, "object": "model", "owned_by": "sextant"}]}),
+            };
+            return reply(200, "application/json", list.to_string());
+        }
+        (Provider::Anthropic, &Method::POST, "messages/count_tokens") => {
+            // An estimate is all a CLI uses it for (context meters).
+            let estimate = body.len() / 4;
+            return reply(200, "application/json", json!({"input_tokens": estimate}).to_string());
+        }
+        (Provider::Anthropic, &Method::POST, "messages") => Provider::Anthropic,
+        (Provider::OpenaiChat, &Method::POST, "chat/completions") => Provider::OpenaiChat,
+        (Provider::OpenaiChat, &Method::POST, "responses") => Provider::OpenaiResponses,
+        (_, &Method::POST, other) if other.starts_with("analytics/") => {
+            return reply(200, "application/json", "{}".into());
+        }
+        _ => return json_error(404, &format!("the gateway does not serve {method} {rest}")),
+    };
+    let tags = CallTags {
+        run_id: run_id.clone(),
+        example,
+        epoch,
+    };
+    let traceparent = headers
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok());
+    let GatewayReply {
+        status,
+        content_type,
+        body,
+        span,
+    } = answer_call(&run, shape, &tags, &body, traceparent).await;
+    if let Some(span) = span
+        && let Err(error) = state.pipeline.ingest_traces(&run.project_id, span).await
+    {
+        tracing::error!(%error, run = %run_id, "cannot record a gateway call");
+    }
+    reply(status, content_type, body)
+}
