@@ -7,12 +7,12 @@
 //! project; the side requests CLIs make (a `HEAD` probe, the model list, token counting,
 //! Codex's analytics posts) get small answers of their own.
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::Router;
 use serde_json::json;
 use sextant_evals::gateway::answer::{GatewayReply, answer_call, error_body};
 use sextant_evals::gateway::call_span::CallTags;
@@ -25,9 +25,18 @@ const GATEWAY_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 pub fn gateway_routes() -> Router<AppState> {
     Router::new()
-        .route("/gateway/{run}/{example}/{epoch}/{shape}", any(gateway_root))
-        .route("/gateway/{run}/{example}/{epoch}/{shape}/", any(gateway_root))
-        .route("/gateway/{run}/{example}/{epoch}/{shape}/{*rest}", any(gateway_call))
+        .route(
+            "/gateway/{run}/{example}/{epoch}/{shape}",
+            any(gateway_root),
+        )
+        .route(
+            "/gateway/{run}/{example}/{epoch}/{shape}/",
+            any(gateway_root),
+        )
+        .route(
+            "/gateway/{run}/{example}/{epoch}/{shape}/{*rest}",
+            any(gateway_call),
+        )
         .layer(DefaultBodyLimit::max(GATEWAY_BODY_LIMIT))
 }
 
@@ -41,7 +50,10 @@ fn reply(status: u16, content_type: &str, body: String) -> Response {
 
 /// The API key the agent sent: Anthropic's `x-api-key`, or a bearer token.
 fn presented_token(headers: &HeaderMap) -> Option<&str> {
-    if let Some(key) = headers.get("x-api-key").and_then(|value| value.to_str().ok()) {
+    if let Some(key) = headers
+        .get("x-api-key")
+        .and_then(|value| value.to_str().ok())
+    {
         return Some(key);
     }
     headers
@@ -77,7 +89,11 @@ async fn gateway_call(
         return StatusCode::NOT_FOUND.into_response();
     };
     let json_error = |status: u16, message: &str| {
-        reply(status, "application/json", error_body(family, status, message))
+        reply(
+            status,
+            "application/json",
+            error_body(family, status, message),
+        )
     };
     let Ok(epoch) = epoch.parse::<u32>() else {
         return json_error(404, "the gateway path's epoch is not a number");
@@ -91,15 +107,23 @@ async fn gateway_call(
         (_, &Method::GET, "models") => {
             let model = "sextant-gateway";
             let list = match family {
-                Provider::Anthropic => json!({"data": [{"type": "model", "id": model, "display_name": model}], "has_more": false}),
-                _ => json!({"object": "list", "data": [{"id": model, "object": "model", "owned_by": "sextant"}]}),
+                Provider::Anthropic => {
+                    json!({"data": [{"type": "model", "id": model, "display_name": model}], "has_more": false})
+                }
+                _ => {
+                    json!({"object": "list", "data": [{"id": model, "object": "model", "owned_by": "sextant"}]})
+                }
             };
             return reply(200, "application/json", list.to_string());
         }
         (Provider::Anthropic, &Method::POST, "messages/count_tokens") => {
             // An estimate is all a CLI uses it for (context meters).
             let estimate = body.len() / 4;
-            return reply(200, "application/json", json!({"input_tokens": estimate}).to_string());
+            return reply(
+                200,
+                "application/json",
+                json!({"input_tokens": estimate}).to_string(),
+            );
         }
         (Provider::Anthropic, &Method::POST, "messages") => Provider::Anthropic,
         (Provider::OpenaiChat, &Method::POST, "chat/completions") => Provider::OpenaiChat,

@@ -12,9 +12,9 @@ use sextant_ingest::otlp_http::{OtlpState, otlp_router};
 use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
-    api_audit, api_datasets, api_gateway, api_evals, api_search, api_sessions, api_sql, api_traces, assets,
-    metrics, page_add_to_dataset, page_dashboards, page_evals, page_login, page_runs, page_session,
-    page_sql, page_trace,
+    api_audit, api_datasets, api_evals, api_gateway, api_search, api_sessions, api_sql, api_traces,
+    assets, metrics, page_add_to_dataset, page_dashboards, page_evals, page_login, page_runs,
+    page_session, page_sql, page_trace,
 };
 
 pub fn router(state: AppState) -> Router {

@@ -11,7 +11,7 @@ use super::cassette::{CassetteEntry, canonical_request, request_key};
 use super::registry::{GatewayRun, Upstream};
 use super::{GatewayRequest, parse_request, render_response, render_stream};
 use crate::messages::Turn;
-use crate::providers::{ProviderError, anthropic, openai_chat, openai_responses, sse};
+use crate::providers::{ProviderError, anthropic, json_params, openai_chat, openai_responses, sse};
 use crate::suite::Provider;
 
 /// What goes back to the agent, and the span that records the call (none when the body
@@ -92,63 +92,107 @@ pub async fn answer_call(
     let started = now_ns();
     let json: Value = match serde_json::from_slice(body) {
         Ok(json) => json,
-        Err(error) => return refused(shape, 400, &format!("the request body is not JSON: {error}")),
+        Err(error) => {
+            return refused(
+                shape,
+                400,
+                &format!("the request body is not JSON: {error}"),
+            );
+        }
     };
     let request: GatewayRequest = match parse_request(shape, &json) {
         Ok(request) => request,
         Err(message) => return refused(shape, 400, &message),
     };
-    let id = blake3::hash(format!("{}:{}:{}:{started}", tags.run_id, tags.example, tags.epoch).as_bytes())
-        .to_hex()[..24]
+    let id = blake3::hash(
+        format!("{}:{}:{}:{started}", tags.run_id, tags.example, tags.epoch).as_bytes(),
+    )
+    .to_hex()[..24]
         .to_string();
-    let (status, content_type, reply_body, answered_by, outcome): (u16, &'static str, String, String, Result<Turn, String>) =
-        match &run.upstream {
-            Upstream::Candidate { client, recorder } => {
-                let model = client.config().model.clone();
-                match client.complete(&request.request).await {
-                    Ok(answer) => {
-                        let (content_type, reply) = if request.stream {
-                            ("text/event-stream", render_stream(&request, &answer.turn, &id))
-                        } else {
-                            ("application/json", render_response(&request, &answer.turn, &id).to_string())
+    let (status, content_type, reply_body, answered_by, outcome): (
+        u16,
+        &'static str,
+        String,
+        String,
+        Result<Turn, String>,
+    ) = match &run.upstream {
+        Upstream::Candidate { client, recorder } => {
+            let model = client.config().model.clone();
+            // The suite's parameters win over the agent's (a CLI's 32k max_tokens may
+            // be past what the candidate allows).
+            let mut model_request = request.request.clone();
+            model_request
+                .params
+                .extend(json_params(&client.config().params));
+            match client.complete(&model_request).await {
+                Ok(answer) => {
+                    let (content_type, reply) = if request.stream {
+                        (
+                            "text/event-stream",
+                            render_stream(&request, &answer.turn, &id),
+                        )
+                    } else {
+                        (
+                            "application/json",
+                            render_response(&request, &answer.turn, &id).to_string(),
+                        )
+                    };
+                    if let Some(recorder) = recorder {
+                        let entry = CassetteEntry {
+                            key: request_key(&request),
+                            request: canonical_request(&request),
+                            status: 200,
+                            content_type: content_type.to_owned(),
+                            body: reply.clone(),
                         };
-                        if let Some(recorder) = recorder {
-                            let entry = CassetteEntry {
-                                key: request_key(&request),
-                                request: canonical_request(&request),
-                                status: 200,
-                                content_type: content_type.to_owned(),
-                                body: reply.clone(),
-                            };
-                            if let Err(error) = recorder.record(&entry) {
-                                tracing::error!(%error, run = %tags.run_id, "cannot record the call in the cassette");
-                            }
+                        if let Err(error) = recorder.record(&entry) {
+                            tracing::error!(%error, run = %tags.run_id, "cannot record the call in the cassette");
                         }
-                        (200, content_type, reply, model, Ok(answer.turn))
                     }
-                    Err(error) => {
-                        let status = match error {
-                            ProviderError::Unavailable { .. } => 503,
-                            ProviderError::Rejected(_) => 400,
-                        };
-                        let message = format!("the candidate model {model}: {error}");
-                        (status, "application/json", error_body(shape, status, &message), model, Err(message))
-                    }
+                    (200, content_type, reply, model, Ok(answer.turn))
+                }
+                Err(error) => {
+                    let status = match error {
+                        ProviderError::Unavailable { .. } => 503,
+                        ProviderError::Rejected(_) => 400,
+                    };
+                    let message = format!("the candidate model {model}: {error}");
+                    (
+                        status,
+                        "application/json",
+                        error_body(shape, status, &message),
+                        model,
+                        Err(message),
+                    )
                 }
             }
-            Upstream::Cassette(cassette) => match cassette.answer(&request) {
-                Ok(entry) => {
-                    let turn = recorded_turn(shape, entry).ok_or_else(|| "the recorded answer cannot be read".to_owned());
-                    let content_type = if entry.content_type.starts_with("text/event-stream") {
-                        "text/event-stream"
-                    } else {
-                        "application/json"
-                    };
-                    (entry.status, content_type, entry.body.clone(), "cassette".to_owned(), turn)
-                }
-                Err(message) => (400, "application/json", error_body(shape, 400, &message), "cassette".to_owned(), Err(message)),
-            },
-        };
+        }
+        Upstream::Cassette(cassette) => match cassette.answer(&request) {
+            Ok(entry) => {
+                let turn = recorded_turn(shape, entry)
+                    .ok_or_else(|| "the recorded answer cannot be read".to_owned());
+                let content_type = if entry.content_type.starts_with("text/event-stream") {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                };
+                (
+                    entry.status,
+                    content_type,
+                    entry.body.clone(),
+                    "cassette".to_owned(),
+                    turn,
+                )
+            }
+            Err(message) => (
+                400,
+                "application/json",
+                error_body(shape, 400, &message),
+                "cassette".to_owned(),
+                Err(message),
+            ),
+        },
+    };
     let span = call_span(&CallRecord {
         tags,
         request: &request,

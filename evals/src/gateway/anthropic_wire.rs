@@ -25,12 +25,20 @@ pub fn parse_request(body: &Value) -> Result<GatewayRequest, String> {
         let role = match message.get("role").and_then(Value::as_str) {
             Some("user") => Role::User,
             Some("assistant") => Role::Assistant,
-            other => return Err(format!("messages[{index}].role {other:?}: expected user or assistant")),
+            other => {
+                return Err(format!(
+                    "messages[{index}].role {other:?}: expected user or assistant"
+                ));
+            }
         };
         let blocks = match message.get("content") {
             Some(Value::String(text)) => vec![json!({"type": "text", "text": text})],
             Some(Value::Array(blocks)) => blocks.clone(),
-            _ => return Err(format!("messages[{index}].content must be a string or an array")),
+            _ => {
+                return Err(format!(
+                    "messages[{index}].content must be a string or an array"
+                ));
+            }
         };
         // Tool results ride in user messages; inside Sextant they are their own message,
         // before the user's text, in the order sent.
@@ -39,12 +47,23 @@ pub fn parse_request(body: &Value) -> Result<GatewayRequest, String> {
         for block in &blocks {
             match block.get("type").and_then(Value::as_str) {
                 Some("text") => {
-                    let text = block.get("text").and_then(Value::as_str).unwrap_or_default();
+                    let text = block
+                        .get("text")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
                     parts.push(Part::Text(text.to_owned()));
                 }
                 Some("tool_use") => parts.push(Part::ToolCall {
-                    id: block.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                    name: block.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    id: block
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    name: block
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
                     arguments: block.get("input").cloned().unwrap_or_else(|| json!({})),
                 }),
                 Some("tool_result") => results.push(Part::ToolResult {
@@ -79,9 +98,17 @@ pub fn parse_request(body: &Value) -> Result<GatewayRequest, String> {
                 .filter(|tool| tool.get("input_schema").is_some())
                 .map(|tool| {
                     (
-                        tool.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                        tool.get("description").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                        tool.get("input_schema").cloned().unwrap_or_else(|| json!({})),
+                        tool.get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        tool.get("description")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        tool.get("input_schema")
+                            .cloned()
+                            .unwrap_or_else(|| json!({})),
                     )
                 })
                 .collect()
@@ -161,7 +188,10 @@ pub fn render_stream(model: &str, turn: &Turn, id: &str) -> String {
                 let mut empty = block.clone();
                 empty["input"] = json!({});
                 let partial = block["input"].to_string();
-                (empty, json!({"type": "input_json_delta", "partial_json": partial}))
+                (
+                    empty,
+                    json!({"type": "input_json_delta", "partial_json": partial}),
+                )
             }
             _ => (
                 json!({"type": "text", "text": ""}),
@@ -189,7 +219,10 @@ pub fn render_stream(model: &str, turn: &Turn, id: &str) -> String {
             "usage": {"output_tokens": turn.output_tokens.unwrap_or(0)},
         }),
     ));
-    stream.push_str(&sse_event(Some("message_stop"), &json!({"type": "message_stop"})));
+    stream.push_str(&sse_event(
+        Some("message_stop"),
+        &json!({"type": "message_stop"}),
+    ));
     stream
 }
 
@@ -230,10 +263,18 @@ mod tests {
             parsed.request.system.as_deref(),
             Some("You are Claude Code.\nBe brief.")
         );
-        assert_eq!(parsed.request.tools.len(), 1, "server tools are not forwarded");
+        assert_eq!(
+            parsed.request.tools.len(),
+            1,
+            "server tools are not forwarded"
+        );
         assert_eq!(parsed.request.params["max_tokens"], json!(32000));
         assert_eq!(parsed.request.messages, tool_loop_messages());
-        assert!(parse_request(&json!({"model": "m"})).unwrap_err().contains("messages"));
+        assert!(
+            parse_request(&json!({"model": "m"}))
+                .unwrap_err()
+                .contains("messages")
+        );
     }
 
     #[test]
@@ -243,6 +284,9 @@ mod tests {
         assert_eq!(body["stop_reason"], "tool_use");
         assert_eq!(anthropic::parse(&body).unwrap(), turn);
         let stream = render_stream("claude-sonnet-4-5", &turn, "g1");
-        assert_eq!(anthropic::parse_stream(&sse::events(&stream)).unwrap(), turn);
+        assert_eq!(
+            anthropic::parse_stream(&sse::events(&stream)).unwrap(),
+            turn
+        );
     }
 }

@@ -58,18 +58,19 @@ pub fn parse_traceparent(header: &str) -> Option<(Vec<u8>, Vec<u8>)> {
 
 /// Messages as canonical JSON (`[{role, parts:[{type, …}]}]`).
 pub fn canonical_messages(request: &GatewayRequest) -> String {
-    let messages: Vec<Value> = request
-        .request
-        .messages
-        .iter()
-        .map(|message| {
-            let role = match message.role {
-                Role::System => "system",
-                Role::User => "user",
-                Role::Assistant => "assistant",
-                Role::Tool => "tool",
-            };
-            let parts: Vec<Value> = message
+    let messages: Vec<Value> =
+        request
+            .request
+            .messages
+            .iter()
+            .map(|message| {
+                let role = match message.role {
+                    Role::System => "system",
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                    Role::Tool => "tool",
+                };
+                let parts: Vec<Value> = message
                 .parts
                 .iter()
                 .map(|part| match part {
@@ -82,9 +83,9 @@ pub fn canonical_messages(request: &GatewayRequest) -> String {
                     }
                 })
                 .collect();
-            json!({"role": role, "parts": parts})
-        })
-        .collect();
+                json!({"role": role, "parts": parts})
+            })
+            .collect();
     Value::Array(messages).to_string()
 }
 
@@ -120,7 +121,11 @@ pub fn call_span(record: &CallRecord<'_>) -> ExportTraceServiceRequest {
             if let Some(tokens) = turn.output_tokens {
                 attributes.push(int("gen_ai.usage.output_tokens", tokens));
             }
-            let finish = if turn.tool_calls.is_empty() { "stop" } else { "tool_calls" };
+            let finish = if turn.tool_calls.is_empty() {
+                "stop"
+            } else {
+                "tool_calls"
+            };
             attributes.push(text("gen_ai.response.finish_reasons", finish));
         }
         Err(message) => {

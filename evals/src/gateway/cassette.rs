@@ -80,7 +80,9 @@ pub struct Difference {
 impl std::fmt::Display for Difference {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let show = |value: &Option<Value>| {
-            let text = value.as_ref().map_or("nothing".to_owned(), Value::to_string);
+            let text = value
+                .as_ref()
+                .map_or("nothing".to_owned(), Value::to_string);
             if text.chars().count() > 120 {
                 format!("{}…", text.chars().take(120).collect::<String>())
             } else {
@@ -173,7 +175,9 @@ impl Cassette {
         })?;
         let mut cassette = Cassette::default();
         for (number, line) in BufReader::new(file).lines().enumerate() {
-            let line = line?;
+            let line = line.map_err(|error| {
+                EvalError::Invalid(format!("cannot read cassette {}: {error}", path.display()))
+            })?;
             if line.trim().is_empty() {
                 continue;
             }
@@ -253,9 +257,9 @@ impl CassetteRecorder {
             .file
             .lock()
             .map_err(|_| EvalError::Invalid("cassette writer poisoned".into()))?;
-        file.write_all(line.as_bytes())?;
-        file.sync_data()?;
-        Ok(())
+        file.write_all(line.as_bytes())
+            .and_then(|()| file.sync_data())
+            .map_err(|error| EvalError::Invalid(format!("cannot write the cassette: {error}")))
     }
 }
 
@@ -293,7 +297,10 @@ mod tests {
         assert_eq!(cassette.answer(&request("cargo test")).unwrap().body, body);
         let miss = cassette.answer(&request("cargo build")).unwrap_err();
         assert!(miss.contains("/messages/1/parts/0"), "{miss}");
-        assert!(miss.contains("cargo test") && miss.contains("cargo build"), "{miss}");
+        assert!(
+            miss.contains("cargo test") && miss.contains("cargo build"),
+            "{miss}"
+        );
     }
 
     #[test]

@@ -38,7 +38,11 @@ pub fn parse_request(body: &Value) -> Result<GatewayRequest, String> {
                     .flatten()
                 {
                     parts.push(Part::ToolCall {
-                        id: call.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        id: call
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
                         name: call
                             .pointer("/function/name")
                             .and_then(Value::as_str)
@@ -91,8 +95,15 @@ pub fn parse_request(body: &Value) -> Result<GatewayRequest, String> {
                     let function = tool.get("function")?;
                     Some((
                         function.get("name")?.as_str()?.to_owned(),
-                        function.get("description").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                        function.get("parameters").cloned().unwrap_or_else(|| json!({})),
+                        function
+                            .get("description")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        function
+                            .get("parameters")
+                            .cloned()
+                            .unwrap_or_else(|| json!({})),
                     ))
                 })
                 .collect()
@@ -171,7 +182,11 @@ pub fn render_stream(model: &str, turn: &Turn, id: &str) -> String {
     };
     let mut stream = sse_event(
         None,
-        &chunk(json!({"role": "assistant", "content": turn.text}), Value::Null, Value::Null),
+        &chunk(
+            json!({"role": "assistant", "content": turn.text}),
+            Value::Null,
+            Value::Null,
+        ),
     );
     let calls = tool_calls(turn, id);
     if !calls.is_empty() {
@@ -180,7 +195,10 @@ pub fn render_stream(model: &str, turn: &Turn, id: &str) -> String {
             &chunk(json!({"tool_calls": calls}), Value::Null, Value::Null),
         ));
     }
-    stream.push_str(&sse_event(None, &chunk(json!({}), json!(finish_reason(turn)), Value::Null)));
+    stream.push_str(&sse_event(
+        None,
+        &chunk(json!({}), json!(finish_reason(turn)), Value::Null),
+    ));
     let mut last = chunk(json!({}), Value::Null, usage(turn));
     last["choices"] = json!([]);
     stream.push_str(&sse_event(None, &last));
@@ -230,6 +248,9 @@ mod tests {
         assert_eq!(openai_chat::parse(&body).unwrap(), turn);
         let stream = render_stream("gpt-4o", &turn, "g1");
         assert!(stream.ends_with("data: [DONE]\n\n"));
-        assert_eq!(openai_chat::parse_stream(&sse::events(&stream)).unwrap(), turn);
+        assert_eq!(
+            openai_chat::parse_stream(&sse::events(&stream)).unwrap(),
+            turn
+        );
     }
 }

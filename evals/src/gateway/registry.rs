@@ -39,7 +39,9 @@ pub enum Refusal {
 impl std::fmt::Display for Refusal {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str(match self {
-            Refusal::UnknownRun => "no eval run is using this gateway path (finished, or never started)",
+            Refusal::UnknownRun => {
+                "no eval run is using this gateway path (finished, or never started)"
+            }
             Refusal::BadToken => "the token is not this run's gateway token",
         })
     }
@@ -77,7 +79,8 @@ impl GatewayRegistry {
             .ok_or(Refusal::UnknownRun)?;
         let given = token.unwrap_or_default();
         // Compared by hash: equal-length digests, compared in constant time by blake3.
-        if blake3::hash(given.as_bytes()) == blake3::hash(run.token.as_bytes()) && !given.is_empty() {
+        if blake3::hash(given.as_bytes()) == blake3::hash(run.token.as_bytes()) && !given.is_empty()
+        {
             Ok(run)
         } else {
             Err(Refusal::BadToken)

@@ -30,12 +30,17 @@ pub fn parse_request(body: &Value) -> Result<GatewayRequest, String> {
     let model = required_str(body, "model")?.to_owned();
     let mut messages = Vec::new();
     let items = match body.get("input") {
-        Some(Value::String(text)) => vec![json!({"type": "message", "role": "user", "content": text})],
+        Some(Value::String(text)) => {
+            vec![json!({"type": "message", "role": "user", "content": text})]
+        }
         Some(Value::Array(items)) => items.clone(),
         _ => return Err("the request has no \"input\" (a string or an array of items)".into()),
     };
     for (index, item) in items.iter().enumerate() {
-        let kind = item.get("type").and_then(Value::as_str).unwrap_or("message");
+        let kind = item
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("message");
         match kind {
             "message" => {
                 let role = match item.get("role").and_then(Value::as_str) {
@@ -61,7 +66,9 @@ pub fn parse_request(body: &Value) -> Result<GatewayRequest, String> {
                     id: item_str(item, "call_id").to_owned(),
                     name: item_str(item, "name").to_owned(),
                     arguments: decode_arguments(
-                        item.get("arguments").and_then(Value::as_str).unwrap_or("{}"),
+                        item.get("arguments")
+                            .and_then(Value::as_str)
+                            .unwrap_or("{}"),
                     ),
                 },
             ),
@@ -88,7 +95,12 @@ pub fn parse_request(body: &Value) -> Result<GatewayRequest, String> {
     }
     let mut tools = Vec::new();
     let mut custom_tools = Vec::new();
-    for tool in body.get("tools").and_then(Value::as_array).into_iter().flatten() {
+    for tool in body
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let name = item_str(tool, "name").to_owned();
         let description = item_str(tool, "description").to_owned();
         match tool.get("type").and_then(Value::as_str) {
@@ -163,7 +175,13 @@ fn output_items(request: &GatewayRequest, turn: &Turn, id: &str) -> Vec<Value> {
     items
 }
 
-fn response(request: &GatewayRequest, id: &str, status: &str, output: Vec<Value>, turn: &Turn) -> Value {
+fn response(
+    request: &GatewayRequest,
+    id: &str,
+    status: &str,
+    output: Vec<Value>,
+    turn: &Turn,
+) -> Value {
     let input = turn.input_tokens.unwrap_or(0);
     let output_tokens = turn.output_tokens.unwrap_or(0);
     json!({
@@ -184,7 +202,13 @@ fn response(request: &GatewayRequest, id: &str, status: &str, output: Vec<Value>
 }
 
 pub fn render_response(request: &GatewayRequest, turn: &Turn, id: &str) -> Value {
-    response(request, id, "completed", output_items(request, turn, id), turn)
+    response(
+        request,
+        id,
+        "completed",
+        output_items(request, turn, id),
+        turn,
+    )
 }
 
 pub fn render_stream(request: &GatewayRequest, turn: &Turn, id: &str) -> String {
@@ -208,7 +232,10 @@ pub fn render_stream(request: &GatewayRequest, turn: &Turn, id: &str) -> String 
             Some("message") => {
                 added["content"] = json!([]);
                 added["status"] = json!("in_progress");
-                emit("response.output_item.added", json!({"output_index": index, "item": added}));
+                emit(
+                    "response.output_item.added",
+                    json!({"output_index": index, "item": added}),
+                );
                 let part = &item["content"][0];
                 let empty = json!({"type": "output_text", "text": "", "annotations": []});
                 let at = json!({"item_id": item_id, "output_index": index, "content_index": 0});
@@ -216,14 +243,26 @@ pub fn render_stream(request: &GatewayRequest, turn: &Turn, id: &str) -> String 
                     base[field] = value;
                     base
                 };
-                emit("response.content_part.added", with(at.clone(), "part", empty));
-                emit("response.output_text.delta", with(at.clone(), "delta", part["text"].clone()));
-                emit("response.output_text.done", with(at.clone(), "text", part["text"].clone()));
+                emit(
+                    "response.content_part.added",
+                    with(at.clone(), "part", empty),
+                );
+                emit(
+                    "response.output_text.delta",
+                    with(at.clone(), "delta", part["text"].clone()),
+                );
+                emit(
+                    "response.output_text.done",
+                    with(at.clone(), "text", part["text"].clone()),
+                );
                 emit("response.content_part.done", with(at, "part", part.clone()));
             }
             Some("custom_tool_call") => {
                 added["input"] = json!("");
-                emit("response.output_item.added", json!({"output_index": index, "item": added}));
+                emit(
+                    "response.output_item.added",
+                    json!({"output_index": index, "item": added}),
+                );
                 let at = json!({"item_id": item_id, "output_index": index});
                 let mut delta = at.clone();
                 delta["delta"] = item["input"].clone();
@@ -234,7 +273,10 @@ pub fn render_stream(request: &GatewayRequest, turn: &Turn, id: &str) -> String 
             }
             _ => {
                 added["arguments"] = json!("");
-                emit("response.output_item.added", json!({"output_index": index, "item": added}));
+                emit(
+                    "response.output_item.added",
+                    json!({"output_index": index, "item": added}),
+                );
                 let at = json!({"item_id": item_id, "output_index": index});
                 let mut delta = at.clone();
                 delta["delta"] = item["arguments"].clone();
@@ -244,7 +286,10 @@ pub fn render_stream(request: &GatewayRequest, turn: &Turn, id: &str) -> String 
                 emit("response.function_call_arguments.done", done);
             }
         }
-        emit("response.output_item.done", json!({"output_index": index, "item": item}));
+        emit(
+            "response.output_item.done",
+            json!({"output_index": index, "item": item}),
+        );
     }
     emit(
         "response.completed",
@@ -286,7 +331,12 @@ mod tests {
         assert!(parsed.stream);
         assert_eq!(parsed.request.system.as_deref(), Some("You are Codex."));
         assert_eq!(parsed.request.messages, tool_loop_messages());
-        let names: Vec<&str> = parsed.request.tools.iter().map(|tool| tool.0.as_str()).collect();
+        let names: Vec<&str> = parsed
+            .request
+            .tools
+            .iter()
+            .map(|tool| tool.0.as_str())
+            .collect();
         assert_eq!(names, ["Bash", "apply_patch"]);
         assert_eq!(parsed.custom_tools, ["apply_patch"]);
     }
@@ -298,9 +348,15 @@ mod tests {
         let body = render_response(&request, &turn, "g1");
         assert_eq!(openai_responses::parse(&body).unwrap(), turn);
         let stream = render_stream(&request, &turn, "g1");
-        assert_eq!(openai_responses::parse_stream(&sse::events(&stream)).unwrap(), turn);
+        assert_eq!(
+            openai_responses::parse_stream(&sse::events(&stream)).unwrap(),
+            turn
+        );
         let events = sse::events(&stream);
-        let names: Vec<&str> = events.iter().filter_map(|event| event.event.as_deref()).collect();
+        let names: Vec<&str> = events
+            .iter()
+            .filter_map(|event| event.event.as_deref())
+            .collect();
         assert_eq!(names.first(), Some(&"response.created"));
         assert_eq!(names.last(), Some(&"response.completed"));
         assert!(names.contains(&"response.output_text.delta"));

@@ -63,7 +63,12 @@ fn claude_request(stream: bool, result: &str) -> Value {
     })
 }
 
-async fn post_messages(app: &TestApp, run: &str, token: &str, body: &Value) -> (StatusCode, String) {
+async fn post_messages(
+    app: &TestApp,
+    run: &str,
+    token: &str,
+    body: &Value,
+) -> (StatusCode, String) {
     let request = Request::post(format!("/gateway/{run}/ex-1/0/anthropic/v1/messages"))
         .header("content-type", "application/json")
         .header("x-api-key", token)
@@ -96,21 +101,31 @@ async fn an_anthropic_agent_is_answered_by_an_openai_candidate_and_recorded() {
         },
     });
 
-    let (status, body) = post_messages(&app, "run-1", "run-1-token", &claude_request(false, "a.rs")).await;
+    let (status, body) =
+        post_messages(&app, "run-1", "run-1-token", &claude_request(false, "a.rs")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let answer: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(answer["type"], "message");
     assert_eq!(answer["stop_reason"], "tool_use");
-    assert_eq!(answer["content"][0], json!({"type": "text", "text": "Running the tests."}));
+    assert_eq!(
+        answer["content"][0],
+        json!({"type": "text", "text": "Running the tests."})
+    );
     assert_eq!(
         answer["content"][1],
         json!({"type": "tool_use", "id": "call_1", "name": "Bash", "input": {"command": "cargo test"}})
     );
-    assert_eq!(answer["usage"], json!({"input_tokens": 50, "output_tokens": 7}));
+    assert_eq!(
+        answer["usage"],
+        json!({"input_tokens": 50, "output_tokens": 7})
+    );
     // The candidate got the conversation in its own shape.
     let sent = seen.lock().expect("lock")[0].clone();
     assert_eq!(sent["model"], "scripted-model");
-    assert_eq!(sent["messages"][0], json!({"role": "system", "content": "You are Claude Code."}));
+    assert_eq!(
+        sent["messages"][0],
+        json!({"role": "system", "content": "You are Claude Code."})
+    );
     assert_eq!(
         sent["messages"][3],
         json!({"role": "tool", "tool_call_id": "toolu_1", "content": "a.rs"})
@@ -121,10 +136,22 @@ async fn an_anthropic_agent_is_answered_by_an_openai_candidate_and_recorded() {
         post_messages(&app, "run-1", "run-1-token", &claude_request(true, "a.rs")).await;
     assert_eq!(status, StatusCode::OK, "{streamed}");
     assert!(streamed.starts_with("event: message_start\n"), "{streamed}");
-    assert!(streamed.contains("\"partial_json\":\"{\\\"command\\\":\\\"cargo test\\\"}\""), "{streamed}");
-    assert!(streamed.trim_end().ends_with("data: {\"type\":\"message_stop\"}"), "{streamed}");
+    assert!(
+        streamed.contains("\"partial_json\":\"{\\\"command\\\":\\\"cargo test\\\"}\""),
+        "{streamed}"
+    );
+    assert!(
+        streamed
+            .trim_end()
+            .ends_with("data: {\"type\":\"message_stop\"}"),
+        "{streamed}"
+    );
 
-    for (run, token) in [("run-1", "wrong"), ("run-1", ""), ("no-such-run", "run-1-token")] {
+    for (run, token) in [
+        ("run-1", "wrong"),
+        ("run-1", ""),
+        ("no-such-run", "run-1-token"),
+    ] {
         let (status, body) = post_messages(&app, run, token, &claude_request(false, "a.rs")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{run} {token}: {body}");
         assert!(body.contains("authentication_error"), "{body}");
@@ -146,7 +173,7 @@ async fn an_anthropic_agent_is_answered_by_an_openai_candidate_and_recorded() {
     let (status, rows) = sql(
         &app,
         "SELECT trace_id, span_type, request_model, response_model, output_tokens, \
-         attributes LIKE '%"eval.run_id":"run-1"%' AS tagged FROM spans \
+         attributes LIKE '%eval.run_id%run-1%' AS tagged FROM spans \
          WHERE service_name = 'sextant-gateway' ORDER BY start_time",
     )
     .await;
@@ -167,14 +194,20 @@ async fn an_anthropic_agent_is_answered_by_an_openai_candidate_and_recorded() {
         token: "run-2-token".into(),
         upstream: Upstream::Cassette(Cassette::load(&cassette_path).expect("load cassette")),
     });
-    let (status, replayed) = post_messages(&app, "run-2", "run-2-token", &claude_request(false, "a.rs")).await;
+    let (status, replayed) =
+        post_messages(&app, "run-2", "run-2-token", &claude_request(false, "a.rs")).await;
     assert_eq!(status, StatusCode::OK, "{replayed}");
     assert_eq!(replayed, body_of_first_call(&cassette_path));
-    let (status, miss) = post_messages(&app, "run-2", "run-2-token", &claude_request(false, "b.rs")).await;
+    let (status, miss) =
+        post_messages(&app, "run-2", "run-2-token", &claude_request(false, "b.rs")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{miss}");
     assert!(miss.contains("/messages/2/parts/0"), "{miss}");
     assert!(miss.contains("a.rs") && miss.contains("b.rs"), "{miss}");
-    assert_eq!(seen.lock().expect("lock").len(), 2, "the cassette never calls the candidate");
+    assert_eq!(
+        seen.lock().expect("lock").len(),
+        2,
+        "the cassette never calls the candidate"
+    );
 }
 
 /// The body the first recorded call answered with.
