@@ -1,8 +1,10 @@
 //! Read-only SQL over one project's session, with a row cap and a time limit.
 //!
 //! DDL, DML (including `COPY`), `SET` and other statements are refused by DataFusion's
-//! statement verification before planning; the session registers no function that
-//! reads files or URLs, so a `SELECT` can only see the project's tables.
+//! statement verification before planning, and by an allow-list of statement kinds
+//! ([`writing_statement`]: queries, `EXPLAIN`, `SHOW`) that also names the statements
+//! DataFusion cannot plan at all (`BEGIN`, `SET TIME ZONE`); the session registers no
+//! function that reads files or URLs, so a `SELECT` can only see the project's tables.
 
 use std::time::Duration;
 
@@ -10,6 +12,8 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionContext};
+use datafusion::sql::parser::{DFParser, Statement as DfStatement};
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use futures::StreamExt;
 
 use crate::error::{QueryError, Result};
@@ -46,10 +50,14 @@ pub async fn run_read_only_sql(
         ));
     }
     let run = async {
-        let frame = context
-            .sql_with_options(sql, read_only_options())
-            .await
-            .map_err(refusal_or_error)?;
+        let not_read_only = writing_statement(sql);
+        let frame = match context.sql_with_options(sql, read_only_options()).await {
+            Ok(frame) => frame,
+            Err(error) => return Err(refusal_or_error(error, not_read_only.as_deref())),
+        };
+        if let Some(keyword) = not_read_only {
+            return Err(read_only_refusal(&keyword));
+        }
         let schema: SchemaRef = frame.schema().inner().clone();
         let mut stream = frame.execute_stream().await?;
         let mut batches = Vec::new();
@@ -82,8 +90,51 @@ pub async fn run_read_only_sql(
     })?
 }
 
-/// Turns DataFusion's statement-verification errors into a clear refusal.
-fn refusal_or_error(error: DataFusionError) -> QueryError {
+/// The first keyword of the first statement of `sql` that is not a query, an `EXPLAIN` of
+/// one, or a `SHOW`; `None` when there is none (and for text that does not parse: DataFusion's own
+/// error then says why).
+fn writing_statement(sql: &str) -> Option<String> {
+    fn read_only(statement: &SqlStatement) -> bool {
+        match statement {
+            SqlStatement::Query(_)
+            | SqlStatement::ShowTables { .. }
+            | SqlStatement::ShowColumns { .. }
+            | SqlStatement::ShowVariable { .. }
+            | SqlStatement::ExplainTable { .. } => true,
+            SqlStatement::Explain { statement, .. } => read_only(statement),
+            _ => false,
+        }
+    }
+    fn statement_read_only(statement: &DfStatement) -> bool {
+        match statement {
+            DfStatement::Statement(statement) => read_only(statement),
+            DfStatement::Explain(explain) => statement_read_only(&explain.statement),
+            _ => false,
+        }
+    }
+    let statements = DFParser::parse_sql(sql).ok()?;
+    let writing = statements
+        .iter()
+        .find(|statement| !statement_read_only(statement))?;
+    Some(
+        writing
+            .to_string()
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_uppercase(),
+    )
+}
+
+fn read_only_refusal(keyword: &str) -> QueryError {
+    QueryError::Forbidden(format!(
+        "sextant sql is read-only: only SELECT (and EXPLAIN, WITH, SHOW) queries are allowed, not {keyword}"
+    ))
+}
+
+/// Turns DataFusion's statement-verification errors, and its errors on statements that
+/// are not read-only anyway, into a clear refusal.
+fn refusal_or_error(error: DataFusionError, not_read_only: Option<&str>) -> QueryError {
     let message = error.to_string();
     let refused = [
         "DDL not supported",
@@ -95,7 +146,10 @@ fn refusal_or_error(error: DataFusionError) -> QueryError {
             "sextant sql is read-only: only SELECT (and EXPLAIN, WITH, SHOW) queries are allowed ({message})"
         ));
     }
-    QueryError::DataFusion(error)
+    match not_read_only {
+        Some(keyword) => read_only_refusal(keyword),
+        None => QueryError::DataFusion(error),
+    }
 }
 
 /// Arrow, re-exported for callers that encode results (IPC, CSV) without their own dependency.

@@ -93,7 +93,13 @@ const TRACE_COLUMNS: &[(&str, &str)] = &[
         "cache_write_tokens",
         "sum(cache_write_tokens) FILTER (WHERE span_type = 'llm')",
     ),
-    ("cost_usd", "sum(cost_usd)"),
+    // The llm spans' costs when they carry any; an agent span repeating their total is
+    // then not counted twice. Otherwise whatever spans carry one (an agent that reports its
+    // cost only on the run).
+    (
+        "cost_usd",
+        "COALESCE(sum(cost_usd) FILTER (WHERE span_type = 'llm'), sum(cost_usd))",
+    ),
     (
         "error_count",
         "count(*) FILTER (WHERE status_code = 'error')",
@@ -104,7 +110,8 @@ const TRACE_COLUMNS: &[(&str, &str)] = &[
         "array_sort(array_agg(DISTINCT COALESCE(response_model, request_model)) \
          FILTER (WHERE span_type = 'llm' AND COALESCE(response_model, request_model) IS NOT NULL))",
     ),
-    ("day", "max(day)"),
+    // The day the trace started, like `start_time`.
+    ("day", "min(day)"),
 ];
 
 /// `SELECT trace_id, <the named columns of the traces view> FROM spans GROUP BY trace_id`:
