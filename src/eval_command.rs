@@ -9,10 +9,13 @@ use clap::Subcommand;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use prost::Message;
-use sextant_evals::run::{SuiteRun, run_suite};
-use sextant_evals::suite::Suite;
+use sextant_evals::agent_replay::AgentHost;
+use sextant_evals::gateway::registry::GatewayRegistry;
+use sextant_evals::run::{SuiteRun, run_suite_with};
+use sextant_evals::suite::{ReplayMode, Suite};
 use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
+use sextant_web::api_gateway::{GatewayState, gateway_router};
 
 use crate::otlp_sender::{OtlpBody, export_with_retry};
 
@@ -69,7 +72,22 @@ async fn run(data_dir: &Path, command: EvalCommand) -> anyhow::Result<i32> {
     let project = project
         .or_else(|| suite.project.clone())
         .unwrap_or_else(|| sextant_ingest::layout::DEFAULT_PROJECT.to_string());
-    let SuiteRun { report, replays } = run_suite(&access, &data, &project, &suite).await?;
+    // An agent suite's CLIs call the model gateway: served here, on loopback, for the run.
+    let gateway = match suite.mode {
+        ReplayMode::Agent => Some(serve_gateway(trace_to.clone(), trace_key.clone()).await?),
+        _ => None,
+    };
+    let host = gateway.as_ref().map(|(host, _)| host);
+    let SuiteRun {
+        report,
+        mut replays,
+    } = run_suite_with(&access, &data, &project, &suite, host).await?;
+    if let Some((host, server)) = gateway {
+        for calls in host.take_spans() {
+            replays.resource_spans.extend(calls.resource_spans);
+        }
+        server.abort();
+    }
     if let Some(path) = json {
         std::fs::write(&path, report.to_json())?;
     }
@@ -97,6 +115,30 @@ async fn run(data_dir: &Path, command: EvalCommand) -> anyhow::Result<i32> {
         None => crate::say!("replays not traced (--trace-to URL of a Sextant server traces them)"),
     }
     Ok(report.gate.verdict.exit_code())
+}
+
+/// Serves the model gateway on an ephemeral loopback port; its call spans are collected and
+/// traced with the replays.
+async fn serve_gateway(
+    trace_to: Option<String>,
+    trace_key: Option<String>,
+) -> anyhow::Result<(AgentHost, tokio::task::JoinHandle<()>)> {
+    let registry = std::sync::Arc::new(GatewayRegistry::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot listen on loopback for the model gateway")?;
+    let address = listener.local_addr()?;
+    let router = gateway_router(GatewayState {
+        registry: registry.clone(),
+        pipeline: None,
+    });
+    let server = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the model gateway stopped");
+        }
+    });
+    let host = AgentHost::collecting(format!("http://{address}"), registry, trace_to, trace_key);
+    Ok((host, server))
 }
 
 /// Spans per export request, well under a server's body limit.

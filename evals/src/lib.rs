@@ -10,7 +10,8 @@
 //!   not, retried; [`response_cache`] keeps their answers per epoch;
 //! - [`gateway`]: the model gateway's translation, agent wire shape in and out (the
 //!   `agent` replay mode's CLIs call the candidate through it);
-//! - [`replay_step`] and [`replay_trajectory`]: the two replay modes; [`replay_trace`]
+//! - [`replay_step`], [`replay_trajectory`] and [`agent_replay`] (a real agent CLI behind
+//!   the gateway, its output read by [`agent_transcript`]): the three replay modes; [`replay_trace`]
 //!   traces every replay into Sextant (`eval.run_id`);
 //! - [`scorers`] (one turn against another), [`judge`] (the LLM judge) and [`scoring`]
 //!   (the set a suite names, the judges and ratios scored after a replay);
@@ -18,6 +19,8 @@
 //! - [`run`], [`report`], [`runs`], [`schedule`]: running a suite, its JSON, JUnit and
 //!   terminal report, stored runs, cron schedules inside `sextant serve`.
 
+pub mod agent_replay;
+pub mod agent_transcript;
 pub mod dataset_source;
 pub mod datasets;
 pub mod error;

@@ -1,5 +1,5 @@
-//! Running a suite now: load its dataset version, replay every example (step or trajectory)
-//! on both sides for each epoch, decide with the gate, store the run in the metadata store,
+//! Running a suite now: load its dataset version, replay every example (step, trajectory,
+//! or through an agent CLI behind the model gateway) on both sides for each epoch, decide with the gate, store the run in the metadata store,
 //! and trace its replays (`replay_trace.rs`) for the caller to ingest.
 
 use std::time::Instant;
@@ -11,6 +11,7 @@ use sextant_ingest::access::store::now_ms;
 use sextant_ingest::layout::DataDir;
 use sextant_query::prices::PriceTable;
 
+use crate::agent_replay::{AgentHost, AgentSide, recorded_agent_side};
 use crate::datasets::load_examples;
 use crate::error::{EvalError, Result};
 use crate::gate::{ExampleOutcome, decide};
@@ -32,22 +33,129 @@ pub struct SuiteRun {
     pub replays: ExportTraceServiceRequest,
 }
 
-/// Runs `suite` against the project's data.
+/// Runs `suite` against the project's data (step and trajectory suites).
 pub async fn run_suite(
     access: &AccessControl,
     data_dir: &DataDir,
     project_id: &str,
     suite: &Suite,
 ) -> Result<SuiteRun> {
-    if suite.mode == ReplayMode::Agent {
-        return Err(EvalError::Invalid(
-            "mode \"agent\" (a real agent CLI behind the model gateway) is not available in this build yet; use \"step\" or \"trajectory\"".into(),
-        ));
-    }
+    run_suite_with(access, data_dir, project_id, suite, None).await
+}
+
+/// Runs `suite`; an `agent` suite's CLIs reach the model gateway `agent_host` serves.
+pub async fn run_suite_with(
+    access: &AccessControl,
+    data_dir: &DataDir,
+    project_id: &str,
+    suite: &Suite,
+    agent_host: Option<&AgentHost>,
+) -> Result<SuiteRun> {
     let scoring = Scoring::new(&suite.scorers, suite.gate.pass_score)?;
     let (dataset_version, examples) = access.with_store(|store| {
         load_examples(store, project_id, &suite.dataset, suite.dataset_version)
     })?;
+    let started_at_ms = now_ms();
+    let started = Instant::now();
+    let outcomes = match suite.mode {
+        ReplayMode::Agent => {
+            let host = agent_host.ok_or_else(|| {
+                EvalError::Invalid(
+                    "mode \"agent\" runs from `sextant eval run`, which serves the model gateway its CLIs call; \
+                     scheduled agent suites are not supported yet"
+                        .into(),
+                )
+            })?;
+            agent_outcomes(host, project_id, suite, &examples, started_at_ms).await?
+        }
+        _ => model_outcomes(access, data_dir, suite, &scoring, &examples).await?,
+    };
+    finish_run(
+        access,
+        project_id,
+        suite,
+        &scoring,
+        dataset_version,
+        &outcomes,
+        started_at_ms,
+        started,
+    )
+}
+
+/// Every example replayed through the agent CLI, on the candidate and the baseline model
+/// (or against the recorded outcome).
+async fn agent_outcomes(
+    host: &AgentHost,
+    project_id: &str,
+    suite: &Suite,
+    examples: &[crate::datasets::Example],
+    started_at_ms: i64,
+) -> Result<Vec<ExampleOutcome>> {
+    let config = suite
+        .agent
+        .as_ref()
+        .ok_or_else(|| EvalError::Invalid("mode \"agent\" needs an [agent] table".into()))?;
+    if !suite.scorers.is_empty() {
+        return Err(EvalError::Invalid(
+            "an agent suite is scored by its outcome command; remove its [[scorers]]".into(),
+        ));
+    }
+    let name: String = suite
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let key = format!("{name}-{started_at_ms}");
+    let candidate = AgentSide::register(
+        host,
+        config,
+        &suite.candidate,
+        &format!("{key}-candidate"),
+        project_id,
+    )?;
+    let baseline = suite
+        .baseline
+        .as_ref()
+        .map(|model| {
+            AgentSide::register(host, config, model, &format!("{key}-baseline"), project_id)
+        })
+        .transpose()?;
+    let mut outcomes = Vec::with_capacity(examples.len());
+    for example in examples {
+        let mut candidate_epochs = Vec::new();
+        let mut baseline_epochs = Vec::new();
+        for epoch in 0..suite.epochs {
+            candidate_epochs.push(candidate.replay(example, epoch).await);
+            match &baseline {
+                Some(baseline) => baseline_epochs.push(baseline.replay(example, epoch).await),
+                None if epoch == 0 => baseline_epochs.push(recorded_agent_side(&example.recording)),
+                None => {}
+            }
+        }
+        outcomes.push(ExampleOutcome {
+            trace_id: example.trace_id.clone(),
+            critical: example.label.as_deref() == Some(CRITICAL_LABEL),
+            baseline: baseline_epochs,
+            candidate: candidate_epochs,
+        });
+    }
+    Ok(outcomes)
+}
+
+/// Every example replayed on the model sides (step or trajectory).
+async fn model_outcomes(
+    access: &AccessControl,
+    data_dir: &DataDir,
+    suite: &Suite,
+    scoring: &Scoring,
+    examples: &[crate::datasets::Example],
+) -> Result<Vec<ExampleOutcome>> {
     let prices = PriceTable::load_cached(data_dir.root())?;
     let candidate_client = ProviderClient::new(&suite.candidate)?;
     let baseline_client = suite
@@ -66,10 +174,8 @@ pub async fn run_suite(
     let candidate = side(&candidate_client);
     let baseline = baseline_client.as_ref().map(side);
 
-    let started_at_ms = now_ms();
-    let started = Instant::now();
     let mut outcomes = Vec::with_capacity(examples.len());
-    for example in &examples {
+    for example in examples {
         let recording = &example.recording;
         let mut candidate_epochs = Vec::new();
         let mut baseline_epochs = Vec::new();
@@ -107,7 +213,22 @@ pub async fn run_suite(
             candidate: candidate_epochs,
         });
     }
-    let gate = decide(&outcomes, &suite.gate);
+    Ok(outcomes)
+}
+
+/// The gate's verdict on the outcomes, the report, the run stored and its replays traced.
+#[allow(clippy::too_many_arguments)]
+fn finish_run(
+    access: &AccessControl,
+    project_id: &str,
+    suite: &Suite,
+    scoring: &Scoring,
+    dataset_version: i64,
+    outcomes: &[ExampleOutcome],
+    started_at_ms: i64,
+    started: Instant,
+) -> Result<SuiteRun> {
+    let gate = decide(outcomes, &suite.gate);
     let mut report = RunReport {
         run_id: None,
         suite: suite.name.clone(),
@@ -142,7 +263,7 @@ pub async fn run_suite(
     };
     let run_id = store_run(access, project_id, &report)?;
     report.run_id = Some(run_id);
-    let replays = traced_replays(run_id, suite, &report, &outcomes);
+    let replays = traced_replays(run_id, suite, &report, outcomes);
     Ok(SuiteRun { report, replays })
 }
 

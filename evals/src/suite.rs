@@ -39,6 +39,60 @@ pub struct Suite {
     pub scorers: Vec<ScorerConfig>,
     #[serde(default)]
     pub gate: GateConfig,
+    /// How `mode = "agent"` runs the agent CLI (required in that mode, refused otherwise).
+    pub agent: Option<AgentConfig>,
+}
+
+/// The wire family an agent CLI speaks to its model endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentApi {
+    /// Anthropic Messages (Claude Code): `ANTHROPIC_BASE_URL`, `ANTHROPIC_API_KEY`.
+    Anthropic,
+    /// OpenAI Chat Completions or Responses (Codex, opencode): `OPENAI_BASE_URL`,
+    /// `OPENAI_API_KEY`.
+    Openai,
+}
+
+/// `[agent]`: a real agent CLI run per example against the model gateway.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The command, a minijinja template run by `sh -c` in the example's workdir, with
+    /// `prompt` (the recorded task), `model`, `base_url`, `token` and `workdir`, and a
+    /// `shell` filter that quotes a value as one shell word (`{{ prompt | shell }}`); the
+    /// task is also in `$SEXTANT_PROMPT`.
+    pub command: String,
+    pub api: AgentApi,
+    /// A fixture directory (relative to the suite) copied afresh for every run.
+    pub workdir: PathBuf,
+    /// Run in the workdir after the agent: exit status 0 means the example passed.
+    pub outcome: String,
+    /// Longest an agent may run (the outcome command gets the same again).
+    #[serde(default = "default_agent_timeout")]
+    pub timeout_secs: u64,
+    /// Extra environment for the agent, over the scrubbed one.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl AgentConfig {
+    /// The program the command runs (`claude`, `codex`), for span names.
+    pub fn command_name(&self) -> String {
+        let program = self
+            .command
+            .split_whitespace()
+            .next()
+            .unwrap_or("agent")
+            .trim_matches(|c| c == '\'' || c == '"');
+        Path::new(program)
+            .file_name()
+            .map_or("agent".into(), |name| name.to_string_lossy().into_owned())
+    }
+}
+
+fn default_agent_timeout() -> u64 {
+    600
 }
 
 fn one() -> u32 {
@@ -247,6 +301,36 @@ impl Suite {
                 ))
             })?;
         }
+        match (suite.mode, &mut suite.agent) {
+            (ReplayMode::Agent, None) => {
+                return Err(EvalError::Invalid(
+                    "mode = \"agent\" needs an [agent] table (command, api, workdir, outcome)"
+                        .into(),
+                ));
+            }
+            (ReplayMode::Agent, Some(agent)) => {
+                agent.workdir = base.join(&agent.workdir);
+                if !agent.workdir.is_dir() {
+                    return Err(EvalError::Invalid(format!(
+                        "agent.workdir {} is not a directory",
+                        agent.workdir.display()
+                    )));
+                }
+                minijinja::Environment::new()
+                    .template_from_str(&agent.command)
+                    .map_err(|error| {
+                        EvalError::Invalid(format!(
+                            "agent.command is not a valid template: {error}"
+                        ))
+                    })?;
+            }
+            (_, Some(_)) => {
+                return Err(EvalError::Invalid(
+                    "[agent] is only used with mode = \"agent\"".into(),
+                ));
+            }
+            (_, None) => {}
+        }
         let gate = &suite.gate;
         if !(0.0..1.0).contains(&gate.min_effect) || !(0.0..0.5).contains(&gate.alpha) {
             return Err(EvalError::Invalid(
@@ -395,6 +479,44 @@ max_p95_latency_ratio = 1.3
             ScorerConfig::Judge { template, .. } if *template == dir.path().join("judges/factuality.txt.j2")
         ));
         assert_eq!(suite.on_divergence, DivergencePolicy::Stop);
+    }
+
+    #[test]
+    fn an_agent_suite_needs_its_agent_table_and_a_real_workdir() {
+        let dir = base_with_rules();
+        std::fs::create_dir_all(dir.path().join("repo")).expect("mkdir");
+        let agent = SUITE.replace("mode = \"step\"", "mode = \"agent\"")
+            + "\n[agent]\napi = \"anthropic\"\ncommand = \"'/opt/claude' -p {{ prompt | shell }}\"\nworkdir = \"repo\"\noutcome = \"sh test.sh\"\n";
+        let suite = Suite::parse(&agent, dir.path()).expect("valid agent suite");
+        let config = suite.agent.expect("agent table");
+        assert_eq!(
+            config.workdir,
+            dir.path().join("repo"),
+            "relative to the suite"
+        );
+        assert_eq!(config.timeout_secs, 600);
+        assert_eq!(config.command_name(), "claude");
+        for (bad, words) in [
+            (agent.replace("[agent]", "[agentx]"), "agentx"),
+            (
+                agent.replace("workdir = \"repo\"", "workdir = \"nowhere\""),
+                "agent.workdir",
+            ),
+            (
+                agent.replace("{{ prompt | shell }}", "{{ prompt "),
+                "agent.command",
+            ),
+            (
+                agent.replace("mode = \"agent\"", "mode = \"step\""),
+                "only used with mode",
+            ),
+        ] {
+            let error = Suite::parse(&bad, dir.path()).expect_err("invalid");
+            assert!(error.to_string().contains(words), "{words}: {error}");
+        }
+        let without = SUITE.replace("mode = \"step\"", "mode = \"agent\"");
+        let error = Suite::parse(&without, dir.path()).expect_err("no [agent]");
+        assert!(error.to_string().contains("[agent]"), "{error}");
     }
 
     #[test]

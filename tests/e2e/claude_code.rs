@@ -16,7 +16,7 @@ const PROMPT: &str = "run the otter check";
 
 /// The CLI: `SEXTANT_CLAUDE`, else where `.ci/run` installs it. Under `CI=true` a missing CLI
 /// fails the test instead of skipping it.
-fn claude() -> Option<PathBuf> {
+pub fn claude() -> Option<PathBuf> {
     let candidate = std::env::var_os("SEXTANT_CLAUDE")
         .map(PathBuf::from)
         .or_else(|| {

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `sextant` binary with real clients over loopback.
 
 mod access;
+mod agent_replay;
 mod agent_telemetry;
 mod bad_input;
 mod browser;
@@ -14,6 +15,7 @@ mod otel_exporter;
 mod python_sdk;
 mod requests;
 mod scripted_anthropic;
+mod scripted_fixer;
 mod scripted_models;
 mod server;
 mod tls;

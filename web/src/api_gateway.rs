@@ -8,6 +8,8 @@
 //! Codex's analytics posts) get small answers of their own.
 
 use axum::Router;
+use std::sync::Arc;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -16,14 +18,24 @@ use axum::routing::any;
 use serde_json::json;
 use sextant_evals::gateway::answer::{GatewayReply, answer_call, error_body};
 use sextant_evals::gateway::call_span::CallTags;
+use sextant_evals::gateway::registry::{GatewayRegistry, SpanSink};
 use sextant_evals::suite::Provider;
-
-use crate::state::AppState;
+use sextant_ingest::pipeline::IngestPipeline;
 
 /// Agent requests carry whole conversations.
 const GATEWAY_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
-pub fn gateway_routes() -> Router<AppState> {
+/// What the gateway's handlers share: the runs served, and the pipeline their spans go
+/// through (absent in `sextant eval run`, whose runs collect their spans instead).
+#[derive(Clone)]
+pub struct GatewayState {
+    pub registry: Arc<GatewayRegistry>,
+    pub pipeline: Option<Arc<IngestPipeline>>,
+}
+
+/// The gateway's routes, with their state: merged into the server's router, or served on
+/// their own by `sextant eval run`.
+pub fn gateway_router(state: GatewayState) -> Router {
     Router::new()
         .route(
             "/gateway/{run}/{example}/{epoch}/{shape}",
@@ -38,6 +50,7 @@ pub fn gateway_routes() -> Router<AppState> {
             any(gateway_call),
         )
         .layer(DefaultBodyLimit::max(GATEWAY_BODY_LIMIT))
+        .with_state(state)
 }
 
 fn reply(status: u16, content_type: &str, body: String) -> Response {
@@ -79,7 +92,7 @@ async fn gateway_root(Path((_, _, _, shape)): Path<(String, String, String, Stri
 }
 
 async fn gateway_call(
-    State(state): State<AppState>,
+    State(state): State<GatewayState>,
     Path((run_id, example, epoch, shape, rest)): Path<(String, String, String, String, String)>,
     method: Method,
     headers: HeaderMap,
@@ -98,7 +111,7 @@ async fn gateway_call(
     let Ok(epoch) = epoch.parse::<u32>() else {
         return json_error(404, "the gateway path's epoch is not a number");
     };
-    let run = match state.gateway.authorize(&run_id, presented_token(&headers)) {
+    let run = match state.registry.authorize(&run_id, presented_token(&headers)) {
         Ok(run) => run,
         Err(refusal) => return json_error(401, &refusal.to_string()),
     };
@@ -147,10 +160,18 @@ async fn gateway_call(
         body,
         span,
     } = answer_call(&run, shape, &tags, &body, traceparent).await;
-    if let Some(span) = span
-        && let Err(error) = state.pipeline.ingest_traces(&run.project_id, span).await
-    {
-        tracing::error!(%error, run = %run_id, "cannot record a gateway call");
+    match (span, &run.spans, &state.pipeline) {
+        (Some(span), SpanSink::Collect(spans), _) => {
+            if let Ok(mut spans) = spans.lock() {
+                spans.push(span);
+            }
+        }
+        (Some(span), SpanSink::Pipeline, Some(pipeline)) => {
+            if let Err(error) = pipeline.ingest_traces(&run.project_id, span).await {
+                tracing::error!(%error, run = %run_id, "cannot record a gateway call");
+            }
+        }
+        _ => {}
     }
     reply(status, content_type, body)
 }

@@ -64,10 +64,13 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{name}", get(assets::get_asset))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::get_metrics))
-        .merge(api_gateway::gateway_routes())
         .fallback(not_found)
-        .with_state(state);
-    otlp.merge(api)
+        .with_state(state.clone());
+    let gateway = api_gateway::gateway_router(api_gateway::GatewayState {
+        registry: state.gateway.clone(),
+        pipeline: Some(state.pipeline.clone()),
+    });
+    otlp.merge(gateway).merge(api)
 }
 
 async fn healthz() -> &'static str {

@@ -1,6 +1,7 @@
 //! One call through the gateway: read the agent's request, answer it from the run's
 //! upstream in the agent's shape, and record it as a span.
 
+use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -193,6 +194,7 @@ pub async fn answer_call(
             ),
         },
     };
+    run.calls.fetch_add(1, Ordering::Relaxed);
     let span = call_span(&CallRecord {
         tags,
         request: &request,

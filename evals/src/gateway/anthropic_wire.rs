@@ -22,12 +22,15 @@ pub fn parse_request(body: &Value) -> Result<GatewayRequest, String> {
         .iter()
         .enumerate()
     {
+        // Claude Code also sends `system` messages inside the conversation (reminders).
         let role = match message.get("role").and_then(Value::as_str) {
             Some("user") => Role::User,
             Some("assistant") => Role::Assistant,
+            Some("system") => Role::System,
             other => {
                 return Err(format!(
-                    "messages[{index}].role {other:?}: expected user or assistant"
+                    "messages[{index}].role {}: expected user, assistant or system",
+                    other.unwrap_or("(missing)")
                 ));
             }
         };
@@ -256,6 +259,14 @@ mod tests {
                 ]}
             ]
         });
+        let mut with_reminder = body.clone();
+        with_reminder["messages"].as_array_mut().unwrap().insert(
+            1,
+            json!({"role": "system", "content": "reminder: tests live in tests/"}),
+        );
+        let reminded = parse_request(&with_reminder).unwrap();
+        assert_eq!(reminded.request.messages[1].role, Role::System);
+        assert_eq!(reminded.request.messages.len(), 5);
         let parsed = parse_request(&body).unwrap();
         assert!(parsed.stream);
         assert_eq!(parsed.model, "claude-sonnet-4-5");

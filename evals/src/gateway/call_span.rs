@@ -3,7 +3,9 @@
 //!
 //! With the agent's `traceparent` the span joins the agent's own trace (the CLI's spans
 //! and the gateway's form one trace per example); without it, the trace id is derived
-//! from (run, example, epoch), so an example's calls still share one trace.
+//! from (run, example, epoch) and the span hangs under the example's root span — the trace
+//! agents are started in through their `TRACEPARENT` environment variable (Claude Code
+//! reads it), so the CLI's spans and the gateway's still form one trace per example.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
@@ -37,6 +39,69 @@ pub struct CallRecord<'a> {
     pub end_ns: u64,
     /// The agent's W3C `traceparent` header, if it sent one.
     pub traceparent: Option<&'a str>,
+}
+
+/// The trace an example's calls share when the agent sends no `traceparent`; agents that
+/// read a `TRACEPARENT` environment variable are started inside it too.
+pub fn example_trace_id(tags: &CallTags) -> Vec<u8> {
+    id(&[&tags.run_id, &tags.example, &tags.epoch.to_string()], 16)
+}
+
+/// The span id of an example run's root span (the agent run as a whole).
+pub fn example_root_span_id(tags: &CallTags) -> Vec<u8> {
+    id(
+        &[
+            &tags.run_id,
+            &tags.example,
+            &tags.epoch.to_string(),
+            "agent",
+        ],
+        8,
+    )
+}
+
+/// A W3C `traceparent` for the start of an example's run: its trace, its root span.
+pub fn example_traceparent(tags: &CallTags) -> String {
+    let hex = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
+    };
+    format!(
+        "00-{}-{}-01",
+        hex(&example_trace_id(tags)),
+        hex(&example_root_span_id(tags))
+    )
+}
+
+/// The root span of one agent run: the CLI's spans (started from [`example_traceparent`])
+/// and the gateway's calls hang under it.
+pub fn agent_run_span(
+    tags: &CallTags,
+    command: &str,
+    start_ns: u64,
+    end_ns: u64,
+    error: Option<String>,
+) -> ExportTraceServiceRequest {
+    let span = Span {
+        trace_id: example_trace_id(tags),
+        span_id: example_root_span_id(tags),
+        name: format!("invoke_agent {command}"),
+        kind: 1,
+        start_time_unix_nano: start_ns,
+        end_time_unix_nano: end_ns.max(start_ns),
+        attributes: vec![
+            text("gen_ai.operation.name", "invoke_agent"),
+            text("gen_ai.agent.name", command),
+            text("eval.run_id", tags.run_id.clone()),
+            text("eval.example", tags.example.clone()),
+            int("eval.epoch", i64::from(tags.epoch)),
+        ],
+        status: error.and_then(error_status),
+        ..Span::default()
+    };
+    export(span)
 }
 
 /// `(trace id, parent span id)` of a `00-<trace>-<span>-<flags>` header.
@@ -97,7 +162,7 @@ pub fn call_span(record: &CallRecord<'_>) -> ExportTraceServiceRequest {
     let (trace_id, parent_span_id) = record
         .traceparent
         .and_then(parse_traceparent)
-        .unwrap_or_else(|| (id(&[&tags.run_id, &tags.example, &epoch], 16), Vec::new()));
+        .unwrap_or_else(|| (example_trace_id(tags), example_root_span_id(tags)));
     let mut attributes = vec![
         text("gen_ai.operation.name", "chat"),
         text("gen_ai.provider.name", provider_name(record.request.shape)),
@@ -145,6 +210,11 @@ pub fn call_span(record: &CallRecord<'_>) -> ExportTraceServiceRequest {
         status,
         ..Span::default()
     };
+    export(span)
+}
+
+/// One span as an export request from the gateway's service.
+fn export(span: Span) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {

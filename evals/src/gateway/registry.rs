@@ -5,7 +5,10 @@
 //! a request with another token, or for a run that is not registered, is refused.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, RwLock};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use super::cassette::{Cassette, CassetteRecorder};
 use crate::providers::ProviderClient;
@@ -21,12 +24,42 @@ pub enum Upstream {
     Cassette(Cassette),
 }
 
+/// Where a run's call spans go.
+#[derive(Clone, Default)]
+pub enum SpanSink {
+    /// The serving process's pipeline, into the run's project.
+    #[default]
+    Pipeline,
+    /// Kept for the caller to export (`sextant eval run --trace-to`).
+    Collect(Arc<Mutex<Vec<ExportTraceServiceRequest>>>),
+}
+
 /// One registered run.
 pub struct GatewayRun {
     pub run_id: String,
     pub project_id: String,
     pub token: String,
     pub upstream: Upstream,
+    pub spans: SpanSink,
+    /// Model calls answered so far.
+    pub calls: AtomicUsize,
+    /// Calls the upstream could not answer (unreachable, 5xx after retries): infra, not
+    /// the model's doing.
+    pub upstream_failures: AtomicUsize,
+}
+
+impl GatewayRun {
+    pub fn new(run_id: &str, project_id: &str, token: &str, upstream: Upstream) -> GatewayRun {
+        GatewayRun {
+            run_id: run_id.to_owned(),
+            project_id: project_id.to_owned(),
+            token: token.to_owned(),
+            upstream,
+            spans: SpanSink::Pipeline,
+            calls: AtomicUsize::new(0),
+            upstream_failures: AtomicUsize::new(0),
+        }
+    }
 }
 
 /// Why a call was refused before reaching any model.

@@ -91,15 +91,15 @@ async fn an_anthropic_agent_is_answered_by_an_openai_candidate_and_recorded() {
         "scripted-model",
     ))
     .expect("client");
-    app.state.gateway.register(GatewayRun {
-        run_id: "run-1".into(),
-        project_id: "default".into(),
-        token: "run-1-token".into(),
-        upstream: Upstream::Candidate {
+    app.state.gateway.register(GatewayRun::new(
+        "run-1",
+        "default",
+        "run-1-token",
+        Upstream::Candidate {
             client,
             recorder: Some(CassetteRecorder::create(&cassette_path).expect("cassette")),
         },
-    });
+    ));
 
     let (status, body) =
         post_messages(&app, "run-1", "run-1-token", &claude_request(false, "a.rs")).await;
@@ -188,12 +188,12 @@ async fn an_anthropic_agent_is_answered_by_an_openai_candidate_and_recorded() {
     assert_eq!(rows[0]["tagged"], true, "{rows:?}");
 
     // The cassette answers the same request byte for byte, and names what differs otherwise.
-    app.state.gateway.register(GatewayRun {
-        run_id: "run-2".into(),
-        project_id: "default".into(),
-        token: "run-2-token".into(),
-        upstream: Upstream::Cassette(Cassette::load(&cassette_path).expect("load cassette")),
-    });
+    app.state.gateway.register(GatewayRun::new(
+        "run-2",
+        "default",
+        "run-2-token",
+        Upstream::Cassette(Cassette::load(&cassette_path).expect("load cassette")),
+    ));
     let (status, replayed) =
         post_messages(&app, "run-2", "run-2-token", &claude_request(false, "a.rs")).await;
     assert_eq!(status, StatusCode::OK, "{replayed}");

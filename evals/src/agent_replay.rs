@@ -1,0 +1,426 @@
+//! The `agent` replay mode: a real agent CLI (Claude Code, Codex, opencode) runs each
+//! example's recorded task in a fresh copy of a fixture directory, its model endpoint at
+//! Sextant's gateway (which forwards every call to the side's model and records it), and an
+//! outcome command (`sh test.sh`, `cargo test`, `pytest -q`) decides pass or fail.
+//!
+//! Isolation, plainly: each run gets its own copy of the workdir and its own empty HOME,
+//! and the CLI starts from a scrubbed environment (only `PATH`, `HOME`, `LANG`, the
+//! gateway's URL and token, the OTLP settings and the suite's `env`); it never sees a
+//! provider key. It is **not** a sandbox: the CLI runs as the same user on the same
+//! machine and can read or write anything that user can, and reach the network. Run agent
+//! suites on a machine (or container) you would let the agent loose on.
+//!
+//! Failures are classified: a run that made no model call, or whose calls the model's
+//! provider could not answer, is infra; one past `timeout_secs` is a timeout. Both are
+//! retried and, if they persist, void the example — never counted as the model's failure.
+//! Otherwise the outcome command's exit status is the model's result.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+use crate::agent_transcript::{Transcript, parse_transcript};
+use crate::datasets::Example;
+use crate::error::{EvalError, Result};
+use crate::gateway::call_span::{CallTags, agent_run_span, example_traceparent};
+use crate::gateway::registry::{GatewayRegistry, GatewayRun, SpanSink, Upstream};
+use crate::messages::Part;
+use crate::providers::ProviderClient;
+use crate::recording::Recording;
+use crate::replay_step::SideOutcome;
+use crate::replay_trajectory::first_user_message;
+use crate::suite::{AgentApi, AgentConfig, ModelConfig};
+
+/// Attempts per example and epoch while the failure is infra or a timeout.
+const MAX_ATTEMPTS: u32 = 3;
+/// The score name of the outcome command's verdict.
+pub const OUTCOME_SCORE: &str = "outcome";
+
+/// Where agent runs find the gateway, and where their telemetry goes.
+pub struct AgentHost {
+    /// `http://127.0.0.1:<port>`: the server serving `/gateway/…`.
+    pub gateway_url: String,
+    pub registry: Arc<GatewayRegistry>,
+    /// The OTLP/HTTP base (a Sextant server) the CLI's own telemetry is sent to, if any.
+    pub otlp_endpoint: Option<String>,
+    /// The ingest key that server wants, if any.
+    pub otlp_key: Option<String>,
+    /// Where the gateway's call spans go.
+    pub spans: SpanSink,
+}
+
+impl AgentHost {
+    /// A host whose gateway spans are kept for the caller to export.
+    pub fn collecting(
+        gateway_url: String,
+        registry: Arc<GatewayRegistry>,
+        otlp_endpoint: Option<String>,
+        otlp_key: Option<String>,
+    ) -> AgentHost {
+        AgentHost {
+            gateway_url,
+            registry,
+            otlp_endpoint,
+            otlp_key,
+            spans: SpanSink::Collect(Arc::new(Mutex::new(Vec::new()))),
+        }
+    }
+
+    /// The collected gateway spans, taken.
+    pub fn take_spans(&self) -> Vec<ExportTraceServiceRequest> {
+        match &self.spans {
+            SpanSink::Collect(spans) => spans
+                .lock()
+                .map(|mut spans| std::mem::take(&mut *spans))
+                .unwrap_or_default(),
+            SpanSink::Pipeline => Vec::new(),
+        }
+    }
+}
+
+/// One side of an agent suite (the candidate, or a baseline model), registered with the
+/// gateway for the run's lifetime.
+pub struct AgentSide<'a> {
+    host: &'a AgentHost,
+    config: &'a AgentConfig,
+    model: &'a ModelConfig,
+    run: Arc<GatewayRun>,
+}
+
+/// What one attempt found.
+struct AgentRun {
+    transcript: Transcript,
+    passed: bool,
+    duration: Duration,
+}
+
+enum AttemptFailure {
+    Infra(String),
+    Timeout,
+}
+
+impl<'a> AgentSide<'a> {
+    /// Registers the side under the gateway path segment `run_key`.
+    pub fn register(
+        host: &'a AgentHost,
+        config: &'a AgentConfig,
+        model: &'a ModelConfig,
+        run_key: &str,
+        project_id: &str,
+    ) -> Result<AgentSide<'a>> {
+        let token = sextant_ingest::access::keys::random_token().map_err(|error| {
+            EvalError::Invalid(format!("no randomness for a gateway token: {error}"))
+        })?;
+        let upstream = Upstream::Candidate {
+            client: ProviderClient::new(model)?,
+            recorder: None,
+        };
+        let mut run = GatewayRun::new(run_key, project_id, &token, upstream);
+        run.spans = host.spans.clone();
+        let run = host.registry.register(run);
+        Ok(AgentSide {
+            host,
+            config,
+            model,
+            run,
+        })
+    }
+
+    /// Runs the agent on one example, retrying infra failures and timeouts.
+    pub async fn replay(&self, example: &Example, epoch: u32) -> SideOutcome {
+        let mut last_failure = String::new();
+        for _ in 0..MAX_ATTEMPTS {
+            match self.attempt(example, epoch).await {
+                Ok(run) => {
+                    return agent_outcome(Some(run.transcript), run.passed, run.duration, None);
+                }
+                Err(AttemptFailure::Infra(message)) => last_failure = format!("infra: {message}"),
+                Err(AttemptFailure::Timeout) => {
+                    last_failure =
+                        format!("timeout: the agent ran past {} s", self.config.timeout_secs)
+                }
+            }
+        }
+        agent_outcome(
+            None,
+            false,
+            Duration::ZERO,
+            Some(format!("{last_failure} ({MAX_ATTEMPTS} attempts)")),
+        )
+    }
+
+    fn base_url(&self, example: &str, epoch: u32) -> String {
+        let family = match self.config.api {
+            AgentApi::Anthropic => "anthropic",
+            AgentApi::Openai => "openai",
+        };
+        format!(
+            "{}/gateway/{}/{example}/{epoch}/{family}",
+            self.host.gateway_url, self.run.run_id
+        )
+    }
+
+    async fn attempt(
+        &self,
+        example: &Example,
+        epoch: u32,
+    ) -> std::result::Result<AgentRun, AttemptFailure> {
+        let infra = |what: &str, error: &dyn std::fmt::Display| {
+            AttemptFailure::Infra(format!("{what}: {error}"))
+        };
+        let scratch = tempfile::tempdir().map_err(|error| infra("scratch dir", &error))?;
+        let workdir = scratch.path().join("work");
+        let home = scratch.path().join("home");
+        copy_dir(&self.config.workdir, &workdir)
+            .map_err(|error| infra("copying the workdir", &error))?;
+        std::fs::create_dir_all(&home).map_err(|error| infra("creating HOME", &error))?;
+        let base_url = self.base_url(&example.trace_id, epoch);
+        let prompt = task_text(&example.recording);
+        let mut templates = minijinja::Environment::new();
+        templates.add_filter("shell", shell_quote);
+        let command = templates
+            .render_str(
+                &self.config.command,
+                minijinja::context! {
+                    prompt => prompt.clone(),
+                    model => self.model.model,
+                    base_url => base_url,
+                    token => self.run.token,
+                    workdir => workdir.display().to_string(),
+                },
+            )
+            .map_err(|error| infra("agent.command", &error))?;
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+        env.insert("HOME".into(), home.display().to_string());
+        env.insert("LANG".into(), "C.UTF-8".into());
+        env.insert("SEXTANT_PROMPT".into(), prompt.clone());
+        let tags = CallTags {
+            run_id: self.run.run_id.clone(),
+            example: example.trace_id.clone(),
+            epoch,
+        };
+        env.insert("TRACEPARENT".into(), example_traceparent(&tags));
+        env.insert("SEXTANT_GATEWAY_URL".into(), base_url.clone());
+        env.insert("SEXTANT_GATEWAY_TOKEN".into(), self.run.token.clone());
+        match self.config.api {
+            AgentApi::Anthropic => {
+                env.insert("ANTHROPIC_BASE_URL".into(), base_url.clone());
+                env.insert("ANTHROPIC_API_KEY".into(), self.run.token.clone());
+            }
+            AgentApi::Openai => {
+                env.insert("OPENAI_BASE_URL".into(), format!("{base_url}/v1"));
+                env.insert("OPENAI_API_KEY".into(), self.run.token.clone());
+            }
+        }
+        if let Some(endpoint) = &self.host.otlp_endpoint {
+            env.insert("CLAUDE_CODE_ENABLE_TELEMETRY".into(), "1".into());
+            env.insert("OTEL_TRACES_EXPORTER".into(), "otlp".into());
+            env.insert("OTEL_LOGS_EXPORTER".into(), "otlp".into());
+            env.insert("OTEL_METRICS_EXPORTER".into(), "otlp".into());
+            env.insert("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/json".into());
+            env.insert("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.clone());
+            env.insert(
+                "OTEL_RESOURCE_ATTRIBUTES".into(),
+                format!(
+                    "eval.run_id={},eval.example={},eval.epoch={epoch}",
+                    self.run.run_id, example.trace_id
+                ),
+            );
+            if let Some(key) = &self.host.otlp_key {
+                env.insert(
+                    "OTEL_EXPORTER_OTLP_HEADERS".into(),
+                    format!("Authorization=Bearer {key}"),
+                );
+            }
+        }
+        env.extend(self.config.env.clone());
+
+        let timeout = Duration::from_secs(self.config.timeout_secs);
+        let start_ns = now_ns();
+        let calls_before = self.run.calls.load(Ordering::Relaxed);
+        let failures_before = self.run.upstream_failures.load(Ordering::Relaxed);
+        let started = Instant::now();
+        let output = run_shell(&command, &workdir, &env, timeout)
+            .await
+            .map_err(|error| infra("starting the agent", &error))?
+            .ok_or(AttemptFailure::Timeout)?;
+        let duration = started.elapsed();
+        let calls = self.run.calls.load(Ordering::Relaxed) - calls_before;
+        let upstream_failures =
+            self.run.upstream_failures.load(Ordering::Relaxed) - failures_before;
+        if calls == 0 {
+            return Err(AttemptFailure::Infra(format!(
+                "the agent made no model call ({}): {} {}",
+                output.status,
+                tail(&output.stderr),
+                tail(&output.stdout)
+            )));
+        }
+        if upstream_failures > 0 {
+            return Err(AttemptFailure::Infra(format!(
+                "{upstream_failures} of the agent's model calls could not be answered by {}",
+                self.model.model
+            )));
+        }
+        let transcript = parse_transcript(&String::from_utf8_lossy(&output.stdout));
+        let outcome = run_shell(&self.config.outcome, &workdir, &env, timeout)
+            .await
+            .map_err(|error| infra("starting the outcome command", &error))?
+            .ok_or(AttemptFailure::Timeout)?;
+        let passed = outcome.status.success();
+        let failure = (!passed).then(|| format!("the outcome command failed ({})", outcome.status));
+        self.record_span(agent_run_span(
+            &tags,
+            &self.config.command_name(),
+            start_ns,
+            now_ns(),
+            failure,
+        ));
+        Ok(AgentRun {
+            transcript,
+            passed,
+            duration,
+        })
+    }
+}
+
+impl AgentSide<'_> {
+    fn record_span(&self, span: ExportTraceServiceRequest) {
+        if let SpanSink::Collect(spans) = &self.host.spans
+            && let Ok(mut spans) = spans.lock()
+        {
+            spans.push(span);
+        }
+    }
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64)
+}
+
+impl Drop for AgentSide<'_> {
+    fn drop(&mut self) {
+        self.host.registry.remove(&self.run.run_id);
+    }
+}
+
+/// An agent side's result as the gate reads it: the outcome command's verdict as the
+/// score, the transcript's calls and answer as the run.
+fn agent_outcome(
+    transcript: Option<Transcript>,
+    passed: bool,
+    duration: Duration,
+    void: Option<String>,
+) -> SideOutcome {
+    let score = if passed { 1.0 } else { 0.0 };
+    SideOutcome {
+        steps: Vec::new(),
+        scores: BTreeMap::from([(OUTCOME_SCORE.to_owned(), score)]),
+        score,
+        passed,
+        void,
+        cost_usd: transcript
+            .as_ref()
+            .and_then(|transcript| transcript.cost_usd),
+        latencies_ms: if duration.is_zero() {
+            Vec::new()
+        } else {
+            vec![duration.as_secs_f64() * 1000.0]
+        },
+        trajectory: transcript.map(|transcript| transcript.run),
+    }
+}
+
+/// The recording as the baseline of an agent suite: passed when the recorded run did not fail.
+pub fn recorded_agent_side(recording: &Recording) -> SideOutcome {
+    agent_outcome(None, !recording.outcome.failed, Duration::ZERO, None)
+}
+
+/// The task an agent is given: the recorded run's first user message, as text.
+pub fn task_text(recording: &Recording) -> String {
+    first_user_message(recording)
+        .iter()
+        .flat_map(|message| &message.parts)
+        .filter_map(|part| match part {
+            Part::Text(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs `sh -c command` in `dir` with exactly `env`; `None` past `timeout` (killed).
+async fn run_shell(
+    command: &str,
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> std::io::Result<Option<std::process::Output>> {
+    let child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(output) => output.map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// `text` as one single-quoted shell word (the `shell` filter of `agent.command`).
+fn shell_quote(text: String) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// The last lines of a stream, for a failure message.
+fn tail(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(5)..].join(" | ")
+}
+
+/// Copies a directory tree (files and folders; symlinks copied as the files they point to).
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target: PathBuf = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_quoted_as_one_shell_word() {
+        assert_eq!(shell_quote("fix it".into()), "'fix it'");
+        assert_eq!(shell_quote("it's $HOME".into()), "'it'\\''s $HOME'");
+    }
+
+    #[test]
+    fn a_missing_fixture_is_an_infra_failure_not_a_panic() {
+        let missing = Path::new("/nonexistent/sextant-fixture");
+        assert!(copy_dir(missing, &std::env::temp_dir().join("sextant-copy-test")).is_err());
+    }
+}

@@ -1,0 +1,317 @@
+//! The `agent` replay mode with the real Claude Code CLI: a recorded task ("make test.sh
+//! pass") replayed in a fresh copy of `fixtures/agent-repo`, Claude Code's model endpoint at
+//! the gateway `sextant eval run` serves, the gateway answering through an OpenAI Chat
+//! candidate (a scripted model on loopback), `sh test.sh` deciding the outcome. A candidate
+//! that makes the fix passes the gate (exit 0); a degraded one regresses the critical
+//! example (exit 1). The gateway's calls and Claude Code's own telemetry land in Sextant,
+//! tagged with the run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::claude_code::claude;
+use crate::scripted_fixer::{Fixer, ScriptedFixer};
+use crate::server::{Server, sextant};
+
+const TASK: &str = "The add function in calc.sh subtracts. Fix it so that `sh test.sh` passes.";
+const TRACE_ID: &str = "a9e0a9e0a9e0a9e0a9e0a9e0a9e0a9e0";
+
+/// One recorded run of the task: a chat span whose user message is the task.
+fn recorded_task() -> Value {
+    let messages = json!([{"role": "user", "parts": [{"type": "text", "content": TASK}]}]);
+    let attribute = |key: &str, value: &str| json!({"key": key, "value": {"stringValue": value}});
+    json!({"resourceSpans": [{"resource": {"attributes": [attribute("service.name", "fixer-agent")]},
+        "scopeSpans": [{"spans": [{
+            "traceId": TRACE_ID, "spanId": "a9e0a9e0a9e0a9e1", "name": "chat gpt-5", "kind": 3,
+            "startTimeUnixNano": "1763800000000000000", "endTimeUnixNano": "1763800001000000000",
+            "attributes": [
+                attribute("gen_ai.operation.name", "chat"),
+                attribute("gen_ai.request.model", "gpt-5"),
+                attribute("gen_ai.input.messages", &messages.to_string())]}]}]}]})
+}
+
+/// The Claude Code command of a suite.
+fn claude_command(claude: &Path) -> String {
+    format!(
+        r#"'{}' -p "$SEXTANT_PROMPT" --output-format stream-json --verbose --allowedTools Bash --max-turns 6"#,
+        claude.display()
+    )
+}
+
+/// The Codex command of a suite: its provider pointed at the gateway by `-c` overrides.
+fn codex_command(codex: &Path) -> String {
+    format!(
+        r#"'{}' exec --json --skip-git-repo-check -s danger-full-access -c approval_policy=never -c model=scripted-fixer -c model_provider=sextant -c 'model_providers.sextant={{ name = "sextant", base_url = "{{{{ base_url }}}}/v1", wire_api = "responses", env_key = "OPENAI_API_KEY" }}' "$SEXTANT_PROMPT""#,
+        codex.display()
+    )
+}
+
+/// An agent suite over `fixtures/agent-repo` with both sides scripted fixers.
+fn write_suite(
+    dir: &Path,
+    name: &str,
+    api: &str,
+    command: &str,
+    candidate: &str,
+    baseline: &str,
+) -> std::path::PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/fixtures/agent-repo");
+    let suite = format!(
+        r#"name = "{name}"
+dataset = "fix-task"
+mode = "agent"
+
+[candidate]
+provider = "openai-chat"
+base_url = "{candidate}"
+model = "scripted-fixer"
+
+[baseline]
+provider = "openai-chat"
+base_url = "{baseline}"
+model = "scripted-fixer"
+
+[agent]
+api = "{api}"
+command = '''{command}'''
+workdir = "{repo}"
+outcome = "sh test.sh"
+timeout_secs = 120
+env = {{ DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1", CLAUDE_CODE_ENHANCED_TELEMETRY_BETA = "1" }}
+"#,
+        repo = repo.display(),
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, suite).expect("write suite");
+    path
+}
+
+fn eval_run(suite: &Path, data_dir: &Path, server: &Server) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(["eval", "run"])
+        .arg(suite)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--trace-to", &server.base_url])
+        .env("SEXTANT_LOG", "warn")
+        .output()
+        .expect("run sextant eval");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+/// A running server whose data dir holds the recorded task and the dataset `fix-task` of
+/// it, labelled critical.
+fn recorded_task_dataset(dir: &Path) -> (Server, std::path::PathBuf) {
+    let data_dir = dir.join("data");
+    let server = Server::start(&data_dir, "");
+    let response = server
+        .client()
+        .post(server.url("/v1/traces"))
+        .json(&recorded_task())
+        .send()
+        .expect("export");
+    assert!(response.status().is_success());
+    let recorded = server.wait_for_count(
+        &format!("SELECT count(*) AS n FROM traces WHERE trace_id = '{TRACE_ID}'"),
+        1,
+    );
+    assert_eq!(recorded, 1);
+    let created = sextant(
+        &[
+            "dataset", "create", "fix-task", "--traces", TRACE_ID, "--label", "critical",
+        ],
+        &data_dir,
+    );
+    assert!(created.contains("1 examples added"), "{created}");
+
+    (server, data_dir)
+}
+
+#[test]
+fn claude_code_replays_a_task_through_the_gateway_and_the_outcome_gates_the_candidate() {
+    let Some(claude) = claude() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, data_dir) = recorded_task_dataset(dir.path());
+    let baseline = ScriptedFixer::start(Fixer::Fixes);
+    let same = ScriptedFixer::start(Fixer::Fixes);
+    let degraded = ScriptedFixer::start(Fixer::Degraded);
+
+    let suite = write_suite(
+        dir.path(),
+        "agent-same",
+        "anthropic",
+        &claude_command(&claude),
+        &same.base_url,
+        &baseline.base_url,
+    );
+    let (code, output) = eval_run(&suite, &data_dir, &server);
+    assert_eq!(code, 0, "a candidate that makes the fix passes: {output}");
+    // The candidate got Claude Code's conversation translated into its shape, and its fix
+    // went back as a Bash tool use that Claude Code ran.
+    let requests = same.requests();
+    assert!(requests.len() >= 2, "{} model calls", requests.len());
+    let (_, first) = &requests[0];
+    assert_eq!(first["model"], "scripted-fixer");
+    assert!(
+        first["messages"].to_string().contains("calc.sh subtracts"),
+        "{first}"
+    );
+    assert!(first["tools"].to_string().contains("\"Bash\""));
+    let answered = requests.iter().any(|(_, request)| {
+        request["messages"]
+            .as_array()
+            .is_some_and(|messages| messages.iter().any(|m| m["role"] == "tool"))
+    });
+    assert!(answered, "the tool result came back to the candidate");
+
+    let suite = write_suite(
+        dir.path(),
+        "agent-degraded",
+        "anthropic",
+        &claude_command(&claude),
+        &degraded.base_url,
+        &baseline.base_url,
+    );
+    let (code, output) = eval_run(&suite, &data_dir, &server);
+    assert_eq!(
+        code, 1,
+        "a candidate that does not fix it regresses the critical example: {output}"
+    );
+    assert!(output.contains("critical example"), "{output}");
+    assert!(degraded.requests().len() >= 2);
+
+    // Every call through the gateway is an llm span tagged with its run, and Claude Code's
+    // own telemetry of the runs arrived too.
+    let calls = server.wait_for_count(
+        "SELECT count(*) AS n FROM spans WHERE service_name = 'sextant-gateway' \
+         AND attributes LIKE '%agent-degraded-%-candidate%'",
+        2,
+    );
+    assert!(
+        calls >= 2,
+        "{calls} gateway spans of the degraded candidate"
+    );
+    let events = server.wait_for_count(
+        "SELECT count(*) AS n FROM logs WHERE service_name = 'claude-code' \
+         AND resource_attributes LIKE '%agent-same-%'",
+        1,
+    );
+    assert!(events >= 1, "Claude Code's own events of the run arrived");
+    // One trace per example run (two suites × candidate and baseline): Claude Code's spans
+    // (started in it through TRACEPARENT) and the gateway's calls under one root.
+    let shared = server.wait_for_count(
+        "SELECT count(DISTINCT g.trace_id) AS n FROM spans g JOIN spans c ON g.trace_id = c.trace_id \
+         WHERE g.service_name = 'sextant-gateway' AND g.span_type = 'llm' AND c.service_name = 'claude-code'",
+        4,
+    );
+    assert_eq!(
+        shared, 4,
+        "each run's gateway calls and Claude Code spans share a trace"
+    );
+    let roots = server.sql(
+        "SELECT name, status_code FROM spans WHERE service_name = 'sextant-gateway' \
+         AND parent_span_id IS NULL ORDER BY status_code",
+    );
+    assert_eq!(roots.len(), 4, "{roots:?}");
+    assert_eq!(roots[0]["name"], "invoke_agent claude");
+    let failed: Vec<_> = roots
+        .iter()
+        .filter(|root| root["status_code"] == "error")
+        .collect();
+    assert_eq!(
+        failed.len(),
+        1,
+        "only the degraded candidate's run failed: {roots:?}"
+    );
+}
+
+/// Codex: `SEXTANT_CODEX`, else where `.ci/run` installs it. Under `CI=true` a missing CLI
+/// fails the test instead of skipping it.
+fn codex() -> Option<PathBuf> {
+    let candidate = std::env::var_os("SEXTANT_CODEX")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| {
+                PathBuf::from(home).join(".cache/sextant/codex/node_modules/.bin/codex")
+            })
+        })?;
+    if candidate.exists() {
+        return Some(candidate);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "no Codex CLI at {}: run .ci/run (it installs it) or set SEXTANT_CODEX",
+        candidate.display()
+    );
+    eprintln!("skipping: no Codex CLI at {} (not CI)", candidate.display());
+    None
+}
+
+/// The same task through the real Codex CLI, which speaks only OpenAI Responses: its
+/// `exec_command` calls reach the Chat candidate translated, the fix passes, the degraded
+/// candidate regresses.
+#[test]
+fn codex_replays_a_task_through_the_gateway_in_the_responses_shape() {
+    let Some(codex) = codex() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, data_dir) = recorded_task_dataset(dir.path());
+    let baseline = ScriptedFixer::start(Fixer::Fixes);
+    let same = ScriptedFixer::start(Fixer::Fixes);
+    let degraded = ScriptedFixer::start(Fixer::Degraded);
+    let command = codex_command(&codex);
+
+    let suite = write_suite(
+        dir.path(),
+        "codex-same",
+        "openai",
+        &command,
+        &same.base_url,
+        &baseline.base_url,
+    );
+    let (code, output) = eval_run(&suite, &data_dir, &server);
+    assert_eq!(code, 0, "a candidate that makes the fix passes: {output}");
+    let requests = same.requests();
+    assert!(requests.len() >= 2, "{} model calls", requests.len());
+    assert!(
+        requests[0].1["tools"]
+            .to_string()
+            .contains("\"exec_command\"")
+    );
+    let answered = requests.iter().any(|(_, request)| {
+        request["messages"]
+            .as_array()
+            .is_some_and(|messages| messages.iter().any(|m| m["role"] == "tool"))
+    });
+    assert!(answered, "the command's output came back to the candidate");
+
+    let suite = write_suite(
+        dir.path(),
+        "codex-degraded",
+        "openai",
+        &command,
+        &degraded.base_url,
+        &baseline.base_url,
+    );
+    let (code, output) = eval_run(&suite, &data_dir, &server);
+    assert_eq!(
+        code, 1,
+        "a candidate that does not fix it regresses: {output}"
+    );
+
+    let calls = server.wait_for_count(
+        "SELECT count(*) AS n FROM spans WHERE service_name = 'sextant-gateway' AND span_type = 'llm' \
+         AND attributes LIKE '%codex-degraded-%-candidate%'",
+        2,
+    );
+    assert!(
+        calls >= 2,
+        "{calls} gateway spans of the degraded candidate"
+    );
+}
