@@ -97,6 +97,18 @@ struct AgentRun {
     transcript: Transcript,
     passed: bool,
     duration: Duration,
+    files_changed: Vec<String>,
+}
+
+/// What an agent run did, for the report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AgentRunFacts {
+    /// Model turns, by the CLI's own count.
+    pub turns: usize,
+    pub tool_calls: usize,
+    /// Files of the workdir the run added, changed or removed, sorted.
+    pub files_changed: Vec<String>,
+    pub duration_ms: f64,
 }
 
 enum AttemptFailure {
@@ -137,7 +149,16 @@ impl<'a> AgentSide<'a> {
         for _ in 0..MAX_ATTEMPTS {
             match self.attempt(example, epoch).await {
                 Ok(run) => {
-                    return agent_outcome(Some(run.transcript), run.passed, run.duration, None);
+                    let facts = AgentRunFacts {
+                        turns: run.transcript.turns,
+                        tool_calls: run.transcript.run.tool_calls.len(),
+                        files_changed: run.files_changed,
+                        duration_ms: run.duration.as_secs_f64() * 1000.0,
+                    };
+                    let mut outcome =
+                        agent_outcome(Some(run.transcript), run.passed, run.duration, None);
+                    outcome.agent = Some(facts);
+                    return outcome;
                 }
                 Err(AttemptFailure::Infra(message)) => last_failure = format!("infra: {message}"),
                 Err(AttemptFailure::Timeout) => {
@@ -179,6 +200,7 @@ impl<'a> AgentSide<'a> {
         copy_dir(&self.config.workdir, &workdir)
             .map_err(|error| infra("copying the workdir", &error))?;
         std::fs::create_dir_all(&home).map_err(|error| infra("creating HOME", &error))?;
+        let before = snapshot(&workdir).map_err(|error| infra("reading the workdir", &error))?;
         let base_url = self.base_url(&example.trace_id, epoch);
         let prompt = task_text(&example.recording);
         let mut templates = minijinja::Environment::new();
@@ -274,6 +296,8 @@ impl<'a> AgentSide<'a> {
             .map_err(|error| infra("starting the outcome command", &error))?
             .ok_or(AttemptFailure::Timeout)?;
         let passed = outcome.status.success();
+        let after = snapshot(&workdir).map_err(|error| infra("reading the workdir", &error))?;
+        let files_changed = changed_files(&before, &after);
         let failure = (!passed).then(|| format!("the outcome command failed ({})", outcome.status));
         self.record_span(agent_run_span(
             &tags,
@@ -286,6 +310,7 @@ impl<'a> AgentSide<'a> {
             transcript,
             passed,
             duration,
+            files_changed,
         })
     }
 }
@@ -336,6 +361,7 @@ fn agent_outcome(
             vec![duration.as_secs_f64() * 1000.0]
         },
         trajectory: transcript.map(|transcript| transcript.run),
+        agent: None,
     }
 }
 
@@ -393,6 +419,49 @@ fn tail(bytes: &[u8]) -> String {
     lines[lines.len().saturating_sub(5)..].join(" | ")
 }
 
+/// Every file under `root` (relative path → content hash), `.git` left out.
+fn snapshot(root: &Path) -> std::io::Result<BTreeMap<String, blake3::Hash>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.file_name().is_some_and(|name| name == ".git") {
+                continue;
+            }
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(relative) = path.strip_prefix(root) {
+                files.insert(
+                    relative.display().to_string(),
+                    blake3::hash(&std::fs::read(&path)?),
+                );
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// Paths added, changed or removed between two snapshots, sorted.
+fn changed_files(
+    before: &BTreeMap<String, blake3::Hash>,
+    after: &BTreeMap<String, blake3::Hash>,
+) -> Vec<String> {
+    let mut changed: Vec<String> = after
+        .iter()
+        .filter(|(path, hash)| before.get(*path) != Some(hash))
+        .map(|(path, _)| path.clone())
+        .chain(
+            before
+                .keys()
+                .filter(|path| !after.contains_key(*path))
+                .cloned(),
+        )
+        .collect();
+    changed.sort();
+    changed
+}
+
 /// Copies a directory tree (files and folders; symlinks copied as the files they point to).
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
@@ -416,6 +485,24 @@ mod tests {
     fn values_are_quoted_as_one_shell_word() {
         assert_eq!(shell_quote("fix it".into()), "'fix it'");
         assert_eq!(shell_quote("it's $HOME".into()), "'it'\\''s $HOME'");
+    }
+
+    #[test]
+    fn changed_files_are_added_modified_and_removed_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("calc.sh"), "a - b").unwrap();
+        std::fs::write(dir.path().join("keep.txt"), "same").unwrap();
+        std::fs::write(dir.path().join("gone.txt"), "bye").unwrap();
+        let before = snapshot(dir.path()).unwrap();
+        std::fs::write(dir.path().join("calc.sh"), "a + b").unwrap();
+        std::fs::remove_file(dir.path().join("gone.txt")).unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/new.rs"), "fn main() {}").unwrap();
+        let after = snapshot(dir.path()).unwrap();
+        assert_eq!(
+            changed_files(&before, &after),
+            ["calc.sh", "gone.txt", "src/new.rs"]
+        );
     }
 
     #[test]

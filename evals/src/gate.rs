@@ -294,6 +294,7 @@ mod tests {
             latencies_ms: vec![100.0],
             scores: Default::default(),
             trajectory: None,
+            agent: None,
         }
     }
 

@@ -49,6 +49,9 @@ pub struct SideOutcome {
     /// In trajectory replay, the whole run as one turn: every tool call, the final answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trajectory: Option<Turn>,
+    /// In agent replay, what the CLI's run did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<crate::agent_replay::AgentRunFacts>,
 }
 
 impl SideOutcome {
@@ -72,6 +75,7 @@ impl SideOutcome {
             void: None,
             cost_usd,
             trajectory: None,
+            agent: None,
         };
         outcome.scores = outcome.step_means();
         outcome.settle(pass_score);
@@ -103,6 +107,7 @@ impl SideOutcome {
             latencies_ms: Vec::new(),
             scores: BTreeMap::new(),
             trajectory: None,
+            agent: None,
         }
     }
 }

@@ -44,6 +44,11 @@ pub struct ExampleReport {
     pub void: Option<String>,
     /// The candidate's steps of the first epoch, recorded against replayed turns.
     pub candidate_steps: Vec<crate::replay_step::StepResult>,
+    /// In agent replay, what the CLI did in each epoch (turns, tool calls, files changed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidate_agent_runs: Vec<crate::agent_replay::AgentRunFacts>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub baseline_agent_runs: Vec<crate::agent_replay::AgentRunFacts>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -114,6 +119,14 @@ impl ExampleReport {
                 .first()
                 .map(|side| side.steps.clone())
                 .unwrap_or_default(),
+            candidate_agent_runs: candidate
+                .iter()
+                .filter_map(|side| side.agent.clone())
+                .collect(),
+            baseline_agent_runs: baseline
+                .iter()
+                .filter_map(|side| side.agent.clone())
+                .collect(),
         }
     }
 }
@@ -291,6 +304,8 @@ mod tests {
             candidate_scores: [("action_match".to_string(), 0.5)].into_iter().collect(),
             void: None,
             candidate_steps: Vec::new(),
+            candidate_agent_runs: Vec::new(),
+            baseline_agent_runs: Vec::new(),
         };
         let report = RunReport {
             run_id: None,

@@ -92,6 +92,8 @@ fn eval_run(suite: &Path, data_dir: &Path, server: &Server) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_sextant"))
         .args(["eval", "run"])
         .arg(suite)
+        .arg("--json")
+        .arg(suite.with_extension("json"))
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--trace-to", &server.base_url])
@@ -170,6 +172,27 @@ fn claude_code_replays_a_task_through_the_gateway_and_the_outcome_gates_the_cand
             .is_some_and(|messages| messages.iter().any(|m| m["role"] == "tool"))
     });
     assert!(answered, "the tool result came back to the candidate");
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("agent-same.json")).expect("report"),
+    )
+    .expect("report json");
+    assert!(
+        report
+            .to_string()
+            .contains("\"files_changed\":[\"calc.sh\"]"),
+        "the fix changed calc.sh: {report}"
+    );
+    let run_id = report["run_id"].as_i64().expect("run id");
+    let page = server
+        .client()
+        .get(server.url(&format!("/evals/{run_id}")))
+        .send()
+        .and_then(|response| response.text())
+        .expect("eval run page");
+    assert!(
+        page.contains("files changed: <code>calc.sh</code>"),
+        "{page}"
+    );
 
     let suite = write_suite(
         dir.path(),
