@@ -197,8 +197,7 @@ impl<'a> AgentSide<'a> {
         let scratch = tempfile::tempdir().map_err(|error| infra("scratch dir", &error))?;
         let workdir = scratch.path().join("work");
         let home = scratch.path().join("home");
-        copy_dir(&self.config.workdir, &workdir)
-            .map_err(|error| infra("copying the workdir", &error))?;
+        prepare_workdir(self.config.workdir.as_deref(), &example.recording, &workdir).await?;
         std::fs::create_dir_all(&home).map_err(|error| infra("creating HOME", &error))?;
         let before = snapshot(&workdir).map_err(|error| infra("reading the workdir", &error))?;
         let base_url = self.base_url(&example.trace_id, epoch);
@@ -460,6 +459,61 @@ fn changed_files(
         .collect();
     changed.sort();
     changed
+}
+
+/// Fills `workdir` for one run: a copy of the suite's fixture directory, else a clone of
+/// the recorded repository at the recorded commit.
+async fn prepare_workdir(
+    fixture: Option<&Path>,
+    recording: &Recording,
+    workdir: &Path,
+) -> std::result::Result<(), AttemptFailure> {
+    if let Some(fixture) = fixture {
+        return copy_dir(fixture, workdir)
+            .map_err(|error| AttemptFailure::Infra(format!("copying the workdir: {error}")));
+    }
+    let Some(repository) = &recording.repository else {
+        return Err(AttemptFailure::Infra(
+            "no workdir: set agent.workdir, or record vcs.repository.url.full (and vcs.ref.head.revision) with the runs".into(),
+        ));
+    };
+    let git = |args: Vec<String>| async move {
+        let output = tokio::process::Command::new("git")
+            .args(&args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|error| AttemptFailure::Infra(format!("running git: {error}")))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(AttemptFailure::Infra(format!(
+                "git {}: {}",
+                args.first().map(String::as_str).unwrap_or_default(),
+                tail(&output.stderr)
+            )))
+        }
+    };
+    let target = workdir.display().to_string();
+    git(vec![
+        "clone".into(),
+        "--quiet".into(),
+        repository.url.clone(),
+        target.clone(),
+    ])
+    .await?;
+    if let Some(revision) = &repository.revision {
+        git(vec![
+            "-C".into(),
+            target,
+            "checkout".into(),
+            "--quiet".into(),
+            revision.clone(),
+        ])
+        .await?;
+    }
+    Ok(())
 }
 
 /// Copies a directory tree (files and folders; symlinks copied as the files they point to).

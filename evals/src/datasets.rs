@@ -252,6 +252,7 @@ mod tests {
             },
             llm_calls: Vec::new(),
             tool_calls: Vec::new(),
+            repository: None,
         }
     }
 

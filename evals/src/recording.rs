@@ -21,6 +21,47 @@ pub struct Recording {
     pub outcome: Outcome,
     pub llm_calls: Vec<LlmCall>,
     pub tool_calls: Vec<ToolCall>,
+    /// The repository (and commit) the run worked in, when its telemetry said
+    /// (`vcs.repository.url.full` and `vcs.ref.head.revision`, or their aliases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<RecordedRepository>,
+}
+
+/// Where a recorded run's code came from: agent replay clones it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRepository {
+    pub url: String,
+    pub revision: Option<String>,
+}
+
+/// Attribute keys of the repository URL, most standard first.
+const REPOSITORY_URL_KEYS: &[&str] = &[
+    "vcs.repository.url.full",
+    "vcs.repository.url",
+    "git.repository_url",
+    "repository.url",
+];
+/// Attribute keys of the commit.
+const REVISION_KEYS: &[&str] = &[
+    "vcs.ref.head.revision",
+    "vcs.repository.ref.revision",
+    "git.commit.sha",
+    "git.commit",
+];
+
+/// The first of `keys` any span carries, in its attributes or its resource's.
+fn first_attribute(spans: &[Map<String, Value>], keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|key| {
+        spans.iter().find_map(|span| {
+            ["attributes", "resource_attributes"]
+                .iter()
+                .find_map(|column| {
+                    let attributes: Map<String, Value> =
+                        serde_json::from_str(span.get(*column)?.as_str()?).ok()?;
+                    attributes.get(*key)?.as_str().map(str::to_string)
+                })
+        })
+    })
 }
 
 /// How the recorded run ended.
@@ -156,6 +197,10 @@ impl Recording {
             },
             llm_calls,
             tool_calls,
+            repository: first_attribute(spans, REPOSITORY_URL_KEYS).map(|url| RecordedRepository {
+                url,
+                revision: first_attribute(spans, REVISION_KEYS),
+            }),
         }
     }
 }

@@ -288,6 +288,7 @@ mod tests {
                 })
                 .collect(),
             tool_calls: Vec::new(),
+            repository: None,
         }
     }
 

@@ -64,8 +64,10 @@ pub struct AgentConfig {
     /// task is also in `$SEXTANT_PROMPT`.
     pub command: String,
     pub api: AgentApi,
-    /// A fixture directory (relative to the suite) copied afresh for every run.
-    pub workdir: PathBuf,
+    /// A fixture directory (relative to the suite) copied afresh for every run; without it,
+    /// each run clones the repository its recording names (`vcs.repository.url.full`) at
+    /// the recorded commit (`vcs.ref.head.revision`).
+    pub workdir: Option<PathBuf>,
     /// Run in the workdir after the agent: exit status 0 means the example passed.
     pub outcome: String,
     /// Longest an agent may run (the outcome command gets the same again).
@@ -309,12 +311,14 @@ impl Suite {
                 ));
             }
             (ReplayMode::Agent, Some(agent)) => {
-                agent.workdir = base.join(&agent.workdir);
-                if !agent.workdir.is_dir() {
-                    return Err(EvalError::Invalid(format!(
-                        "agent.workdir {} is not a directory",
-                        agent.workdir.display()
-                    )));
+                if let Some(workdir) = &mut agent.workdir {
+                    *workdir = base.join(&*workdir);
+                    if !workdir.is_dir() {
+                        return Err(EvalError::Invalid(format!(
+                            "agent.workdir {} is not a directory",
+                            workdir.display()
+                        )));
+                    }
                 }
                 minijinja::Environment::new()
                     .template_from_str(&agent.command)
@@ -491,7 +495,7 @@ max_p95_latency_ratio = 1.3
         let config = suite.agent.expect("agent table");
         assert_eq!(
             config.workdir,
-            dir.path().join("repo"),
+            Some(dir.path().join("repo")),
             "relative to the suite"
         );
         assert_eq!(config.timeout_secs, 600);

@@ -19,10 +19,12 @@ const TASK: &str = "The add function in calc.sh subtracts. Fix it so that `sh te
 const TRACE_ID: &str = "a9e0a9e0a9e0a9e0a9e0a9e0a9e0a9e0";
 
 /// One recorded run of the task: a chat span whose user message is the task.
-fn recorded_task() -> Value {
+fn recorded_task(resource: &[(&str, &str)]) -> Value {
     let messages = json!([{"role": "user", "parts": [{"type": "text", "content": TASK}]}]);
     let attribute = |key: &str, value: &str| json!({"key": key, "value": {"stringValue": value}});
-    json!({"resourceSpans": [{"resource": {"attributes": [attribute("service.name", "fixer-agent")]},
+    let mut resource_attributes = vec![attribute("service.name", "fixer-agent")];
+    resource_attributes.extend(resource.iter().map(|(key, value)| attribute(key, value)));
+    json!({"resourceSpans": [{"resource": {"attributes": resource_attributes},
         "scopeSpans": [{"spans": [{
             "traceId": TRACE_ID, "spanId": "a9e0a9e0a9e0a9e1", "name": "chat gpt-5", "kind": 3,
             "startTimeUnixNano": "1763800000000000000", "endTimeUnixNano": "1763800001000000000",
@@ -48,6 +50,11 @@ fn codex_command(codex: &Path) -> String {
     )
 }
 
+/// The fixture repository the tasks are about.
+fn fixture_repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/fixtures/agent-repo")
+}
+
 /// An agent suite over `fixtures/agent-repo` with both sides scripted fixers.
 fn write_suite(
     dir: &Path,
@@ -57,7 +64,20 @@ fn write_suite(
     candidate: &str,
     baseline: &str,
 ) -> std::path::PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/fixtures/agent-repo");
+    let workdir = format!("workdir = \"{}\"", fixture_repo().display());
+    write_suite_in(dir, name, api, command, candidate, baseline, &workdir)
+}
+
+/// Like [`write_suite`], with `workdir_line` (empty: clone the recorded repository).
+fn write_suite_in(
+    dir: &Path,
+    name: &str,
+    api: &str,
+    command: &str,
+    candidate: &str,
+    baseline: &str,
+    workdir_line: &str,
+) -> std::path::PathBuf {
     let suite = format!(
         r#"name = "{name}"
 dataset = "fix-task"
@@ -76,12 +96,11 @@ model = "scripted-fixer"
 [agent]
 api = "{api}"
 command = '''{command}'''
-workdir = "{repo}"
+{workdir_line}
 outcome = "sh test.sh"
 timeout_secs = 120
 env = {{ DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1", CLAUDE_CODE_ENHANCED_TELEMETRY_BETA = "1" }}
 "#,
-        repo = repo.display(),
     );
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, suite).expect("write suite");
@@ -110,13 +129,13 @@ fn eval_run(suite: &Path, data_dir: &Path, server: &Server) -> (i32, String) {
 
 /// A running server whose data dir holds the recorded task and the dataset `fix-task` of
 /// it, labelled critical.
-fn recorded_task_dataset(dir: &Path) -> (Server, std::path::PathBuf) {
+fn recorded_task_dataset(dir: &Path, resource: &[(&str, &str)]) -> (Server, std::path::PathBuf) {
     let data_dir = dir.join("data");
     let server = Server::start(&data_dir, "");
     let response = server
         .client()
         .post(server.url("/v1/traces"))
-        .json(&recorded_task())
+        .json(&recorded_task(resource))
         .send()
         .expect("export");
     assert!(response.status().is_success());
@@ -140,7 +159,7 @@ fn recorded_task_dataset(dir: &Path) -> (Server, std::path::PathBuf) {
 fn claude_code_replays_a_task_through_the_gateway_and_the_outcome_gates_the_candidate() {
     let Some(claude) = claude() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
-    let (server, data_dir) = recorded_task_dataset(dir.path());
+    let (server, data_dir) = recorded_task_dataset(dir.path(), &[]);
     let baseline = ScriptedFixer::start(Fixer::Fixes);
     let same = ScriptedFixer::start(Fixer::Fixes);
     let degraded = ScriptedFixer::start(Fixer::Degraded);
@@ -284,7 +303,7 @@ fn codex() -> Option<PathBuf> {
 fn codex_replays_a_task_through_the_gateway_in_the_responses_shape() {
     let Some(codex) = codex() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
-    let (server, data_dir) = recorded_task_dataset(dir.path());
+    let (server, data_dir) = recorded_task_dataset(dir.path(), &[]);
     let baseline = ScriptedFixer::start(Fixer::Fixes);
     let same = ScriptedFixer::start(Fixer::Fixes);
     let degraded = ScriptedFixer::start(Fixer::Degraded);
@@ -336,5 +355,83 @@ fn codex_replays_a_task_through_the_gateway_in_the_responses_shape() {
     assert!(
         calls >= 2,
         "{calls} gateway spans of the degraded candidate"
+    );
+}
+
+/// Runs `git` with a fixed identity, failing the test on error; returns its stdout.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args([
+            "-c",
+            "user.name=sextant",
+            "-c",
+            "user.email=sextant@localhost",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Without `agent.workdir`, a run works in a clone of the repository its recording names, at
+/// the recorded commit: the bug is still there even though the repository's head fixed it,
+/// so a degraded candidate fails where the fixing baseline passes.
+#[test]
+fn claude_code_works_in_a_clone_of_the_recorded_repository_at_its_commit() {
+    let Some(claude) = claude() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let origin = dir.path().join("origin");
+    std::fs::create_dir_all(&origin).expect("origin");
+    for file in ["calc.sh", "test.sh"] {
+        std::fs::copy(fixture_repo().join(file), origin.join(file)).expect("copy");
+    }
+    git(&origin, &["init", "--quiet"]);
+    git(&origin, &["add", "."]);
+    git(&origin, &["commit", "--quiet", "-m", "add, with a bug"]);
+    let recorded_commit = git(&origin, &["rev-parse", "HEAD"]);
+    let fixed = std::fs::read_to_string(origin.join("calc.sh"))
+        .expect("calc.sh")
+        .replace("\" - \"", "\" + \"");
+    std::fs::write(origin.join("calc.sh"), fixed).expect("fix");
+    git(&origin, &["commit", "--quiet", "-am", "fixed later"]);
+
+    let url = format!("file://{}", origin.display());
+    let (server, data_dir) = recorded_task_dataset(
+        dir.path(),
+        &[
+            ("vcs.repository.url.full", &url),
+            ("vcs.ref.head.revision", &recorded_commit),
+        ],
+    );
+    let baseline = ScriptedFixer::start(Fixer::Fixes);
+    let degraded = ScriptedFixer::start(Fixer::Degraded);
+    let suite = write_suite_in(
+        dir.path(),
+        "agent-clone",
+        "anthropic",
+        &claude_command(&claude),
+        &degraded.base_url,
+        &baseline.base_url,
+        "",
+    );
+    let (code, output) = eval_run(&suite, &data_dir, &server);
+    assert_eq!(
+        code, 1,
+        "at the recorded commit the degraded candidate fails: {output}"
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("agent-clone.json")).expect("report"),
+    )
+    .expect("report json");
+    assert_eq!(
+        report["examples"][0]["baseline_agent_runs"][0]["files_changed"],
+        json!(["calc.sh"]),
+        "{report}"
     );
 }
