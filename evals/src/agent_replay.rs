@@ -28,6 +28,7 @@ use crate::agent_transcript::{Transcript, parse_transcript};
 use crate::datasets::Example;
 use crate::error::{EvalError, Result};
 use crate::gateway::call_span::{CallTags, agent_run_span, example_traceparent};
+use crate::gateway::cassette::{Cassette, CassetteRecorder};
 use crate::gateway::registry::{GatewayRegistry, GatewayRun, SpanSink, Upstream};
 use crate::messages::Part;
 use crate::providers::ProviderClient;
@@ -88,8 +89,20 @@ impl AgentHost {
 pub struct AgentSide<'a> {
     host: &'a AgentHost,
     config: &'a AgentConfig,
-    model: &'a ModelConfig,
+    /// The model's name (for the command template and messages).
+    model: String,
     run: Arc<GatewayRun>,
+}
+
+/// Where one side's calls are answered.
+pub enum SideModel<'a> {
+    /// A model, its calls optionally recorded into a cassette file.
+    Model {
+        config: &'a ModelConfig,
+        record_to: Option<&'a Path>,
+    },
+    /// The answers of a cassette file, byte for byte.
+    Cassette(&'a Path),
 }
 
 /// What one attempt found.
@@ -121,16 +134,25 @@ impl<'a> AgentSide<'a> {
     pub fn register(
         host: &'a AgentHost,
         config: &'a AgentConfig,
-        model: &'a ModelConfig,
+        side: SideModel<'_>,
         run_key: &str,
         project_id: &str,
     ) -> Result<AgentSide<'a>> {
         let token = sextant_ingest::access::keys::random_token().map_err(|error| {
             EvalError::Invalid(format!("no randomness for a gateway token: {error}"))
         })?;
-        let upstream = Upstream::Candidate {
-            client: ProviderClient::new(model)?,
-            recorder: None,
+        let (upstream, model) = match side {
+            SideModel::Model { config, record_to } => (
+                Upstream::Candidate {
+                    client: ProviderClient::new(config)?,
+                    recorder: record_to.map(CassetteRecorder::create).transpose()?,
+                },
+                config.model.clone(),
+            ),
+            SideModel::Cassette(path) => (
+                Upstream::Cassette(Cassette::load(path)?),
+                "cassette".to_owned(),
+            ),
         };
         let mut run = GatewayRun::new(run_key, project_id, &token, upstream);
         run.spans = host.spans.clone();
@@ -194,9 +216,10 @@ impl<'a> AgentSide<'a> {
         let infra = |what: &str, error: &dyn std::fmt::Display| {
             AttemptFailure::Infra(format!("{what}: {error}"))
         };
-        let scratch = tempfile::tempdir().map_err(|error| infra("scratch dir", &error))?;
-        let workdir = scratch.path().join("work");
-        let home = scratch.path().join("home");
+        let scratch = Scratch::create(&example.trace_id, epoch)
+            .map_err(|error| infra("scratch dir", &error))?;
+        let workdir = scratch.path.join("work");
+        let home = scratch.path.join("home");
         prepare_workdir(self.config.workdir.as_deref(), &example.recording, &workdir).await?;
         std::fs::create_dir_all(&home).map_err(|error| infra("creating HOME", &error))?;
         let before = snapshot(&workdir).map_err(|error| infra("reading the workdir", &error))?;
@@ -209,7 +232,7 @@ impl<'a> AgentSide<'a> {
                 &self.config.command,
                 minijinja::context! {
                     prompt => prompt.clone(),
-                    model => self.model.model,
+                    model => self.model,
                     base_url => base_url,
                     token => self.run.token,
                     workdir => workdir.display().to_string(),
@@ -286,7 +309,7 @@ impl<'a> AgentSide<'a> {
         if upstream_failures > 0 {
             return Err(AttemptFailure::Infra(format!(
                 "{upstream_failures} of the agent's model calls could not be answered by {}",
-                self.model.model
+                self.model
             )));
         }
         let transcript = parse_transcript(&String::from_utf8_lossy(&output.stdout));
@@ -333,6 +356,36 @@ fn now_ns() -> u64 {
 impl Drop for AgentSide<'_> {
     fn drop(&mut self) {
         self.host.registry.remove(&self.run.run_id);
+    }
+}
+
+/// A run's scratch folder, at a path fixed by example and epoch (agents put their working
+/// directory into their prompts: a stable path keeps a cassette's requests the same from
+/// one run to the next); emptied before and removed after the run.
+struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    fn create(example: &str, epoch: u32) -> std::io::Result<Scratch> {
+        let safe: String = example
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        let path = std::env::temp_dir()
+            .join("sextant-agent")
+            .join(format!("{safe}-{epoch}"));
+        if path.exists() {
+            std::fs::remove_dir_all(&path)?;
+        }
+        std::fs::create_dir_all(&path)?;
+        Ok(Scratch { path })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 

@@ -11,7 +11,7 @@ use sextant_ingest::access::store::now_ms;
 use sextant_ingest::layout::DataDir;
 use sextant_query::prices::PriceTable;
 
-use crate::agent_replay::{AgentHost, AgentSide, recorded_agent_side};
+use crate::agent_replay::{AgentHost, AgentSide, SideModel, recorded_agent_side};
 use crate::datasets::load_examples;
 use crate::error::{EvalError, Result};
 use crate::gate::{ExampleOutcome, decide};
@@ -115,16 +115,23 @@ async fn agent_outcomes(
     let candidate = AgentSide::register(
         host,
         config,
-        &suite.candidate,
+        SideModel::Model {
+            config: &suite.candidate,
+            record_to: config.record_cassette.as_deref(),
+        },
         &format!("{key}-candidate"),
         project_id,
     )?;
-    let baseline = suite
-        .baseline
-        .as_ref()
-        .map(|model| {
-            AgentSide::register(host, config, model, &format!("{key}-baseline"), project_id)
-        })
+    let baseline_side = match (&config.baseline_cassette, &suite.baseline) {
+        (Some(cassette), _) => Some(SideModel::Cassette(cassette)),
+        (None, Some(model)) => Some(SideModel::Model {
+            config: model,
+            record_to: None,
+        }),
+        (None, None) => None,
+    };
+    let baseline = baseline_side
+        .map(|side| AgentSide::register(host, config, side, &format!("{key}-baseline"), project_id))
         .transpose()?;
     let mut outcomes = Vec::with_capacity(examples.len());
     for example in examples {

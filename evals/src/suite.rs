@@ -76,6 +76,11 @@ pub struct AgentConfig {
     /// Extra environment for the agent, over the scrubbed one.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Record the candidate's answers into this cassette (relative to the suite).
+    pub record_cassette: Option<PathBuf>,
+    /// Answer the baseline from this cassette, byte for byte: a deterministic baseline
+    /// (instead of `[baseline]` or the recording).
+    pub baseline_cassette: Option<PathBuf>,
 }
 
 impl AgentConfig {
@@ -319,6 +324,17 @@ impl Suite {
                             workdir.display()
                         )));
                     }
+                }
+                for cassette in [&mut agent.record_cassette, &mut agent.baseline_cassette]
+                    .into_iter()
+                    .flatten()
+                {
+                    *cassette = base.join(&*cassette);
+                }
+                if agent.baseline_cassette.is_some() && suite.baseline.is_some() {
+                    return Err(EvalError::Invalid(
+                        "agent.baseline_cassette answers the baseline: remove [baseline], or the cassette".into(),
+                    ));
                 }
                 minijinja::Environment::new()
                     .template_from_str(&agent.command)

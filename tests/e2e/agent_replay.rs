@@ -435,3 +435,78 @@ fn claude_code_works_in_a_clone_of_the_recorded_repository_at_its_commit() {
         "{report}"
     );
 }
+
+/// A suite whose baseline is a cassette: one run records the fixing model's answers; the
+/// next serves them to Claude Code byte for byte (the fixing model is not called again), so
+/// the baseline passes deterministically and the degraded candidate regresses.
+#[test]
+fn claude_code_baseline_replayed_from_a_cassette() {
+    let Some(claude) = claude() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, data_dir) = recorded_task_dataset(dir.path(), &[]);
+    let fixer = ScriptedFixer::start(Fixer::Fixes);
+    let degraded = ScriptedFixer::start(Fixer::Degraded);
+    let suite = |name: &str, candidate: &str, cassette_line: &str| {
+        let text = format!(
+            r#"name = "{name}"
+dataset = "fix-task"
+mode = "agent"
+
+[candidate]
+provider = "openai-chat"
+base_url = "{candidate}"
+model = "scripted-fixer"
+
+[agent]
+api = "anthropic"
+command = '''{command}'''
+workdir = "{workdir}"
+outcome = "sh test.sh"
+timeout_secs = 120
+{cassette_line}
+env = {{ DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }}
+"#,
+            command = claude_command(&claude),
+            workdir = fixture_repo().display(),
+        );
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).expect("write suite");
+        path
+    };
+    let recording = suite(
+        "agent-record",
+        &fixer.base_url,
+        r#"record_cassette = "fixer.cassette.jsonl""#,
+    );
+    let (code, output) = eval_run(&recording, &data_dir, &server);
+    assert_eq!(code, 0, "{output}");
+    let calls_recorded = fixer.requests().len();
+    let cassette =
+        std::fs::read_to_string(dir.path().join("fixer.cassette.jsonl")).expect("cassette");
+    assert_eq!(
+        cassette.lines().count(),
+        calls_recorded,
+        "one entry per call"
+    );
+
+    let replay = suite(
+        "agent-cassette",
+        &degraded.base_url,
+        r#"baseline_cassette = "fixer.cassette.jsonl""#,
+    );
+    let (code, output) = eval_run(&replay, &data_dir, &server);
+    assert_eq!(
+        code, 1,
+        "the cassette's baseline passes, the degraded candidate fails: {output}"
+    );
+    assert_eq!(
+        fixer.requests().len(),
+        calls_recorded,
+        "the cassette never calls the model"
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("agent-cassette.json")).expect("report"),
+    )
+    .expect("report json");
+    assert_eq!(report["examples"][0]["baseline_passed"], true, "{report}");
+}
