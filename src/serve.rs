@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use sextant_evals::schedule::spawn_schedules;
+use sextant_evals::gateway::registry::GatewayRegistry;
+use sextant_evals::schedule::{ServerGateway, spawn_schedules};
 use sextant_evals::suite::Suite;
 use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
@@ -39,6 +40,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
             .await?
             .context("cannot start the ingest pipeline")?;
     let pipeline = Arc::new(pipeline);
+    let gateway_registry = Arc::new(GatewayRegistry::default());
     let maintenance = MaintenanceTask::start(
         pipeline.data_dir().clone(),
         MaintenanceConfig::default(),
@@ -60,7 +62,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         access: access.clone(),
         body_limit_bytes: config.body_limit_bytes,
         secure_cookies: config.tls.is_some(),
-        gateway: Default::default(),
+        gateway: gateway_registry.clone(),
     };
     let http_listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
@@ -89,7 +91,15 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         });
     }
 
-    let schedules = spawn_schedules(access.clone(), pipeline.clone(), scheduled);
+    // Scheduled agent suites point their CLIs at this server's own gateway, and their
+    // telemetry here too unless the server needs keys (an agent's OTLP export has none).
+    let server_url = format!("{http_scheme}://{http_addr}");
+    let gateway = ServerGateway {
+        url: server_url.clone(),
+        registry: gateway_registry.clone(),
+        otlp_endpoint: access.is_open_mode().then_some(server_url),
+    };
+    let schedules = spawn_schedules(access.clone(), pipeline.clone(), scheduled, gateway);
 
     let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
     let services = grpc_services(pipeline.clone(), access, config.body_limit_bytes);

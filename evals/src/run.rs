@@ -61,8 +61,8 @@ pub async fn run_suite_with(
         ReplayMode::Agent => {
             let host = agent_host.ok_or_else(|| {
                 EvalError::Invalid(
-                    "mode \"agent\" runs from `sextant eval run`, which serves the model gateway its CLIs call; \
-                     scheduled agent suites are not supported yet"
+                    "mode \"agent\" needs the model gateway its CLIs call: run it with `sextant eval run`, \
+                     or schedule it in `sextant serve`"
                         .into(),
                 )
             })?;

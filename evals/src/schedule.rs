@@ -12,9 +12,11 @@ use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DEFAULT_PROJECT;
 use sextant_ingest::pipeline::IngestPipeline;
 
+use crate::agent_replay::AgentHost;
 use crate::gate::Verdict;
+use crate::gateway::registry::GatewayRegistry;
 use crate::report::RunReport;
-use crate::run::run_suite;
+use crate::run::run_suite_with;
 use crate::suite::Suite;
 
 /// The JSON a webhook receives.
@@ -67,11 +69,22 @@ async fn post_webhook(url: &str, report: &RunReport) {
     }
 }
 
+/// Where scheduled `agent` suites find the server's own model gateway.
+#[derive(Clone)]
+pub struct ServerGateway {
+    /// The server's HTTP base (`http://127.0.0.1:4318`).
+    pub url: String,
+    pub registry: Arc<GatewayRegistry>,
+    /// Where the agents' own telemetry goes: the server itself when it needs no key.
+    pub otlp_endpoint: Option<String>,
+}
+
 /// Starts one task per scheduled suite; they run until the runtime stops.
 pub fn spawn_schedules(
     access: Arc<AccessControl>,
     pipeline: Arc<IngestPipeline>,
     suites: Vec<Suite>,
+    gateway: ServerGateway,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     suites
         .into_iter()
@@ -79,6 +92,7 @@ pub fn spawn_schedules(
             let cron = croner::Cron::from_str(suite.schedule.as_deref()?).ok()?;
             let access = access.clone();
             let pipeline = pipeline.clone();
+            let gateway = gateway.clone();
             Some(tokio::spawn(async move {
                 loop {
                     let now = chrono::Utc::now();
@@ -89,8 +103,17 @@ pub fn spawn_schedules(
                     let wait = (next - now).to_std().unwrap_or_default();
                     tokio::time::sleep(wait).await;
                     let project = suite.project.as_deref().unwrap_or(DEFAULT_PROJECT);
-                    match run_suite(&access, pipeline.data_dir(), project, &suite).await {
-                        Ok(run) => {
+                    let host = AgentHost::collecting(
+                        gateway.url.clone(),
+                        gateway.registry.clone(),
+                        gateway.otlp_endpoint.clone(),
+                        None,
+                    );
+                    match run_suite_with(&access, pipeline.data_dir(), project, &suite, Some(&host)).await {
+                        Ok(mut run) => {
+                            for calls in host.take_spans() {
+                                run.replays.resource_spans.extend(calls.resource_spans);
+                            }
                             let report = run.report;
                             if let Err(error) = pipeline.ingest_traces(project, run.replays).await {
                                 tracing::warn!(suite = suite.name, %error, "cannot trace the eval's replays");

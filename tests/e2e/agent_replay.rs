@@ -510,3 +510,60 @@ env = {{ DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "
     .expect("report json");
     assert_eq!(report["examples"][0]["baseline_passed"], true, "{report}");
 }
+
+/// An agent suite with a schedule runs inside `sextant serve`, its Claude Code pointed at
+/// the server's own gateway: the run is stored with its verdict, and the gateway's calls and
+/// Claude Code's telemetry land in the server directly.
+#[test]
+fn a_scheduled_agent_suite_runs_in_the_server_against_its_own_gateway() {
+    let Some(claude) = claude() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, data_dir) = recorded_task_dataset(dir.path(), &[]);
+    assert!(server.terminate().success());
+    let baseline = ScriptedFixer::start(Fixer::Fixes);
+    let degraded = ScriptedFixer::start(Fixer::Degraded);
+    let suite = write_suite(
+        dir.path(),
+        "agent-nightly",
+        "anthropic",
+        &claude_command(&claude),
+        &degraded.base_url,
+        &baseline.base_url,
+    );
+    let text = std::fs::read_to_string(&suite).expect("suite");
+    let text = text.replace(
+        "mode = \"agent\"",
+        "mode = \"agent\"\nschedule = \"* * * * * *\"",
+    );
+    std::fs::write(&suite, text).expect("suite");
+    let config = format!("[evals]\nsuites = [\"{}\"]\n", suite.display());
+    let server = Server::start(&data_dir, &config);
+
+    // The schedule fires every second; the bound only keeps a broken build from hanging.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let run = loop {
+        let (_, runs) = server.get_json("/api/evals/runs?suite=agent-nightly");
+        if let Some(run) = runs["runs"]
+            .as_array()
+            .and_then(|runs| runs.first())
+            .cloned()
+        {
+            break run;
+        }
+        assert!(std::time::Instant::now() < deadline, "no scheduled run");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(run["verdict"], "regression", "{run}");
+    let calls = server.wait_for_count(
+        "SELECT count(*) AS n FROM spans WHERE service_name = 'sextant-gateway' AND span_type = 'llm' \
+         AND attributes LIKE '%agent-nightly-%-candidate%'",
+        2,
+    );
+    assert!(calls >= 2, "{calls} gateway calls recorded by the server");
+    let events = server.wait_for_count(
+        "SELECT count(*) AS n FROM logs WHERE service_name = 'claude-code' \
+         AND resource_attributes LIKE '%agent-nightly-%'",
+        1,
+    );
+    assert!(events >= 1, "Claude Code's telemetry went to the server");
+}
