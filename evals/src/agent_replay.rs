@@ -235,6 +235,7 @@ impl<'a> AgentSide<'a> {
                     model => self.model,
                     base_url => base_url,
                     token => self.run.token,
+                    otlp_endpoint => self.host.otlp_endpoint.clone().unwrap_or_default(),
                     workdir => workdir.display().to_string(),
                 },
             )

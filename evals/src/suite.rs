@@ -59,7 +59,8 @@ pub enum AgentApi {
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     /// The command, a minijinja template run by `sh -c` in the example's workdir, with
-    /// `prompt` (the recorded task), `model`, `base_url`, `token` and `workdir`, and a
+    /// `prompt` (the recorded task), `model`, `base_url`, `token`, `workdir` and
+    /// `otlp_endpoint` (where the agent's telemetry should go; empty when nowhere), and a
     /// `shell` filter that quotes a value as one shell word (`{{ prompt | shell }}`); the
     /// task is also in `$SEXTANT_PROMPT`.
     pub command: String,

@@ -42,10 +42,11 @@ fn claude_command(claude: &Path) -> String {
     )
 }
 
-/// The Codex command of a suite: its provider pointed at the gateway by `-c` overrides.
+/// The Codex command of a suite: its provider pointed at the gateway, and its trace
+/// exporter at Sextant, by `-c` overrides.
 fn codex_command(codex: &Path) -> String {
     format!(
-        r#"'{}' exec --json --skip-git-repo-check -s danger-full-access -c approval_policy=never -c model=scripted-fixer -c model_provider=sextant -c 'model_providers.sextant={{ name = "sextant", base_url = "{{{{ base_url }}}}/v1", wire_api = "responses", env_key = "OPENAI_API_KEY" }}' "$SEXTANT_PROMPT""#,
+        r#"'{}' exec --json --skip-git-repo-check -s danger-full-access -c approval_policy=never -c model=scripted-fixer -c model_provider=sextant -c 'model_providers.sextant={{ name = "sextant", base_url = "{{{{ base_url }}}}/v1", wire_api = "responses", env_key = "OPENAI_API_KEY" }}' -c 'otel.trace_exporter={{ otlp-http = {{ endpoint = "{{{{ otlp_endpoint }}}}/v1/traces", protocol = "json" }} }}' "$SEXTANT_PROMPT""#,
         codex.display()
     )
 }
