@@ -541,6 +541,23 @@ max_p95_latency_ratio = 1.3
     }
 
     #[test]
+    fn the_shipped_agent_suites_parse() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/agent-suites");
+        let mut parsed = 0;
+        for entry in std::fs::read_dir(&shipped).expect("docs/agent-suites") {
+            let path = entry.expect("entry").path();
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::create_dir_all(dir.path().join("repo-fixture")).expect("mkdir");
+            let text = std::fs::read_to_string(&path).expect("suite");
+            let suite = Suite::parse(&text, dir.path())
+                .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+            assert_eq!(suite.mode, ReplayMode::Agent, "{}", path.display());
+            parsed += 1;
+        }
+        assert_eq!(parsed, 3, "claude-code, codex, opencode");
+    }
+
+    #[test]
     fn unknown_keys_are_errors_that_name_the_key() {
         let dir = base_with_rules();
         for (typo, key) in [
