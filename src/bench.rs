@@ -1,7 +1,7 @@
 //! `sextant bench ingest`: OTLP/HTTP protobuf over loopback into a real server, measured.
 //!
-//! Generates realistic coding-agent traces up front (so generation is not timed), sends
-//! them with a few concurrent clients, waits for every acknowledgement, then drains the
+//! Generates realistic coding-agent runs up front (so generation is not timed) — spans, and
+//! the log events Claude Code runs come with — sends them with a few concurrent clients, waits for every acknowledgement, then drains the
 //! pipeline and reports spans/s, MB/s of raw OTLP, bytes on disk per raw byte, request
 //! latency percentiles and the peak RSS of the process (server and clients together).
 
@@ -22,7 +22,8 @@ use crate::otlp_sender::{OtlpBody, RETRY_FOREVER, export_with_retry};
 
 #[derive(Debug, clap::Args)]
 pub struct IngestBenchArgs {
-    /// Agent traces to send (each one export request).
+    /// Agent runs to send (each a traces export request, plus a logs request when the run
+    /// has log events).
     #[arg(long, default_value_t = 400)]
     traces: usize,
     /// Concurrent HTTP clients.
@@ -77,7 +78,7 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
         args.traces, args.seed
     );
     let (requests, spans) = generate_requests(args.traces, args.seed);
-    let raw_otlp_bytes: u64 = requests.iter().map(|body| body.len() as u64).sum();
+    let raw_otlp_bytes: u64 = requests.iter().map(|(_, body)| body.len() as u64).sum();
 
     let data_dir = DataDir::open(&data_root)?;
     let pipeline = Arc::new(IngestPipeline::open(data_dir, PipelineConfig::default())?);
@@ -89,7 +90,7 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
         gateway: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/v1/traces", listener.local_addr()?);
+    let url = format!("http://{}", listener.local_addr()?);
     let server = tokio::spawn(async move { axum::serve(listener, router(state)).await });
 
     eprintln!(
@@ -114,7 +115,8 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
             .get(index)
             .map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
     };
-    let parquet_bytes = directory_bytes(&data_root.join("spans"))?;
+    let parquet_bytes =
+        directory_bytes(&data_root.join("spans"))? + directory_bytes(&data_root.join("logs"))?;
     let index_bytes = directory_bytes(&data_root.join("index"))?;
     let figures = IngestFigures {
         traces: args.traces,
@@ -146,26 +148,37 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn generate_requests(traces: usize, seed: u64) -> (Vec<Vec<u8>>, usize) {
+/// Which OTLP endpoint a request goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Traces,
+    Logs,
+}
+
+/// Every run's traces request, then its logs request when it has log events (Claude Code
+/// runs), as the agents' exporters send them; and the number of spans.
+fn generate_requests(traces: usize, seed: u64) -> (Vec<(Signal, Vec<u8>)>, usize) {
     let mut generator = AgentTraceGenerator::new(seed);
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64;
     let spacing_ns = 3_600_000_000_000 / traces.max(1) as u64;
     let mut spans = 0;
-    let requests = (0..traces)
-        .map(|index| {
-            let trace = generator.trace(now_ns - 3_600_000_000_000 + index as u64 * spacing_ns);
-            spans += trace.span_count;
-            trace.request.encode_to_vec()
-        })
-        .collect();
+    let mut requests = Vec::with_capacity(traces * 2);
+    for index in 0..traces {
+        let trace = generator.trace(now_ns - 3_600_000_000_000 + index as u64 * spacing_ns);
+        spans += trace.span_count;
+        requests.push((Signal::Traces, trace.request.encode_to_vec()));
+        if let Some(logs) = trace.logs {
+            requests.push((Signal::Logs, logs.encode_to_vec()));
+        }
+    }
     (requests, spans)
 }
 
 /// Sends every request, retrying after 503s; returns the latency of each accepted request
 /// and the number of refusals.
 async fn send_all(
-    url: &str,
-    requests: Vec<Vec<u8>>,
+    base_url: &str,
+    requests: Vec<(Signal, Vec<u8>)>,
     concurrency: usize,
 ) -> anyhow::Result<(Vec<Duration>, u64)> {
     let client = reqwest::Client::new();
@@ -174,16 +187,21 @@ async fn send_all(
     for _ in 0..concurrency.max(1) {
         let client = client.clone();
         let queue = queue.clone();
-        let url = url.to_string();
+        let traces_url = format!("{base_url}/v1/traces");
+        let logs_url = format!("{base_url}/v1/logs");
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut refused = 0u64;
             loop {
-                let Some(body) = queue.lock().await.next() else {
+                let Some((signal, body)) = queue.lock().await.next() else {
                     break;
                 };
+                let url = match signal {
+                    Signal::Traces => &traces_url,
+                    Signal::Logs => &logs_url,
+                };
                 let outcome =
-                    export_with_retry(&client, &url, OtlpBody::protobuf(body), RETRY_FOREVER)
+                    export_with_retry(&client, url, OtlpBody::protobuf(body), RETRY_FOREVER)
                         .await?;
                 latencies.push(outcome.latency);
                 refused += outcome.refusals;

@@ -2,7 +2,9 @@
 //! rate, and reports what was acknowledged, the retries after 429/503 (gRPC: UNAVAILABLE,
 //! RESOURCE_EXHAUSTED) and request latency percentiles.
 //!
-//! One trace is one export request. A tick that finds `max_in_flight` requests still open is
+//! One trace is one export request, followed by one logs export request when the run has
+//! log events (Claude Code runs: prompts, API requests with their cost, tool results), as
+//! the agent's own exporters send them. A tick that finds `max_in_flight` requests still open is
 //! counted as skipped rather than queued, so the rate sent is the rate asked for or less,
 //! never a burst that catches up.
 
@@ -10,10 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
 use sextant_datasets::agent_traces::AgentTraceGenerator;
+use sextant_datasets::config::{Convention, GeneratorConfig};
 use tokio::sync::Semaphore;
 
 use crate::otlp_sender::{ExportOutcome, OtlpBody, export_with_retry};
@@ -29,6 +34,26 @@ pub enum LoadProtocol {
     HttpJson,
     /// OTLP/gRPC `TraceService/Export`.
     Grpc,
+}
+
+/// The telemetry conventions the generator can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoadConvention {
+    /// OTel GenAI semantic conventions.
+    Genai,
+    Openinference,
+    /// Claude Code's spans and log events.
+    ClaudeCode,
+}
+
+impl From<LoadConvention> for Convention {
+    fn from(convention: LoadConvention) -> Convention {
+        match convention {
+            LoadConvention::Genai => Convention::GenAi,
+            LoadConvention::Openinference => Convention::OpenInference,
+            LoadConvention::ClaudeCode => Convention::ClaudeCode,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +75,9 @@ pub struct LoadgenArgs {
     /// Generator seed [default: from the clock, so repeated runs send new trace ids].
     #[arg(long)]
     seed: Option<u64>,
+    /// Send only runs of this convention [default: the generator's mix].
+    #[arg(long, value_enum)]
+    convention: Option<LoadConvention>,
     /// Print the figures as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -81,6 +109,8 @@ struct LoadFigures {
     sent: u64,
     acknowledged: u64,
     spans_acknowledged: u64,
+    /// Log records (agent events) acknowledged with the traces.
+    log_records_acknowledged: u64,
     failed: u64,
     /// Answers of 429/503 (gRPC UNAVAILABLE/RESOURCE_EXHAUSTED) that were retried.
     retries: u64,
@@ -97,6 +127,7 @@ struct LoadFigures {
 struct Tally {
     acknowledged: u64,
     spans_acknowledged: u64,
+    log_records_acknowledged: u64,
     failed: u64,
     retries: u64,
     latencies_ms: Vec<f64>,
@@ -106,53 +137,152 @@ struct Tally {
 enum Sender {
     Http {
         client: reqwest::Client,
-        url: String,
+        traces_url: String,
+        logs_url: String,
         json: bool,
     },
-    Grpc(TraceServiceClient<tonic::transport::Channel>),
+    Grpc(Box<GrpcClients>),
+}
+
+/// The trace and logs services over one channel.
+struct GrpcClients {
+    traces: TraceServiceClient<tonic::transport::Channel>,
+    logs: LogsServiceClient<tonic::transport::Channel>,
+}
+
+/// What one run's export requests came to.
+struct RunOutcome {
+    /// Of the trace request, the one the latency figures are about.
+    traces: ExportOutcome,
+    /// 429/503 answers of the logs request.
+    log_refusals: u64,
+    log_records: usize,
 }
 
 impl Sender {
     async fn connect(args: &LoadgenArgs) -> anyhow::Result<Sender> {
         let base = args.target.trim_end_matches('/');
         Ok(match args.protocol {
-            LoadProtocol::Grpc => Sender::Grpc(
-                TraceServiceClient::connect(base.to_owned())
+            LoadProtocol::Grpc => {
+                let channel = tonic::transport::Channel::from_shared(base.to_owned())
+                    .with_context(|| format!("invalid target {base}"))?
+                    .connect()
                     .await
-                    .with_context(|| format!("connect to {base}"))?,
-            ),
+                    .with_context(|| format!("connect to {base}"))?;
+                Sender::Grpc(Box::new(GrpcClients {
+                    traces: TraceServiceClient::new(channel.clone()),
+                    logs: LogsServiceClient::new(channel),
+                }))
+            }
             protocol => Sender::Http {
                 client: reqwest::Client::new(),
-                url: format!("{base}/v1/traces"),
+                traces_url: format!("{base}/v1/traces"),
+                logs_url: format!("{base}/v1/logs"),
                 json: protocol == LoadProtocol::HttpJson,
             },
         })
     }
 
-    async fn send(&self, request: ExportTraceServiceRequest) -> anyhow::Result<ExportOutcome> {
-        match self {
-            Sender::Http { client, url, json } => {
-                let body = if *json {
-                    OtlpBody::json(serde_json::to_vec(&request)?)
-                } else {
-                    OtlpBody::protobuf(request.encode_to_vec())
+    /// Sends one run: its spans, then its log events if it has any.
+    async fn send(
+        &self,
+        request: ExportTraceServiceRequest,
+        logs: Option<ExportLogsServiceRequest>,
+    ) -> anyhow::Result<RunOutcome> {
+        let log_records = logs.as_ref().map_or(0, |logs| {
+            logs.resource_logs
+                .iter()
+                .flat_map(|resource| &resource.scope_logs)
+                .map(|scope| scope.log_records.len())
+                .sum()
+        });
+        let (traces, log_refusals) = match self {
+            Sender::Http {
+                client,
+                traces_url,
+                logs_url,
+                json,
+            } => {
+                let body = |message: &dyn ErasedExport| -> anyhow::Result<OtlpBody> {
+                    Ok(if *json {
+                        OtlpBody::json(message.json()?)
+                    } else {
+                        OtlpBody::protobuf(message.protobuf())
+                    })
                 };
-                export_with_retry(client, url, body, MAX_ATTEMPTS).await
+                let traces =
+                    export_with_retry(client, traces_url, body(&request)?, MAX_ATTEMPTS).await?;
+                let log_refusals = match &logs {
+                    Some(logs) => {
+                        export_with_retry(client, logs_url, body(logs)?, MAX_ATTEMPTS)
+                            .await?
+                            .refusals
+                    }
+                    None => 0,
+                };
+                (traces, log_refusals)
             }
-            Sender::Grpc(client) => export_grpc(client.clone(), request).await,
-        }
+            Sender::Grpc(clients) => {
+                let GrpcClients {
+                    traces: traces_client,
+                    logs: logs_client,
+                } = clients.as_ref();
+                let traces = retry_grpc(|| {
+                    let request = request.clone();
+                    let mut client = traces_client.clone();
+                    async move { client.export(request).await.map(|_| ()) }
+                })
+                .await?;
+                let log_refusals = match &logs {
+                    Some(logs) => {
+                        retry_grpc(|| {
+                            let request = logs.clone();
+                            let mut client = logs_client.clone();
+                            async move { client.export(request).await.map(|_| ()) }
+                        })
+                        .await?
+                        .refusals
+                    }
+                    None => 0,
+                };
+                (traces, log_refusals)
+            }
+        };
+        Ok(RunOutcome {
+            traces,
+            log_refusals,
+            log_records,
+        })
     }
 }
 
-async fn export_grpc(
-    mut client: TraceServiceClient<tonic::transport::Channel>,
-    request: ExportTraceServiceRequest,
-) -> anyhow::Result<ExportOutcome> {
+/// A traces or logs export request, encoded either way.
+trait ErasedExport {
+    fn json(&self) -> anyhow::Result<Vec<u8>>;
+    fn protobuf(&self) -> Vec<u8>;
+}
+
+impl<T: Message + serde::Serialize> ErasedExport for T {
+    fn json(&self) -> anyhow::Result<Vec<u8>> {
+        Ok(serde_json::to_vec(self)?)
+    }
+
+    fn protobuf(&self) -> Vec<u8> {
+        self.encode_to_vec()
+    }
+}
+
+/// Calls `export` until it succeeds, retrying UNAVAILABLE and RESOURCE_EXHAUSTED.
+async fn retry_grpc<F, Fut>(export: F) -> anyhow::Result<ExportOutcome>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), tonic::Status>>,
+{
     let mut refusals = 0;
     loop {
         let sent = Instant::now();
-        match client.export(request.clone()).await {
-            Ok(_) => {
+        match export().await {
+            Ok(()) => {
                 return Ok(ExportOutcome {
                     latency: sent.elapsed(),
                     refusals,
@@ -189,7 +319,11 @@ pub async fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<()> {
     let seed = args
         .seed
         .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64);
-    let generator = Arc::new(Mutex::new(AgentTraceGenerator::new(seed)));
+    let mut config = GeneratorConfig::default();
+    if let Some(convention) = args.convention {
+        config.conventions = vec![(convention.into(), 100)];
+    }
+    let generator = Arc::new(Mutex::new(AgentTraceGenerator::with_config(seed, config)));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let in_flight = Arc::new(Semaphore::new(args.max_in_flight.max(1)));
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate));
@@ -217,7 +351,7 @@ pub async fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<()> {
             .await;
             let outcome = match trace {
                 Ok(trace) => sender
-                    .send(trace.request)
+                    .send(trace.request, trace.logs)
                     .await
                     .map(|outcome| (outcome, trace.span_count)),
                 Err(error) => Err(anyhow::anyhow!("generator task: {error}")),
@@ -227,10 +361,11 @@ pub async fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<()> {
                 Ok((outcome, spans)) => {
                     tally.acknowledged += 1;
                     tally.spans_acknowledged += spans as u64;
-                    tally.retries += outcome.refusals;
+                    tally.log_records_acknowledged += outcome.log_records as u64;
+                    tally.retries += outcome.traces.refusals + outcome.log_refusals;
                     tally
                         .latencies_ms
-                        .push(outcome.latency.as_secs_f64() * 1000.0);
+                        .push(outcome.traces.latency.as_secs_f64() * 1000.0);
                 }
                 Err(error) => {
                     tally.failed += 1;
@@ -253,6 +388,7 @@ pub async fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<()> {
         sent,
         acknowledged: tally.acknowledged,
         spans_acknowledged: tally.spans_acknowledged,
+        log_records_acknowledged: tally.log_records_acknowledged,
         failed: tally.failed,
         retries: tally.retries,
         skipped,
@@ -266,13 +402,14 @@ pub async fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&figures)?);
     } else {
         println!(
-            "{} requests sent in {:.1} s ({} skipped at the limit of {} in flight), {} acknowledged = {} spans ({:.1}/s), {} failed, {} retries after 429/503",
+            "{} runs sent in {:.1} s ({} skipped at the limit of {} in flight), {} acknowledged = {} spans + {} log events ({:.1} runs/s), {} failed, {} retries after 429/503",
             figures.sent,
             figures.seconds,
             figures.skipped,
             args.max_in_flight,
             figures.acknowledged,
             figures.spans_acknowledged,
+            figures.log_records_acknowledged,
             figures.achieved_rate,
             figures.failed,
             figures.retries

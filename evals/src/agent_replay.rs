@@ -92,6 +92,9 @@ pub struct AgentSide<'a> {
     /// The model's name (for the command template and messages).
     model: String,
     run: Arc<GatewayRun>,
+    /// The cassette this side records or answers from: its runs then work in folders fixed
+    /// by cassette, example and epoch.
+    cassette: Option<PathBuf>,
 }
 
 /// Where one side's calls are answered.
@@ -141,6 +144,10 @@ impl<'a> AgentSide<'a> {
         let token = sextant_ingest::access::keys::random_token().map_err(|error| {
             EvalError::Invalid(format!("no randomness for a gateway token: {error}"))
         })?;
+        let cassette = match &side {
+            SideModel::Model { record_to, .. } => record_to.map(Path::to_path_buf),
+            SideModel::Cassette(path) => Some(path.to_path_buf()),
+        };
         let (upstream, model) = match side {
             SideModel::Model { config, record_to } => (
                 Upstream::Candidate {
@@ -162,6 +169,7 @@ impl<'a> AgentSide<'a> {
             config,
             model,
             run,
+            cassette,
         })
     }
 
@@ -216,7 +224,8 @@ impl<'a> AgentSide<'a> {
         let infra = |what: &str, error: &dyn std::fmt::Display| {
             AttemptFailure::Infra(format!("{what}: {error}"))
         };
-        let scratch = Scratch::create(&example.trace_id, epoch)
+        let scratch = Scratch::create(self.cassette.as_deref(), &example.trace_id, epoch)
+            .await
             .map_err(|error| infra("scratch dir", &error))?;
         let workdir = scratch.path.join("work");
         let home = scratch.path.join("home");
@@ -360,33 +369,60 @@ impl Drop for AgentSide<'_> {
     }
 }
 
-/// A run's scratch folder, at a path fixed by example and epoch (agents put their working
-/// directory into their prompts: a stable path keeps a cassette's requests the same from
-/// one run to the next); emptied before and removed after the run.
+/// A run's scratch folder (its workdir and HOME). Agents put their working directory into
+/// their prompts, so a side that records or answers from a cassette works at a path fixed
+/// by the cassette, example and epoch — the same prompts from one run to the next — held
+/// under an exclusive lock while the run lasts; any other run gets a fresh temporary folder.
 struct Scratch {
     path: PathBuf,
+    /// The fixed folder's lock, held while the run lasts.
+    lock: Option<std::fs::File>,
+    /// The temporary folder, removed when dropped.
+    _temporary: Option<tempfile::TempDir>,
 }
 
 impl Scratch {
-    fn create(example: &str, epoch: u32) -> std::io::Result<Scratch> {
-        let safe: String = example
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .collect();
-        let path = std::env::temp_dir()
-            .join("sextant-agent")
-            .join(format!("{safe}-{epoch}"));
+    async fn create(
+        cassette: Option<&Path>,
+        example: &str,
+        epoch: u32,
+    ) -> std::io::Result<Scratch> {
+        let Some(cassette) = cassette else {
+            let temporary = tempfile::tempdir()?;
+            return Ok(Scratch {
+                path: temporary.path().to_path_buf(),
+                lock: None,
+                _temporary: Some(temporary),
+            });
+        };
+        let cassette = std::fs::canonicalize(cassette).unwrap_or_else(|_| cassette.to_path_buf());
+        let key = blake3::hash(format!("{}\0{example}\0{epoch}", cassette.display()).as_bytes());
+        let root = std::env::temp_dir().join("sextant-agent");
+        std::fs::create_dir_all(&root)?;
+        let path = root.join(&key.to_hex()[..24]);
+        let lock = std::fs::File::create(path.with_extension("lock"))?;
+        // Another run of the same cassette, example and epoch waits its turn.
+        let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
+            .await
+            .map_err(std::io::Error::other)??;
         if path.exists() {
             std::fs::remove_dir_all(&path)?;
         }
         std::fs::create_dir_all(&path)?;
-        Ok(Scratch { path })
+        Ok(Scratch {
+            path,
+            lock: Some(lock),
+            _temporary: None,
+        })
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+        // The fixed folder is emptied before the lock goes (with the file, on drop).
+        if self.lock.is_some() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
     }
 }
 

@@ -189,9 +189,15 @@ fn loadgen_sends_at_a_rate_and_reports_what_was_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&dir.path().join("data"), "");
     let mut expected_spans = 0;
-    for (protocol, target) in [("http-json", &server.base_url), ("grpc", &server.grpc_url)] {
+    let mut expected_events = 0;
+    // The gRPC leg sends only Claude Code runs: spans plus their log events.
+    for (protocol, target, convention) in [
+        ("http-json", &server.base_url, "genai"),
+        ("grpc", &server.grpc_url, "claude-code"),
+    ] {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
             .args(["loadgen", "--target", target, "--protocol", protocol])
+            .args(["--convention", convention])
             .args(["--rate", "20", "--duration", "1s", "--json"])
             .output()
             .expect("run loadgen");
@@ -210,9 +216,16 @@ fn loadgen_sends_at_a_rate_and_reports_what_was_acknowledged() {
             Some(acknowledged + report["failed"].as_i64().unwrap_or(0))
         );
         expected_spans += report["spans_acknowledged"].as_i64().expect("spans");
+        expected_events += report["log_records_acknowledged"]
+            .as_i64()
+            .expect("log events");
     }
     let stored = server.wait_for_count("SELECT count(*) AS n FROM spans", expected_spans);
     assert_eq!(stored, expected_spans);
+    // Claude Code runs come with their log events, as Claude Code sends them.
+    assert!(expected_events > 0, "some generated runs are Claude Code's");
+    let events = server.wait_for_count("SELECT count(*) AS n FROM logs", expected_events);
+    assert_eq!(events, expected_events);
 }
 
 /// `sextant dataset create|list|show` on a data dir: versions from SQL and trace ids.
