@@ -66,19 +66,23 @@ fn write_suite(
     baseline: &str,
 ) -> std::path::PathBuf {
     let workdir = format!("workdir = \"{}\"", fixture_repo().display());
-    write_suite_in(dir, name, api, command, candidate, baseline, &workdir)
+    write_suite_in(dir, name, api, command, candidate, Some(baseline), &workdir)
 }
 
-/// Like [`write_suite`], with `workdir_line` (empty: clone the recorded repository).
+/// Like [`write_suite`], with an optional baseline model and the `[agent]` table's lines
+/// beyond the command (no `workdir`: clone the recorded repository).
 fn write_suite_in(
     dir: &Path,
     name: &str,
     api: &str,
     command: &str,
     candidate: &str,
-    baseline: &str,
-    workdir_line: &str,
+    baseline: Option<&str>,
+    agent_lines: &str,
 ) -> std::path::PathBuf {
+    let baseline = baseline.map_or(String::new(), |url| {
+        format!("[baseline]\nprovider = \"openai-chat\"\nbase_url = \"{url}\"\nmodel = \"scripted-fixer\"\n")
+    });
     let suite = format!(
         r#"name = "{name}"
 dataset = "fix-task"
@@ -89,15 +93,11 @@ provider = "openai-chat"
 base_url = "{candidate}"
 model = "scripted-fixer"
 
-[baseline]
-provider = "openai-chat"
-base_url = "{baseline}"
-model = "scripted-fixer"
-
+{baseline}
 [agent]
 api = "{api}"
 command = '''{command}'''
-{workdir_line}
+{agent_lines}
 outcome = "sh test.sh"
 timeout_secs = 120
 env = {{ DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1", CLAUDE_CODE_ENHANCED_TELEMETRY_BETA = "1" }}
@@ -418,7 +418,7 @@ fn claude_code_works_in_a_clone_of_the_recorded_repository_at_its_commit() {
         "anthropic",
         &claude_command(&claude),
         &degraded.base_url,
-        &baseline.base_url,
+        Some(&baseline.base_url),
         "",
     );
     let (code, output) = eval_run(&suite, &data_dir, &server);
@@ -448,31 +448,19 @@ fn claude_code_baseline_replayed_from_a_cassette() {
     let fixer = ScriptedFixer::start(Fixer::Fixes);
     let degraded = ScriptedFixer::start(Fixer::Degraded);
     let suite = |name: &str, candidate: &str, cassette_line: &str| {
-        let text = format!(
-            r#"name = "{name}"
-dataset = "fix-task"
-mode = "agent"
-
-[candidate]
-provider = "openai-chat"
-base_url = "{candidate}"
-model = "scripted-fixer"
-
-[agent]
-api = "anthropic"
-command = '''{command}'''
-workdir = "{workdir}"
-outcome = "sh test.sh"
-timeout_secs = 120
-{cassette_line}
-env = {{ DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }}
-"#,
-            command = claude_command(&claude),
-            workdir = fixture_repo().display(),
+        let lines = format!(
+            "workdir = \"{}\"\n{cassette_line}",
+            fixture_repo().display()
         );
-        let path = dir.path().join(format!("{name}.toml"));
-        std::fs::write(&path, text).expect("write suite");
-        path
+        write_suite_in(
+            dir.path(),
+            name,
+            "anthropic",
+            &claude_command(&claude),
+            candidate,
+            None,
+            &lines,
+        )
     };
     let recording = suite(
         "agent-record",

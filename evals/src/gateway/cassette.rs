@@ -114,58 +114,43 @@ fn walk(recorded: &Value, sent: &Value, path: String, equal: &mut usize) -> Opti
             equal_before: equal,
         })
     };
-    match (recorded, sent) {
+    // The children to compare, in document order: object keys sorted, array items by index.
+    let children: Vec<(String, Option<&Value>, Option<&Value>)> = match (recorded, sent) {
         (Value::Object(left), Value::Object(right)) => {
             let mut keys: Vec<&String> = left.keys().chain(right.keys()).collect();
             keys.sort();
             keys.dedup();
-            for key in keys {
-                let child = format!("{path}/{key}");
-                match (left.get(key), right.get(key)) {
-                    (Some(a), Some(b)) => {
-                        if let Some(difference) = walk(a, b, child, equal) {
-                            return Some(difference);
-                        }
-                    }
-                    (a, b) => {
-                        return Some(Difference {
-                            path: child,
-                            recorded: a.cloned(),
-                            sent: b.cloned(),
-                            equal_before: *equal,
-                        });
-                    }
-                }
-            }
-            None
+            keys.into_iter()
+                .map(|key| (format!("{path}/{key}"), left.get(key), right.get(key)))
+                .collect()
         }
-        (Value::Array(left), Value::Array(right)) => {
-            for index in 0..left.len().max(right.len()) {
-                let child = format!("{path}/{index}");
-                match (left.get(index), right.get(index)) {
-                    (Some(a), Some(b)) => {
-                        if let Some(difference) = walk(a, b, child, equal) {
-                            return Some(difference);
-                        }
-                    }
-                    (a, b) => {
-                        return Some(Difference {
-                            path: child,
-                            recorded: a.cloned(),
-                            sent: b.cloned(),
-                            equal_before: *equal,
-                        });
-                    }
-                }
-            }
-            None
-        }
+        (Value::Array(left), Value::Array(right)) => (0..left.len().max(right.len()))
+            .map(|index| (format!("{path}/{index}"), left.get(index), right.get(index)))
+            .collect(),
         (a, b) if a == b => {
             *equal += 1;
-            None
+            return None;
         }
-        _ => differ(*equal, path),
+        _ => return differ(*equal, path),
+    };
+    for (child, left, right) in children {
+        match (left, right) {
+            (Some(left), Some(right)) => {
+                if let Some(difference) = walk(left, right, child, equal) {
+                    return Some(difference);
+                }
+            }
+            (left, right) => {
+                return Some(Difference {
+                    path: child,
+                    recorded: left.cloned(),
+                    sent: right.cloned(),
+                    equal_before: *equal,
+                });
+            }
+        }
     }
+    None
 }
 
 impl Cassette {
