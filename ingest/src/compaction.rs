@@ -7,7 +7,8 @@
 //! position in its flush file plus that flush's offset. The full-text index, whose
 //! documents address (flush id, row), therefore stays valid untouched; the compacted file
 //! records its flushes and their row counts under [`FLUSH_ROWS_KEY`] in its key-value
-//! metadata ([`FlushRows`]), and search finds a flush's rows through it ([`locate_flush`]).
+//! metadata ([`FlushRows`]), and search finds a flush's rows through it (the query crate's
+//! `RowLocator`).
 //!
 //! Invariants:
 //! - only files of flushes at or below the checkpoint are merged: later flush ids may still
@@ -143,26 +144,6 @@ impl FlushRows {
         }
         None
     }
-}
-
-/// Where one flush's rows of `table` are now: the live file holding them and the row they
-/// start at. `None` when no live file holds that flush (not published yet, or dropped).
-pub fn locate_flush(
-    live_files: &[(FlushRange, PathBuf)],
-    flush_id: u64,
-) -> Result<Option<(PathBuf, u64)>> {
-    let Some((range, path)) = live_files
-        .iter()
-        .find(|(range, _)| range.contains(flush_id))
-    else {
-        return Ok(None);
-    };
-    if range.first == range.last {
-        return Ok(Some((path.clone(), 0)));
-    }
-    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?;
-    let offset = FlushRows::of_file(*range, builder.metadata())?.offset_of(flush_id);
-    Ok(offset.map(|offset| (path.clone(), offset)))
 }
 
 fn table_schema(table: Table) -> datafusion::arrow::datatypes::SchemaRef {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use datafusion::arrow::array::RecordBatch;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
-use sextant_ingest::compaction::locate_flush;
+use sextant_ingest::compaction::FlushRows;
 use sextant_ingest::layout::{DataDir, FlushRange, PartitionKey};
 use sextant_ingest::rows::Table;
 
@@ -24,7 +24,8 @@ type LiveFiles = Vec<(FlushRange, PathBuf)>;
 pub struct RowLocator<'a> {
     data_dir: &'a DataDir,
     live_files: HashMap<(PartitionKey, Table), LiveFiles>,
-    flushes: HashMap<(PartitionKey, Table, u64), Option<(PathBuf, u64)>>,
+    /// The flushes of each compacted file met so far (its footer is read once).
+    compacted: HashMap<PathBuf, FlushRows>,
 }
 
 impl<'a> RowLocator<'a> {
@@ -32,7 +33,7 @@ impl<'a> RowLocator<'a> {
         RowLocator {
             data_dir,
             live_files: HashMap::new(),
-            flushes: HashMap::new(),
+            compacted: HashMap::new(),
         }
     }
 
@@ -46,20 +47,28 @@ impl<'a> RowLocator<'a> {
         flush: u64,
         row: u64,
     ) -> Result<Option<(PathBuf, u64)>> {
-        let flush_key = (key.clone(), table, flush);
-        if !self.flushes.contains_key(&flush_key) {
-            let files = match self.live_files.entry((key.clone(), table)) {
-                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-                std::collections::hash_map::Entry::Vacant(entry) => {
-                    entry.insert(self.data_dir.live_files(table, key)?)
-                }
-            };
-            let located = locate_flush(files, flush)?;
-            self.flushes.insert(flush_key.clone(), located);
+        let files = match self.live_files.entry((key.clone(), table)) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(self.data_dir.live_files(table, key)?)
+            }
+        };
+        let Some((range, path)) = files.iter().find(|(range, _)| range.contains(flush)) else {
+            return Ok(None);
+        };
+        if range.first == range.last {
+            return Ok(Some((path.clone(), row)));
         }
-        Ok(self.flushes[&flush_key]
-            .as_ref()
-            .map(|(path, offset)| (path.clone(), offset + row)))
+        let flushes = match self.compacted.entry(path.clone()) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?;
+                entry.insert(FlushRows::of_file(*range, builder.metadata())?)
+            }
+        };
+        Ok(flushes
+            .offset_of(flush)
+            .map(|offset| (path.clone(), offset + row)))
     }
 }
 
