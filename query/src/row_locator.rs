@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::RecordBatch;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
-};
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use sextant_ingest::compaction::FlushRows;
 use sextant_ingest::layout::{DataDir, FlushRange, PartitionKey};
 use sextant_ingest::rows::Table;
@@ -77,11 +75,7 @@ impl<'a> RowLocator<'a> {
 /// Reads the given rows (ascending) of one Parquet file, the named columns only (names the
 /// file lacks are left out). Rows past the end are skipped.
 pub fn read_selected_rows(path: &Path, columns: &[&str], rows: &[u64]) -> Result<Vec<RecordBatch>> {
-    // With the page index, pages holding none of the rows are skipped, not decoded: the
-    // content columns have pages of megabytes.
-    let options = ArrowReaderOptions::new().with_page_index(true);
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new_with_options(File::open(path)?, options)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?;
     let total_rows = builder.metadata().file_metadata().num_rows() as u64;
     let schema = builder.schema().clone();
     let wanted: Vec<usize> = columns
