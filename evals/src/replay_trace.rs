@@ -247,15 +247,24 @@ pub fn replay_traces(tags: &RunTags<'_>, sides: &[ReplayedSide<'_>]) -> ExportTr
         .iter()
         .flat_map(|replayed| side_spans(tags, replayed))
         .collect();
+    export_request(SERVICE_NAME, "sextant-evals", spans)
+}
+
+/// Spans of one of Sextant's own services as one export request.
+pub(crate) fn export_request(
+    service: &str,
+    scope: &str,
+    spans: Vec<Span>,
+) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![text("service.name", SERVICE_NAME)],
+                attributes: vec![text("service.name", service)],
                 ..Resource::default()
             }),
             scope_spans: vec![ScopeSpans {
                 scope: Some(InstrumentationScope {
-                    name: "sextant-evals".into(),
+                    name: scope.into(),
                     version: env!("CARGO_PKG_VERSION").into(),
                     ..InstrumentationScope::default()
                 }),

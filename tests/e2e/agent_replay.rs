@@ -11,7 +11,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::claude_code::claude;
+use crate::claude_code::{claude, npm_cli};
 use crate::scripted_fixer::{Fixer, ScriptedFixer};
 use crate::server::{Server, sextant};
 
@@ -186,12 +186,10 @@ fn claude_code_replays_a_task_through_the_gateway_and_the_outcome_gates_the_cand
         "{first}"
     );
     assert!(first["tools"].to_string().contains("\"Bash\""));
-    let answered = requests.iter().any(|(_, request)| {
-        request["messages"]
-            .as_array()
-            .is_some_and(|messages| messages.iter().any(|m| m["role"] == "tool"))
-    });
-    assert!(answered, "the tool result came back to the candidate");
+    assert!(
+        same.saw_tool_result(),
+        "the tool result came back to the candidate"
+    );
     let report: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("agent-same.json")).expect("report"),
     )
@@ -275,26 +273,9 @@ fn claude_code_replays_a_task_through_the_gateway_and_the_outcome_gates_the_cand
     );
 }
 
-/// Codex: `SEXTANT_CODEX`, else where `.ci/run` installs it. Under `CI=true` a missing CLI
-/// fails the test instead of skipping it.
+/// The Codex CLI: `SEXTANT_CODEX`, else where `.ci/run` installs it.
 fn codex() -> Option<PathBuf> {
-    let candidate = std::env::var_os("SEXTANT_CODEX")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| {
-                PathBuf::from(home).join(".cache/sextant/codex/node_modules/.bin/codex")
-            })
-        })?;
-    if candidate.exists() {
-        return Some(candidate);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "no Codex CLI at {}: run .ci/run (it installs it) or set SEXTANT_CODEX",
-        candidate.display()
-    );
-    eprintln!("skipping: no Codex CLI at {} (not CI)", candidate.display());
-    None
+    npm_cli("Codex", "SEXTANT_CODEX", "codex", "codex")
 }
 
 /// The same task through the real Codex CLI, which speaks only OpenAI Responses: its
@@ -327,12 +308,10 @@ fn codex_replays_a_task_through_the_gateway_in_the_responses_shape() {
             .to_string()
             .contains("\"exec_command\"")
     );
-    let answered = requests.iter().any(|(_, request)| {
-        request["messages"]
-            .as_array()
-            .is_some_and(|messages| messages.iter().any(|m| m["role"] == "tool"))
-    });
-    assert!(answered, "the command's output came back to the candidate");
+    assert!(
+        same.saw_tool_result(),
+        "the command's output came back to the candidate"
+    );
 
     let suite = write_suite(
         dir.path(),

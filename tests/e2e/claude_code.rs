@@ -14,26 +14,33 @@ use crate::server::Server;
 
 const PROMPT: &str = "run the otter check";
 
-/// The CLI: `SEXTANT_CLAUDE`, else where `.ci/run` installs it. Under `CI=true` a missing CLI
-/// fails the test instead of skipping it.
+/// The Claude Code CLI: `SEXTANT_CLAUDE`, else where `.ci/run` installs it.
 pub fn claude() -> Option<PathBuf> {
-    let candidate = std::env::var_os("SEXTANT_CLAUDE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| {
-                PathBuf::from(home).join(".cache/sextant/claude-code/node_modules/.bin/claude")
-            })
-        })?;
+    npm_cli("Claude Code", "SEXTANT_CLAUDE", "claude-code", "claude")
+}
+
+/// An agent CLI `.ci/run` installs with npm under `~/.cache/sextant/<folder>`, or the path
+/// in `variable`. Under `CI=true` a missing CLI fails the test instead of skipping it.
+pub fn npm_cli(name: &str, variable: &str, folder: &str, binary: &str) -> Option<PathBuf> {
+    let candidate = std::env::var_os(variable).map(PathBuf::from).or_else(|| {
+        std::env::var_os("HOME").map(|home| {
+            PathBuf::from(home)
+                .join(".cache/sextant")
+                .join(folder)
+                .join("node_modules/.bin")
+                .join(binary)
+        })
+    })?;
     if candidate.exists() {
         return Some(candidate);
     }
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
-        "no Claude Code CLI at {}: run .ci/run (it installs it) or set SEXTANT_CLAUDE",
+        "no {name} CLI at {}: run .ci/run (it installs it) or set {variable}",
         candidate.display()
     );
     eprintln!(
-        "skipping: no Claude Code CLI at {} (not CI)",
+        "skipping: no {name} CLI at {} (not CI)",
         candidate.display()
     );
     None

@@ -43,9 +43,7 @@ impl ScriptedFixer {
                 let seen = seen.clone();
                 async move {
                     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let answered = request["messages"]
-                        .as_array()
-                        .is_some_and(|messages| messages.iter().any(|m| m["role"] == "tool"));
+                    let answered = carries_tool_result(&request);
                     seen.lock().expect("lock").push((headers, request.clone()));
                     let message = if answered {
                         json!({"role": "assistant", "content": "Done: add() adds now."})
@@ -85,4 +83,18 @@ impl ScriptedFixer {
     pub fn requests(&self) -> Vec<(HeaderMap, Value)> {
         self.requests.lock().expect("lock").clone()
     }
+
+    /// Whether a tool's result reached this model in any call.
+    pub fn saw_tool_result(&self) -> bool {
+        self.requests()
+            .iter()
+            .any(|(_, request)| carries_tool_result(request))
+    }
+}
+
+/// A Chat Completions request that carries a tool's result.
+fn carries_tool_result(request: &Value) -> bool {
+    request["messages"]
+        .as_array()
+        .is_some_and(|messages| messages.iter().any(|message| message["role"] == "tool"))
 }

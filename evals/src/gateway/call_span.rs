@@ -8,14 +8,14 @@
 //! reads it), so the CLI's spans and the gateway's still form one trace per example.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Value, json};
 
 use super::GatewayRequest;
 use crate::messages::{Part, Role, Turn};
-use crate::replay_trace::{error_status, id, int, output_messages, provider_name, text};
+use crate::replay_trace::{
+    error_status, export_request, id, int, output_messages, provider_name, text,
+};
 
 /// The gateway's spans go under this service.
 pub const GATEWAY_SERVICE: &str = "sextant-gateway";
@@ -215,24 +215,7 @@ pub fn call_span(record: &CallRecord<'_>) -> ExportTraceServiceRequest {
 
 /// One span as an export request from the gateway's service.
 fn export(span: Span) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![text("service.name", GATEWAY_SERVICE)],
-                ..Resource::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: "sextant-gateway".into(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                    ..InstrumentationScope::default()
-                }),
-                spans: vec![span],
-                ..ScopeSpans::default()
-            }],
-            ..ResourceSpans::default()
-        }],
-    }
+    export_request(GATEWAY_SERVICE, "sextant-gateway", vec![span])
 }
 
 #[cfg(test)]
