@@ -16,7 +16,7 @@ use crate::datasets::load_examples;
 use crate::error::{EvalError, Result};
 use crate::gate::{ExampleOutcome, decide};
 use crate::providers::ProviderClient;
-use crate::replay_step::{ModelSide, recorded_side};
+use crate::replay_step::{ModelSide, SideOutcome, recorded_side};
 use crate::replay_trace::{ReplayedSide, RunTags, replay_traces};
 use crate::replay_trajectory::recorded_trajectory_side;
 use crate::report::{ExampleReport, RunReport};
@@ -145,12 +145,7 @@ async fn agent_outcomes(
                 None => {}
             }
         }
-        outcomes.push(ExampleOutcome {
-            trace_id: example.trace_id.clone(),
-            critical: example.label.as_deref() == Some(CRITICAL_LABEL),
-            baseline: baseline_epochs,
-            candidate: candidate_epochs,
-        });
+        outcomes.push(example_outcome(example, baseline_epochs, candidate_epochs));
     }
     Ok(outcomes)
 }
@@ -213,14 +208,23 @@ async fn model_outcomes(
                 baseline_epochs.push(outcome);
             }
         }
-        outcomes.push(ExampleOutcome {
-            trace_id: example.trace_id.clone(),
-            critical: example.label.as_deref() == Some(CRITICAL_LABEL),
-            baseline: baseline_epochs,
-            candidate: candidate_epochs,
-        });
+        outcomes.push(example_outcome(example, baseline_epochs, candidate_epochs));
     }
     Ok(outcomes)
+}
+
+/// One example's sides for the gate; an example labelled critical must not regress.
+fn example_outcome(
+    example: &crate::datasets::Example,
+    baseline: Vec<SideOutcome>,
+    candidate: Vec<SideOutcome>,
+) -> ExampleOutcome {
+    ExampleOutcome {
+        trace_id: example.trace_id.clone(),
+        critical: example.label.as_deref() == Some(CRITICAL_LABEL),
+        baseline,
+        candidate,
+    }
 }
 
 /// The gate's verdict on the outcomes, the report, the run stored and its replays traced.

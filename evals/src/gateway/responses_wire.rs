@@ -257,33 +257,26 @@ pub fn render_stream(request: &GatewayRequest, turn: &Turn, id: &str) -> String 
                 );
                 emit("response.content_part.done", with(at, "part", part.clone()));
             }
-            Some("custom_tool_call") => {
-                added["input"] = json!("");
+            kind => {
+                // A tool call's input streams as one delta then its done event: free-form
+                // `input` for a custom tool, JSON `arguments` for a function.
+                let (field, events) = if kind == Some("custom_tool_call") {
+                    ("input", "response.custom_tool_call_input")
+                } else {
+                    ("arguments", "response.function_call_arguments")
+                };
+                added[field] = json!("");
                 emit(
                     "response.output_item.added",
                     json!({"output_index": index, "item": added}),
                 );
                 let at = json!({"item_id": item_id, "output_index": index});
                 let mut delta = at.clone();
-                delta["delta"] = item["input"].clone();
-                emit("response.custom_tool_call_input.delta", delta);
+                delta["delta"] = item[field].clone();
+                emit(&format!("{events}.delta"), delta);
                 let mut done = at;
-                done["input"] = item["input"].clone();
-                emit("response.custom_tool_call_input.done", done);
-            }
-            _ => {
-                added["arguments"] = json!("");
-                emit(
-                    "response.output_item.added",
-                    json!({"output_index": index, "item": added}),
-                );
-                let at = json!({"item_id": item_id, "output_index": index});
-                let mut delta = at.clone();
-                delta["delta"] = item["arguments"].clone();
-                emit("response.function_call_arguments.delta", delta);
-                let mut done = at;
-                done["arguments"] = item["arguments"].clone();
-                emit("response.function_call_arguments.done", done);
+                done[field] = item[field].clone();
+                emit(&format!("{events}.done"), done);
             }
         }
         emit(
