@@ -85,6 +85,8 @@ pub struct TokenUsage {
 #[derive(Debug, Clone, Default)]
 pub struct PriceTable {
     entries: Vec<(ModelPrice, PriceOrigin)>,
+    /// Each entry's `model` pattern, lowercased once (index = entry's index).
+    lowercase_patterns: Vec<String>,
 }
 
 /// What identifies a version of `<data-dir>/prices.toml`: absent, or its mtime and length.
@@ -130,7 +132,7 @@ impl PriceTable {
                 let extra = PriceTable::parse(&text, PriceOrigin::DataDir).map_err(|error| {
                     QueryError::InvalidQuery(format!("{}: {error}", own.display()))
                 })?;
-                table.entries.extend(extra.entries);
+                table.extend(extra);
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             Err(error) => return Err(error.into()),
@@ -141,44 +143,41 @@ impl PriceTable {
     pub fn parse(text: &str, origin: PriceOrigin) -> Result<PriceTable> {
         let file: PriceFile = toml::from_str(text)
             .map_err(|error| QueryError::InvalidQuery(format!("invalid price table: {error}")))?;
-        Ok(PriceTable {
-            entries: file
-                .price
-                .into_iter()
-                .map(|price| (price, origin))
-                .collect(),
-        })
+        let mut table = PriceTable::default();
+        for price in file.price {
+            table
+                .lowercase_patterns
+                .push(price.model.to_ascii_lowercase());
+            table.entries.push((price, origin));
+        }
+        Ok(table)
+    }
+
+    /// Adds `other`'s entries after this table's own.
+    fn extend(&mut self, other: PriceTable) {
+        self.entries.extend(other.entries);
+        self.lowercase_patterns.extend(other.lowercase_patterns);
     }
 
     /// The price in force for `model` at `time_ns`, if any.
     pub fn price_for(&self, model: &str, time_ns: i64) -> Option<&ModelPrice> {
-        let model = model.to_ascii_lowercase();
         let day = DateTime::<Utc>::from_timestamp_nanos(time_ns).date_naive();
+        self.price_on(&model.to_ascii_lowercase(), day)
+    }
+
+    /// The price in force for `model` (lowercase) on `day`, if any.
+    fn price_on(&self, model: &str, day: NaiveDate) -> Option<&ModelPrice> {
         self.entries
             .iter()
-            .filter(|(price, _)| price.from <= day && pattern_matches(&price.model, &model))
-            .max_by_key(|(price, origin)| (literal_chars(&price.model), price.from, *origin))
-            .map(|(price, _)| price)
+            .zip(&self.lowercase_patterns)
+            .filter(|((price, _), pattern)| price.from <= day && pattern_matches(pattern, model))
+            .max_by_key(|((price, origin), _)| (literal_chars(&price.model), price.from, *origin))
+            .map(|((price, _), _)| price)
     }
 
     /// The cost of one call in USD, if the model has a price.
     pub fn cost(&self, model: &str, time_ns: i64, usage: TokenUsage) -> Option<f64> {
-        let price = self.price_for(model, time_ns)?;
-        let cached = usage.cache_read.max(0) + usage.cache_write.max(0);
-        // A source that claims to include cached tokens but reports fewer input tokens than
-        // cached ones cannot be including them: treat its input as uncached.
-        let uncached_input = if usage.input_includes_cache && usage.input >= cached {
-            usage.input - cached
-        } else {
-            usage.input
-        };
-        let per_token = |tokens: i64, per_million: f64| tokens.max(0) as f64 * per_million / 1e6;
-        Some(
-            per_token(uncached_input, price.input)
-                + per_token(usage.output, price.output)
-                + per_token(usage.cache_read, price.cache_read)
-                + per_token(usage.cache_write, price.cache_write),
-        )
+        Some(call_cost(self.price_for(model, time_ns)?, usage))
     }
 
     /// The table as the `prices` SQL table.
@@ -218,6 +217,51 @@ impl PriceTable {
     }
 }
 
+/// What a call with `usage` costs at `price`, USD.
+fn call_cost(price: &ModelPrice, usage: TokenUsage) -> f64 {
+    let cached = usage.cache_read.max(0) + usage.cache_write.max(0);
+    // A source that claims to include cached tokens but reports fewer input tokens than
+    // cached ones cannot be including them: treat its input as uncached.
+    let uncached_input = if usage.input_includes_cache && usage.input >= cached {
+        usage.input - cached
+    } else {
+        usage.input
+    };
+    let per_token = |tokens: i64, per_million: f64| tokens.max(0) as f64 * per_million / 1e6;
+    per_token(uncached_input, price.input)
+        + per_token(usage.output, price.output)
+        + per_token(usage.cache_read, price.cache_read)
+        + per_token(usage.cache_write, price.cache_write)
+}
+
+/// Prices looked up while pricing one batch of rows: a batch holds a handful of models over
+/// a day or two, so each (model, day) is matched against the table once, not once per row.
+struct BatchPrices<'table, 'batch> {
+    table: &'table PriceTable,
+    found: HashMap<(&'batch str, i64), Option<&'table ModelPrice>>,
+}
+
+impl<'table, 'batch> BatchPrices<'table, 'batch> {
+    fn new(table: &'table PriceTable) -> Self {
+        BatchPrices {
+            table,
+            found: HashMap::new(),
+        }
+    }
+
+    fn price(&mut self, model: &'batch str, time_ns: i64) -> Option<&'table ModelPrice> {
+        const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+        let table = self.table;
+        *self
+            .found
+            .entry((model, time_ns.div_euclid(NANOS_PER_DAY)))
+            .or_insert_with(|| {
+                let day = DateTime::<Utc>::from_timestamp_nanos(time_ns).date_naive();
+                table.price_on(&model.to_ascii_lowercase(), day)
+            })
+    }
+}
+
 pub fn prices_schema() -> SchemaRef {
     let price = |name: &str| Field::new(name, DataType::Float64, false);
     Arc::new(Schema::new(vec![
@@ -232,9 +276,8 @@ pub fn prices_schema() -> SchemaRef {
     ]))
 }
 
-/// `*` matches any run of characters; everything else literally. `model` is lowercase.
+/// `*` matches any run of characters; everything else literally. Both are lowercase.
 fn pattern_matches(pattern: &str, model: &str) -> bool {
-    let pattern = pattern.to_ascii_lowercase();
     let mut pieces = pattern.split('*');
     let Some(first) = pieces.next() else {
         return false;
@@ -287,6 +330,7 @@ pub fn model_cost_udf(prices: Arc<PriceTable>) -> ScalarUDF {
             [input, output, cache_read, cache_write].map(|array| array.as_primitive::<Int64Type>());
         let includes_cache = includes_cache.as_boolean();
         let mut costs = Float64Builder::with_capacity(model.len());
+        let mut batch_prices = BatchPrices::new(&prices);
         for row in 0..model.len() {
             let no_tokens = counts.iter().all(|count| count.is_null(row));
             if model.is_null(row) || time.is_null(row) || no_tokens {
@@ -308,7 +352,8 @@ pub fn model_cost_udf(prices: Arc<PriceTable>) -> ScalarUDF {
                 cache_write: count(3),
                 input_includes_cache: !includes_cache.is_null(row) && includes_cache.value(row),
             };
-            costs.append_option(prices.cost(model.value(row), time.value(row), usage));
+            let price = batch_prices.price(model.value(row), time.value(row));
+            costs.append_option(price.map(|price| call_cost(price, usage)));
         }
         let costs: Float64Array = costs.finish();
         Ok(ColumnarValue::Array(Arc::new(costs)))
@@ -407,7 +452,7 @@ mod tests {
             PriceOrigin::DataDir,
         )
         .expect("parses");
-        prices.entries.extend(own.entries);
+        prices.extend(own);
         assert_eq!(
             prices.price_for("gpt-5", NOV_2025).map(|p| p.input),
             Some(99.0)
