@@ -1,9 +1,10 @@
 //! The full-text index: one tantivy index per partition whose documents address Parquet rows.
 //!
-//! A document stores no text: its fast fields `table` (spans or logs), `file` (the flush
-//! id of the Parquet file) and `row` (the row inside it) point at the span or log record,
-//! and `start_time` (a log record's time) orders hits newest first. Text fields are
-//! indexed only. Spans and log records of a partition share its index, so one query finds
+//! A document's fast fields `table` (spans or logs), `file` (the flush id of the Parquet
+//! file) and `row` (the row inside it) point at the span or log record, and `start_time` (a
+//! log record's time) orders hits newest first. Text fields are indexed, not stored; the
+//! `hit` field stores what a search hit shows ([`crate::stored_hit`]), so a search need not
+//! read Parquet. Spans and log records of a partition share its index, so one query finds
 //! a word whether an agent sent it as a span attribute or as a log event (Claude Code's
 //! `tool_result`, Codex's `codex.user_prompt`), and one flush id undoes both.
 //!
@@ -20,14 +21,16 @@ use tantivy::directory::MmapDirectory;
 use tantivy::schema::{
     Field, INDEXED, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
+use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::tokenizer::{LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyzer};
-use tantivy::{Index, IndexWriter, TantivyDocument, Term};
+use tantivy::{Index, IndexSettings, IndexWriter, TantivyDocument, Term};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::Result;
 use crate::log_row::CanonicalLog;
 use crate::rows::Table;
 use crate::span::CanonicalSpan;
+use crate::stored_hit::{log_hit_bytes, span_hit_bytes};
 use crate::text_tokenizer::CjkAwareTokenizer;
 
 /// Tokenizer for exact-value fields (`tool:bash`, `model:gpt-4o`): whole value, lowercased.
@@ -69,6 +72,9 @@ pub struct SpanIndexFields {
     pub file: Field,
     pub row: Field,
     pub start_time: Field,
+    /// Stored only: the hit's summary and the start of its texts ([`crate::stored_hit`]).
+    /// Absent from indexes written before it existed.
+    pub hit: Field,
 }
 
 impl SpanIndexFields {
@@ -171,18 +177,42 @@ pub fn span_index_schema() -> (Schema, SpanIndexFields) {
         ),
         row: builder.add_u64_field("row", tantivy::schema::FAST),
         start_time: builder.add_i64_field("start_time", tantivy::schema::FAST),
+        // Last, so the fields before it keep their ids in indexes written without it.
+        hit: builder.add_bytes_field("hit", tantivy::schema::STORED),
     };
     (builder.build(), fields)
 }
 
 /// Opens a partition's index, creating it if absent, with Sextant's tokenizers registered.
+/// An existing index keeps its own schema: one written before the `hit` field existed lacks
+/// it (see [`stores_hits`]).
 pub fn open_partition_index(dir: &Path) -> Result<Index> {
     std::fs::create_dir_all(dir)?;
-    let (schema, _) = span_index_schema();
     let directory = MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
-    let index = Index::open_or_create(directory, schema)?;
+    let index = if Index::exists(&directory).map_err(tantivy::TantivyError::from)? {
+        Index::open(directory)?
+    } else {
+        Index::create(directory, span_index_schema().0, index_settings())?
+    };
     register_tokenizers(&index);
     Ok(index)
+}
+
+/// zstd for the doc store (the stored hits: summaries and text), in blocks big enough for
+/// its dictionary to pay; one block is decompressed per hit read.
+fn index_settings() -> IndexSettings {
+    IndexSettings {
+        docstore_compression: Compressor::Zstd(ZstdCompressor {
+            compression_level: Some(3),
+        }),
+        docstore_blocksize: 32 * 1024,
+        ..IndexSettings::default()
+    }
+}
+
+/// Whether documents of `index` store their hit (indexes written before that did not).
+pub fn stores_hits(index: &Index) -> bool {
+    index.schema().get_field("hit").is_ok()
 }
 
 /// Registers the keyword tokenizer and replaces `default` (the text fields' tokenizer) with
@@ -266,26 +296,33 @@ fn new_input_text(conversation: &str, input: &str, dedup: &mut TextDedup) -> Str
     text
 }
 
-/// Builds the index document of one span stored at `(file, row)`.
+/// Builds the index document of one span stored at `(file, row)`; with `store_hit`, it
+/// stores its hit too.
 pub fn span_document(
     fields: &SpanIndexFields,
     span: &CanonicalSpan,
-    file: u64,
-    row: u64,
+    (file, row): (u64, u64),
     dedup: &mut TextDedup,
+    store_hit: bool,
 ) -> TantivyDocument {
     let conversation = span.session_id.as_deref().unwrap_or(&span.trace_id);
     let mut document = TantivyDocument::default();
     document.add_text(fields.name, &span.name);
-    if let Some(input) = &span.input {
-        document.add_text(fields.input, new_input_text(conversation, input, dedup));
+    let indexed_input = span
+        .input
+        .as_deref()
+        .map(|input| new_input_text(conversation, input, dedup));
+    if let Some(input) = &indexed_input {
+        document.add_text(fields.input, input);
     }
     if let Some(output) = &span.output {
         document.add_text(fields.output, output);
     }
-    if let Some(system_prompt) = &span.system_prompt
-        && dedup.first_time(conversation, system_prompt)
-    {
+    let indexed_system = span
+        .system_prompt
+        .as_deref()
+        .filter(|system_prompt| dedup.first_time(conversation, system_prompt));
+    if let Some(system_prompt) = indexed_system {
         document.add_text(fields.system, system_prompt);
     }
     let optional_fields = [
@@ -318,6 +355,10 @@ pub fn span_document(
     document.add_u64(fields.file, file);
     document.add_u64(fields.row, row);
     document.add_i64(fields.start_time, span.start_time);
+    if store_hit {
+        let hit = span_hit_bytes(span, indexed_input.as_deref(), indexed_system);
+        document.add_bytes(fields.hit, &hit);
+    }
     document
 }
 
@@ -340,12 +381,13 @@ pub fn log_status_word(
     if failed { "error" } else { "ok" }
 }
 
-/// Builds the index document of one log record stored at `(file, row)` of the logs table.
+/// Builds the index document of one log record stored at `(file, row)` of the logs table;
+/// with `store_hit`, it stores its hit too.
 pub fn log_document(
     fields: &SpanIndexFields,
     log: &CanonicalLog,
-    file: u64,
-    row: u64,
+    (file, row): (u64, u64),
+    store_hit: bool,
 ) -> TantivyDocument {
     let mut document = TantivyDocument::default();
     let keyword_fields = [
@@ -364,7 +406,8 @@ pub fn log_document(
     if let Some(body) = &log.body {
         document.add_text(fields.body, body);
     }
-    if log.attributes.len() > 2 {
+    let attributes_indexed = log.attributes.len() > 2;
+    if attributes_indexed {
         document.add_text(fields.attributes, &log.attributes);
     }
     document.add_text(fields.status, log_status(log));
@@ -373,6 +416,9 @@ pub fn log_document(
     document.add_u64(fields.file, file);
     document.add_u64(fields.row, row);
     document.add_i64(fields.start_time, log.time);
+    if store_hit {
+        document.add_bytes(fields.hit, &log_hit_bytes(log, attributes_indexed));
+    }
     document
 }
 
@@ -381,6 +427,8 @@ pub struct PartitionIndexWriter {
     writer: IndexWriter,
     fields: SpanIndexFields,
     dedup: TextDedup,
+    /// False for an index written before documents stored their hit.
+    store_hits: bool,
 }
 
 impl PartitionIndexWriter {
@@ -392,13 +440,21 @@ impl PartitionIndexWriter {
             writer,
             fields,
             dedup: TextDedup::default(),
+            store_hits: stores_hits(&index),
         })
     }
 
     /// Adds the spans of one Parquet file; `spans[i]` is row `i` of file `file`.
     pub fn add_file(&mut self, file: u64, spans: &[CanonicalSpan]) -> Result<()> {
         for (row, span) in spans.iter().enumerate() {
-            let document = span_document(&self.fields, span, file, row as u64, &mut self.dedup);
+            let address = (file, row as u64);
+            let document = span_document(
+                &self.fields,
+                span,
+                address,
+                &mut self.dedup,
+                self.store_hits,
+            );
             self.writer.add_document(document)?;
         }
         Ok(())
@@ -407,8 +463,9 @@ impl PartitionIndexWriter {
     /// Adds the log records of one Parquet file; `logs[i]` is row `i` of file `file`.
     pub fn add_log_file(&mut self, file: u64, logs: &[CanonicalLog]) -> Result<()> {
         for (row, log) in logs.iter().enumerate() {
+            let address = (file, row as u64);
             self.writer
-                .add_document(log_document(&self.fields, log, file, row as u64))?;
+                .add_document(log_document(&self.fields, log, address, self.store_hits))?;
         }
         Ok(())
     }
@@ -448,6 +505,49 @@ mod tests {
             other_conversation.contains("flaky"),
             "another run must stay findable"
         );
+    }
+
+    fn searchable_documents(dir: &Path) -> u64 {
+        let index = open_partition_index(dir).expect("open");
+        let reader = index.reader().expect("reader");
+        reader.searcher().num_docs()
+    }
+
+    #[test]
+    fn an_index_written_before_stored_hits_keeps_its_schema_and_takes_new_documents() {
+        let span = CanonicalSpan {
+            trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+            span_id: "b7ad6b7169203331".into(),
+            name: "execute_tool bash".into(),
+            output: Some("all tests passed".into()),
+            attributes: "{}".into(),
+            ..CanonicalSpan::default()
+        };
+        let old = tempfile::tempdir().expect("tempdir");
+        // The schema without its last field, `hit`: what partitions written before it hold.
+        let mut builder = tantivy::schema::Schema::builder();
+        for (_, entry) in span_index_schema().0.fields() {
+            if entry.name() != "hit" {
+                builder.add_field(entry.clone());
+            }
+        }
+        Index::create_in_dir(old.path(), builder.build()).expect("old index");
+        let mut writer = PartitionIndexWriter::open(old.path()).expect("opens the old index");
+        assert!(!writer.store_hits);
+        writer
+            .add_file(7, std::slice::from_ref(&span))
+            .expect("adds");
+        writer.commit().expect("commits");
+        assert_eq!(searchable_documents(old.path()), 1);
+
+        let new = tempfile::tempdir().expect("tempdir");
+        let mut writer = PartitionIndexWriter::open(new.path()).expect("creates");
+        assert!(writer.store_hits);
+        writer
+            .add_file(7, std::slice::from_ref(&span))
+            .expect("adds");
+        writer.commit().expect("commits");
+        assert_eq!(searchable_documents(new.path()), 1);
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod retention;
 pub mod rows;
 pub mod schema;
 pub mod span;
+pub mod stored_hit;
 pub mod text_tokenizer;
 pub mod wal;
 pub mod wal_record;

@@ -17,6 +17,7 @@ use crate::arrow_columns::{
 
 /// One normalized OTLP log record. Times are nanoseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct CanonicalLog {
     pub project_id: String,
     /// The record's time, or its observed time when the emitter left it out.

@@ -60,6 +60,7 @@ impl StatusCode {
 /// `[{"role", "parts": [{"type", ...}]}]`, for tool spans the arguments / result.
 /// `attributes`, `resource_attributes`, `events` and `links` are JSON text too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct CanonicalSpan {
     // identity
     pub project_id: String,

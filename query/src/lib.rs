@@ -6,7 +6,8 @@
 //! [`live_files_store`] (only files not superseded by compaction nor dropped by retention);
 //! [`sql::run_read_only_sql`] runs user SQL on it; [`search::search_spans`] runs a
 //! full-text query over the partition indexes and fetches the matching rows from Parquet
-//! (found through [`row_locator`]); [`trace::load_trace`] assembles one trace in tree order;
+//! (found through [`row_locator`]; indexes and Parquet footers stay open across
+//! searches, in `open_indexes` and [`parquet_footers`]); [`trace::load_trace`] assembles one trace in tree order;
 //! [`trace_list::list_traces`] pages through traces with filters;
 //! [`session_detail::load_session`] assembles one conversation.
 
@@ -14,6 +15,8 @@ pub mod dashboard;
 pub mod error;
 pub mod event_costs;
 pub mod live_files_store;
+mod open_indexes;
+pub mod parquet_footers;
 pub mod prices;
 pub mod row_locator;
 pub mod rows;

@@ -6,17 +6,17 @@
 //! in it, listing each partition's live files once per search.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::RecordBatch;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use sextant_ingest::compaction::FlushRows;
 use sextant_ingest::layout::{DataDir, FlushRange, PartitionKey};
 use sextant_ingest::rows::Table;
 
 use crate::error::Result;
+use crate::parquet_footers::reader_builder;
 
 type LiveFiles = Vec<(FlushRange, PathBuf)>;
 
@@ -62,7 +62,7 @@ impl<'a> RowLocator<'a> {
         let flushes = match self.compacted.entry(path.clone()) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?;
+                let builder = reader_builder(path)?;
                 entry.insert(FlushRows::of_file(*range, builder.metadata())?)
             }
         };
@@ -75,7 +75,7 @@ impl<'a> RowLocator<'a> {
 /// Reads the given rows (ascending) of one Parquet file, the named columns only (names the
 /// file lacks are left out). Rows past the end are skipped.
 pub fn read_selected_rows(path: &Path, columns: &[&str], rows: &[u64]) -> Result<Vec<RecordBatch>> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?;
+    let builder = reader_builder(path)?;
     let total_rows = builder.metadata().file_metadata().num_rows() as u64;
     let schema = builder.schema().clone();
     let wanted: Vec<usize> = columns

@@ -3,73 +3,46 @@
 //! Each partition (project, day) has its own tantivy index whose documents point at
 //! Parquet rows of the spans or logs table (`table`, `file`, `row`). A search walks the
 //! partitions in the time range, takes the newest matches of each by the `start_time`
-//! fast field, keeps the global newest `limit`, then reads just those rows from Parquet
-//! for the summary and the snippet (from the flush's own file, or from the compacted
-//! file that now holds its rows). `kind:span` or `kind:log` in the query keeps one kind.
+//! fast field, and keeps the global newest `limit`. Each hit's summary and snippet come
+//! from what its document stores ([`sextant_ingest::stored_hit`]); only a hit whose match
+//! lies past the stored text (or from an index older than stored hits) reads its row from
+//! Parquet (the flush's own file, or the compacted file that now holds its rows). Every hit
+//! is checked against the published files, so search shows no row SQL cannot see.
+//! `kind:span` or `kind:log` in the query keeps one kind.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::path::PathBuf;
 
+use datafusion::arrow::array::RecordBatch;
 use serde_json::{Map, Value};
 use sextant_ingest::index::{
-    FieldName, LOGS_TABLE_CODE, SPANS_TABLE_CODE, SpanIndexFields, register_tokenizers,
-    span_index_schema,
+    FieldName, LOGS_TABLE_CODE, SPANS_TABLE_CODE, SpanIndexFields, span_index_schema,
 };
 use sextant_ingest::layout::{DataDir, PartitionKey, day_of};
+use sextant_ingest::log_row::{CanonicalLog, logs_to_batch};
 use sextant_ingest::rows::Table;
+use sextant_ingest::schema::spans_to_batch;
+use sextant_ingest::span::CanonicalSpan;
+use sextant_ingest::stored_hit::{LOG_HIT_COLUMNS, SPAN_HIT_COLUMNS, read_stored_hit};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery};
+use tantivy::schema::Value as _;
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DocAddress, Index, Order, ReloadPolicy, Searcher, Term};
+use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
 use crate::error::{QueryError, Result};
+use crate::open_indexes::open_index;
 use crate::row_locator::{RowLocator, read_selected_rows};
 use crate::rows::batches_to_json_rows;
 
-/// Columns returned with each span hit.
-const SPAN_SUMMARY_COLUMNS: &[&str] = &[
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "span_type",
-    "status_code",
-    "status_message",
-    "start_time",
-    "duration_ns",
-    "service_name",
-    "agent_name",
-    "session_id",
-    "request_model",
-    "tool_name",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-];
-/// Columns returned with each log hit.
-const LOG_SUMMARY_COLUMNS: &[&str] = &[
-    "time",
-    "trace_id",
-    "span_id",
-    "event_name",
-    "severity_text",
-    "service_name",
-    "session_id",
-    "prompt_id",
-    "model",
-    "tool_name",
-    "tool_call_id",
-    "success",
-    "cost_usd",
-];
 /// Most hits with one identical start time that paging keeps apart exactly.
 const MAX_TIES: usize = 100_000;
 
 fn summary_columns(table: Table) -> &'static [&'static str] {
     match table {
-        Table::Logs => LOG_SUMMARY_COLUMNS,
-        _ => SPAN_SUMMARY_COLUMNS,
+        Table::Logs => LOG_HIT_COLUMNS,
+        _ => SPAN_HIT_COLUMNS,
     }
 }
 
@@ -160,6 +133,7 @@ struct Candidate {
     kind: HitKind,
     file: u64,
     row: u64,
+    address: DocAddress,
 }
 
 pub fn search_spans(
@@ -240,6 +214,7 @@ pub fn search_spans(
                     kind,
                     file,
                     row,
+                    address,
                 });
             }
         }
@@ -319,12 +294,7 @@ pub(crate) fn open_partition(
     from_ns: Option<i64>,
     to_ns: Option<i64>,
 ) -> Result<PartitionSearch> {
-    let index = Index::open_in_dir(index_dir)?;
-    register_tokenizers(&index);
-    let reader = index
-        .reader_builder()
-        .reload_policy(ReloadPolicy::Manual)
-        .try_into()?;
+    let (index, searcher) = open_index(index_dir)?;
     let mut parser = QueryParser::for_index(&index, fields.default_search_fields());
     parser.set_conjunction_by_default();
     let text_query = parse_search_query(&parser, query_text)?;
@@ -344,7 +314,7 @@ pub(crate) fn open_partition(
     };
     Ok(PartitionSearch {
         key,
-        searcher: reader.searcher(),
+        searcher,
         query,
     })
 }
@@ -366,85 +336,180 @@ fn parse_search_query(parser: &QueryParser, query: &str) -> Result<Box<dyn Query
     }
 }
 
-/// Reads the candidates' rows from Parquet (one pass per file) and builds the hits.
+/// Builds the hits: each from its document's stored hit when that shows the match, else
+/// (an index older than stored hits, or a match past the stored text) from its Parquet row.
+/// A hit whose file is not published yet is left out, as SQL cannot see it either.
 fn fetch_hits(
     data_dir: &DataDir,
     partitions: &[PartitionSearch],
     fields: &SpanIndexFields,
     candidates: &[Candidate],
 ) -> Result<Vec<SearchHit>> {
-    type RowKey = (usize, HitKind, u64, u64);
     let mut locator = RowLocator::new(data_dir);
-    let mut rows_by_path: BTreeMap<PathBuf, (Table, Vec<(u64, RowKey)>)> = BTreeMap::new();
-    for candidate in candidates {
+    let mut snippets = Snippets::new(partitions, fields);
+    let stored = stored_rows(partitions, fields, candidates)?;
+    let mut rows: Vec<Option<(Map<String, Value>, Option<String>)>> = Vec::new();
+    let mut rows_by_path: BTreeMap<PathBuf, (Table, Vec<(u64, usize)>)> = BTreeMap::new();
+    for ((index, candidate), stored) in candidates.iter().enumerate().zip(stored) {
         let table = candidate.kind.table();
         let key = &partitions[candidate.partition].key;
         let Some((path, row)) = locator.locate(key, table, candidate.file, candidate.row)? else {
+            rows.push(None);
             continue;
         };
-        let row_key = (
-            candidate.partition,
-            candidate.kind,
-            candidate.file,
-            candidate.row,
-        );
+        if let Some((row, cut)) = stored {
+            let snippet = snippets.find(candidate, &row);
+            if snippet.is_some() || cut.is_empty() {
+                rows.push(Some((row, snippet)));
+                continue;
+            }
+        }
+        rows.push(None);
         rows_by_path
             .entry(path)
             .or_insert_with(|| (table, Vec::new()))
             .1
-            .push((row, row_key));
+            .push((row, index));
     }
-    let mut fetched: HashMap<RowKey, Map<String, Value>> = HashMap::new();
-    for (path, (table, mut rows)) in rows_by_path {
-        rows.sort_unstable();
-        rows.dedup();
-        let physical_rows: Vec<u64> = rows.iter().map(|(row, _)| *row).collect();
-        for ((_, key), values) in rows.iter().zip(read_rows(&path, table, &physical_rows)?) {
-            fetched.insert(*key, values);
+    for (path, (table, mut wanted)) in rows_by_path {
+        wanted.sort_unstable();
+        wanted.dedup_by_key(|(row, _)| *row);
+        let physical_rows: Vec<u64> = wanted.iter().map(|(row, _)| *row).collect();
+        for ((_, index), row) in wanted.iter().zip(read_rows(&path, table, &physical_rows)?) {
+            let snippet = snippets.find(&candidates[*index], &row);
+            rows[*index] = Some((row, snippet));
         }
     }
-    let mut generators: HashMap<(usize, FieldName), Option<SnippetGenerator>> = HashMap::new();
-    let mut hits = Vec::with_capacity(candidates.len());
+    Ok(candidates
+        .iter()
+        .zip(rows)
+        .filter_map(|(candidate, row)| {
+            let (mut row, snippet) = row?;
+            let summary = summary_columns(candidate.kind.table());
+            row.retain(|column, _| summary.contains(&column.as_str()));
+            Some(SearchHit {
+                kind: candidate.kind,
+                row,
+                snippet,
+            })
+        })
+        .collect())
+}
+
+/// Each candidate's stored hit as JSON columns (hit and snippet columns) and the text
+/// columns it cut; `None` where the document stores none.
+fn stored_rows(
+    partitions: &[PartitionSearch],
+    fields: &SpanIndexFields,
+    candidates: &[Candidate],
+) -> Result<Vec<Option<(Map<String, Value>, Vec<String>)>>> {
+    let mut spans = Vec::new();
+    let mut logs = Vec::new();
+    let mut decoded: Vec<Option<(HitKind, usize, Vec<String>)>> = Vec::new();
     for candidate in candidates {
-        let key = (
-            candidate.partition,
-            candidate.kind,
-            candidate.file,
-            candidate.row,
-        );
-        let Some(mut row) = fetched.remove(&key) else {
-            continue;
+        let searcher = &partitions[candidate.partition].searcher;
+        let document: TantivyDocument = searcher.doc(candidate.address)?;
+        let bytes = document
+            .get_first(fields.hit)
+            .and_then(|value| value.as_bytes());
+        let entry = match (candidate.kind, bytes) {
+            (HitKind::Span, Some(bytes)) => read_stored_hit::<CanonicalSpan>(bytes).map(|hit| {
+                spans.push(hit.row);
+                (HitKind::Span, spans.len() - 1, hit.cut)
+            }),
+            (HitKind::Log, Some(bytes)) => read_stored_hit::<CanonicalLog>(bytes).map(|hit| {
+                logs.push(hit.row);
+                (HitKind::Log, logs.len() - 1, hit.cut)
+            }),
+            (_, None) => None,
         };
-        let partition = &partitions[candidate.partition];
-        let table = candidate.kind.table();
-        let mut snippet = None;
-        for &(field_name, column) in SpanIndexFields::snippet_fields(table) {
+        decoded.push(entry);
+    }
+    // Through the tables' own Arrow conversion, so a stored hit reads exactly as its row.
+    let span_rows = json_rows(
+        spans_to_batch(&spans).map_err(datafusion::error::DataFusionError::from)?,
+        Table::Spans,
+    )?;
+    let log_rows = json_rows(
+        logs_to_batch(&logs).map_err(datafusion::error::DataFusionError::from)?,
+        Table::Logs,
+    )?;
+    let mut span_rows = span_rows.into_iter().map(Some).collect::<Vec<_>>();
+    let mut log_rows = log_rows.into_iter().map(Some).collect::<Vec<_>>();
+    Ok(decoded
+        .into_iter()
+        .map(|entry| {
+            let (kind, position, cut) = entry?;
+            let row = match kind {
+                HitKind::Span => span_rows.get_mut(position)?.take()?,
+                HitKind::Log => log_rows.get_mut(position)?.take()?,
+            };
+            Some((row, cut))
+        })
+        .collect())
+}
+
+/// The hit and snippet columns of `batch` (rows of `table`) as JSON rows.
+fn json_rows(batch: RecordBatch, table: Table) -> Result<Vec<Map<String, Value>>> {
+    if batch.num_rows() == 0 {
+        return Ok(Vec::new());
+    }
+    let schema = batch.schema();
+    let wanted: Vec<usize> = hit_and_snippet_columns(table)
+        .filter_map(|column| schema.index_of(column).ok())
+        .collect();
+    batches_to_json_rows(&[batch.project(&wanted)?])
+}
+
+fn hit_and_snippet_columns(table: Table) -> impl Iterator<Item = &'static str> {
+    let snippet_columns = SpanIndexFields::snippet_fields(table)
+        .iter()
+        .map(|(_, column)| *column);
+    summary_columns(table)
+        .iter()
+        .copied()
+        .chain(snippet_columns)
+}
+
+/// Highlighted snippets, with one generator per partition and text field.
+struct Snippets<'a> {
+    partitions: &'a [PartitionSearch],
+    fields: &'a SpanIndexFields,
+    generators: HashMap<(usize, FieldName), Option<SnippetGenerator>>,
+}
+
+impl<'a> Snippets<'a> {
+    fn new(partitions: &'a [PartitionSearch], fields: &'a SpanIndexFields) -> Snippets<'a> {
+        Snippets {
+            partitions,
+            fields,
+            generators: HashMap::new(),
+        }
+    }
+
+    /// The first of the row's snippet fields with a match, highlighted as HTML.
+    fn find(&mut self, candidate: &Candidate, row: &Map<String, Value>) -> Option<String> {
+        let partition = &self.partitions[candidate.partition];
+        for &(field_name, column) in SpanIndexFields::snippet_fields(candidate.kind.table()) {
             let Some(text) = row.get(column).and_then(Value::as_str) else {
                 continue;
             };
-            let generator = generators
+            let field = self.fields.field(field_name);
+            let generator = self
+                .generators
                 .entry((candidate.partition, field_name))
                 .or_insert_with(|| {
-                    let field = fields.field(field_name);
                     SnippetGenerator::create(&partition.searcher, &*partition.query, field).ok()
                 });
             if let Some(generator) = generator {
                 let found = generator.snippet(text);
                 if !found.highlighted().is_empty() {
-                    snippet = Some(found.to_html());
-                    break;
+                    return Some(found.to_html());
                 }
             }
         }
-        let summary = summary_columns(table);
-        row.retain(|column, _| summary.contains(&column.as_str()));
-        hits.push(SearchHit {
-            kind: candidate.kind,
-            row,
-            snippet,
-        });
+        None
     }
-    Ok(hits)
 }
 
 /// Reads the given rows (ascending) of one Parquet file of `table`, summary and snippet
@@ -454,13 +519,6 @@ fn read_rows(
     table: Table,
     rows: &[u64],
 ) -> Result<Vec<Map<String, Value>>> {
-    let snippet_columns = SpanIndexFields::snippet_fields(table)
-        .iter()
-        .map(|(_, column)| *column);
-    let columns: Vec<&str> = summary_columns(table)
-        .iter()
-        .copied()
-        .chain(snippet_columns)
-        .collect();
+    let columns: Vec<&str> = hit_and_snippet_columns(table).collect();
     batches_to_json_rows(&read_selected_rows(path, &columns, rows)?)
 }

@@ -4,13 +4,14 @@
 //! that project's folders only, so no predicate a user writes (or removes) can reach another
 //! project.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::cache::cache_manager::{CacheManager, CacheManagerConfig};
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -47,6 +48,7 @@ pub async fn project_session(data_dir: &DataDir, project_id: &str) -> Result<Ses
     // Queries past this much memory spill or fail with "resources exhausted", never OOM the server.
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(QUERY_MEMORY_LIMIT_BYTES, 1.0)
+        .with_cache_manager(shared_file_caches()?)
         .build_arc()?;
     // Parquet is read through a store that lists only live files (none superseded by
     // compaction, none of a partition dropped by retention).
@@ -68,6 +70,32 @@ pub async fn project_session(data_dir: &DataDir, project_id: &str) -> Result<Ses
     );
     register_views(&context).await?;
     Ok(context)
+}
+
+/// Memory for the Parquet footers (and page indexes) kept across sessions.
+const FOOTER_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
+/// Parquet footers and file statistics shared by every session of the process, so a query
+/// does not parse every file's footer again. An entry is used only while the file's size
+/// and mtime match (a file is immutable once published; a retried flush rewrites it whole).
+/// The file listing itself is not cached: flushes, compaction and retention change it.
+fn shared_file_caches() -> Result<CacheManagerConfig> {
+    static SHARED: OnceLock<Arc<CacheManager>> = OnceLock::new();
+    let shared = match SHARED.get() {
+        Some(shared) => shared,
+        None => {
+            let config = CacheManagerConfig::default()
+                .with_metadata_cache_limit(FOOTER_CACHE_BYTES)
+                .with_list_files_cache_limit(0);
+            let manager = CacheManager::try_new(&config)?;
+            SHARED.get_or_init(|| manager)
+        }
+    };
+    Ok(CacheManagerConfig::default()
+        .with_metadata_cache_limit(FOOTER_CACHE_BYTES)
+        .with_file_metadata_cache(Some(shared.get_file_metadata_cache()))
+        .with_file_statistics_cache(shared.get_file_statistic_cache())
+        .with_list_files_cache_limit(0))
 }
 
 fn table_schema(table: Table) -> SchemaRef {

@@ -381,3 +381,55 @@ async fn search_table_function_joins_hits_to_traces() {
         assert!(message.contains("search("), "{bad}: {message}");
     }
 }
+
+/// A hit shows what its row holds, whether its document's stored text holds the match (the
+/// start of a tool output) or the match lies past it and the row is read from Parquet.
+#[tokio::test]
+async fn search_hits_show_their_row_whether_the_match_is_early_or_late_in_the_text() {
+    let app = app();
+    let trace_id = "5eac4c0ffee0000000000000000000b2";
+    let long_output = format!(
+        "numbat-early {} wallaby-late",
+        "padding words of a long file ".repeat(200)
+    );
+    let spans = serde_json::json!({"resourceSpans": [{
+    "resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "hit-test"}}]},
+    "scopeSpans": [{"spans": [{
+        "traceId": trace_id,
+        "spanId": "5eac4c0ffee000b2",
+        "name": "execute_tool read_file",
+        "startTimeUnixNano": "1767225600000000000",
+        "endTimeUnixNano": "1767225601000000000",
+        "status": {"code": 2, "message": "file too long"},
+        "attributes": [
+            {"key": "gen_ai.operation.name", "value": {"stringValue": "execute_tool"}},
+            {"key": "gen_ai.tool.name", "value": {"stringValue": "read_file"}},
+            {"key": "gen_ai.tool.call.result", "value": {"stringValue": long_output}}
+        ]}]}]}]});
+    export_json(&app, "traces", spans.to_string()).await;
+    flush(&app);
+
+    let (_, rows) = sql(
+        &app,
+        &format!(
+            "SELECT trace_id, span_id, name, span_type, status_code, status_message, \
+             start_time, duration_ns, service_name, tool_name FROM spans WHERE trace_id = '{trace_id}'"
+        ),
+    )
+    .await;
+    let expected = &rows["rows"][0];
+    for word in ["numbat", "wallaby"] {
+        let (status, found) = get_json(&app, &format!("/api/search?q={word}")).await;
+        assert_eq!(status, StatusCode::OK, "{found}");
+        let hit = &found["hits"][0];
+        for (column, value) in expected.as_object().into_iter().flatten() {
+            assert_eq!(&hit[column], value, "{word}: {column} in {hit}");
+        }
+        let snippet = hit["snippet"].as_str().unwrap_or_default();
+        assert!(
+            snippet.contains(&format!("<b>{word}</b>")),
+            "{word}: {snippet}"
+        );
+    }
+}
