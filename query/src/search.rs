@@ -336,6 +336,11 @@ fn parse_search_query(parser: &QueryParser, query: &str) -> Result<Box<dyn Query
     }
 }
 
+/// A hit's row as JSON columns, and its snippet.
+type RowWithSnippet = (Map<String, Value>, Option<String>);
+/// A stored hit's row as JSON columns, and the text columns it cut.
+type StoredRow = (Map<String, Value>, Vec<String>);
+
 /// Builds the hits: each from its document's stored hit when that shows the match, else
 /// (an index older than stored hits, or a match past the stored text) from its Parquet row.
 /// A hit whose file is not published yet is left out, as SQL cannot see it either.
@@ -348,7 +353,7 @@ fn fetch_hits(
     let mut locator = RowLocator::new(data_dir);
     let mut snippets = Snippets::new(partitions, fields);
     let stored = stored_rows(partitions, fields, candidates)?;
-    let mut rows: Vec<Option<(Map<String, Value>, Option<String>)>> = Vec::new();
+    let mut rows: Vec<Option<RowWithSnippet>> = Vec::new();
     let mut rows_by_path: BTreeMap<PathBuf, (Table, Vec<(u64, usize)>)> = BTreeMap::new();
     for ((index, candidate), stored) in candidates.iter().enumerate().zip(stored) {
         let table = candidate.kind.table();
@@ -402,7 +407,7 @@ fn stored_rows(
     partitions: &[PartitionSearch],
     fields: &SpanIndexFields,
     candidates: &[Candidate],
-) -> Result<Vec<Option<(Map<String, Value>, Vec<String>)>>> {
+) -> Result<Vec<Option<StoredRow>>> {
     let mut spans = Vec::new();
     let mut logs = Vec::new();
     let mut decoded: Vec<Option<(HitKind, usize, Vec<String>)>> = Vec::new();
