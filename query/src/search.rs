@@ -460,9 +460,11 @@ fn json_rows(batch: RecordBatch, table: Table) -> Result<Vec<Map<String, Value>>
         return Ok(Vec::new());
     }
     let schema = batch.schema();
-    let wanted: Vec<usize> = hit_and_snippet_columns(table)
+    let mut wanted: Vec<usize> = hit_and_snippet_columns(table)
         .filter_map(|column| schema.index_of(column).ok())
         .collect();
+    // Schema order, as a row read from Parquet has its columns.
+    wanted.sort_unstable();
     batches_to_json_rows(&[batch.project(&wanted)?])
 }
 
