@@ -391,11 +391,22 @@ mod tests {
             "claude-sonnet-4*",
             "claude-sonnet-4-5-20250929"
         ));
-        assert!(pattern_matches("GPT-5*", "gpt-5"));
         assert!(!pattern_matches("gpt-5*", "gpt-4o"));
         assert!(pattern_matches("*mini*", "gpt-5-mini"));
         assert!(pattern_matches("exact", "exact"));
         assert!(!pattern_matches("exact", "exactly"));
+        // The table lowercases patterns once and models per lookup.
+        let table = PriceTable::parse(
+            "[[price]]\nmodel = \"GPT-5*\"\nfrom = \"2025-08-07\"\ninput = 1.25\noutput = 10.0\n",
+            PriceOrigin::DataDir,
+        )
+        .expect("parses");
+        assert!(table.price_for("gpt-5", NOV_2025).is_some());
+        assert!(table.price_for("GPT-5-Mini", NOV_2025).is_some());
+        assert!(table.price_for("gpt-4o", NOV_2025).is_none());
+        let mut batch = BatchPrices::new(&table);
+        assert!(batch.price("Gpt-5", NOV_2025).is_some());
+        assert!(batch.price("gpt-4o", NOV_2025).is_none());
     }
 
     #[test]
