@@ -1,6 +1,7 @@
 //! `sextant bench query --data-dir DIR`: the read path measured on a data dir built by
 //! `sextant bench data` — search top-20 (a selective and a broad query), the `GROUP BY
-//! model, day` aggregate, the trace list page, the biggest trace's skeleton, and the
+//! model, day` aggregate (over the spans, and over the `llm_usage` rollups the dashboards
+//! read), the trace list page, the biggest trace's skeleton, and the
 //! server-side render of the runs page (50 rows) and of that trace's page. Each figure is
 //! the p50 and p99 of several warm repetitions, one request at a time, as the API and the
 //! pages do them (a project session per request).
@@ -44,6 +45,11 @@ const AGGREGATE: &str = "SELECT request_model, date_trunc('day', start_time) AS 
     sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd, \
     avg(CASE WHEN status_code = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate \
     FROM spans WHERE span_type = 'llm' GROUP BY 1, 2";
+/// The same figures from the per-file rollups the dashboards use (by response model, else
+/// request model).
+const USAGE_AGGREGATE: &str = "SELECT model, day, sum(input_tokens) AS input_tokens, \
+    sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd, \
+    sum(errors) * 1.0 / sum(calls) AS error_rate FROM llm_usage GROUP BY 1, 2";
 
 #[derive(Debug, serde::Serialize)]
 struct Figure {
@@ -128,14 +134,19 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         measure("search top-20, selective", reps, search(SELECTIVE_SEARCH)).await?,
         measure("search top-20, broad", reps, search(BROAD_SEARCH)).await?,
     ];
-    figures.push(
-        measure("GROUP BY model, day (llm spans)", reps, || async move {
-            let context = project_session(data_dir, DEFAULT_PROJECT).await?;
-            let output = run_read_only_sql(&context, AGGREGATE, 10_000).await?;
-            Ok(output.batches.iter().map(|batch| batch.num_rows()).sum())
-        })
-        .await?,
-    );
+    for (name, sql) in [
+        ("GROUP BY model, day (llm spans)", AGGREGATE),
+        ("GROUP BY model, day (llm_usage)", USAGE_AGGREGATE),
+    ] {
+        figures.push(
+            measure(name, reps, || async move {
+                let context = project_session(data_dir, DEFAULT_PROJECT).await?;
+                let output = run_read_only_sql(&context, sql, 10_000).await?;
+                Ok(output.batches.iter().map(|batch| batch.num_rows()).sum())
+            })
+            .await?,
+        );
+    }
     figures.push(
         measure("trace list, first page of 50", reps, || async move {
             let context = project_session(data_dir, DEFAULT_PROJECT).await?;

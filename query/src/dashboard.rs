@@ -94,6 +94,20 @@ fn window(column: &str, request: &DashboardRequest) -> String {
     )
 }
 
+/// The window widened to whole hours, the grain of `llm_usage`.
+fn whole_hours(request: &DashboardRequest) -> DashboardRequest {
+    const HOUR_NS: i64 = 3_600 * 1_000_000_000;
+    DashboardRequest {
+        from_ns: request.from_ns.div_euclid(HOUR_NS) * HOUR_NS,
+        to_ns: request
+            .to_ns
+            .saturating_add(HOUR_NS - 1)
+            .div_euclid(HOUR_NS)
+            * HOUR_NS,
+        group_by: request.group_by,
+    }
+}
+
 async fn figure(context: &SessionContext, sql: String) -> Result<Figure> {
     let output = run_read_only_sql(context, &sql, 100_000).await?;
     let rows = batches_to_json_rows(&output.batches)?;
@@ -133,15 +147,22 @@ pub async fn load_dashboard(
         ),
     )
     .await?;
-    let usage_by_day = figure(
-        context,
-        format!(
+    let usage_sql = match request.group_by {
+        // Per model from the per-file rollups (`llm_usage`), not a scan of every span; its
+        // hours cover the window's first and last hour whole.
+        GroupBy::Model => format!(
+            "SELECT day, COALESCE(model, '(unknown)') AS grp, sum(cost_usd) AS cost_usd, \
+             sum(input_tokens) + sum(output_tokens) AS tokens \
+             FROM llm_usage WHERE {} GROUP BY 1, 2 ORDER BY 1, 2",
+            window("hour", &whole_hours(&request))
+        ),
+        GroupBy::Agent | GroupBy::Service => format!(
             "SELECT to_char(start_time, '%Y-%m-%d') AS day, {group} AS grp, \
              sum(cost_usd) AS cost_usd, {tokens} AS tokens \
              FROM {source} WHERE {only_calls}{runs_window} GROUP BY 1, 2 ORDER BY 1, 2"
         ),
-    )
-    .await?;
+    };
+    let usage_by_day = figure(context, usage_sql).await?;
     let runs_by_day = figure(
         context,
         format!(
@@ -209,6 +230,29 @@ mod tests {
         );
         assert_eq!(days_between(start, start + day_ns, 366), ["2025-12-01"]);
         assert_eq!(days_between(start, start + 400 * day_ns, 366).len(), 366);
+    }
+
+    #[test]
+    fn the_usage_window_covers_whole_hours() {
+        let hour = 3_600_000_000_000_i64;
+        let start = 1_764_547_200_000_000_000; // 2025-12-01T00:00:00Z
+        let request = DashboardRequest {
+            from_ns: start + hour + 5,
+            to_ns: start + 3 * hour + 1,
+            group_by: GroupBy::Model,
+        };
+        let widened = whole_hours(&request);
+        assert_eq!(
+            (widened.from_ns, widened.to_ns),
+            (start + hour, start + 4 * hour)
+        );
+        let aligned = DashboardRequest {
+            from_ns: start,
+            to_ns: start + hour,
+            group_by: GroupBy::Model,
+        };
+        let same = whole_hours(&aligned);
+        assert_eq!((same.from_ns, same.to_ns), (start, start + hour));
     }
 
     #[test]

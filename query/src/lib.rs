@@ -9,7 +9,8 @@
 //! (found through [`row_locator`]; indexes and Parquet footers stay open across
 //! searches, in `open_indexes` and [`parquet_footers`]); [`trace::load_trace`] assembles one trace in tree order;
 //! [`trace_list::list_traces`] pages through traces with filters;
-//! [`session_detail::load_session`] assembles one conversation.
+//! [`session_detail::load_session`] assembles one conversation; [`usage_rollup`] answers
+//! `llm_usage` (model calls per hour and model) from per-file sums kept across queries.
 
 pub mod dashboard;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod session_detail;
 pub mod sql;
 pub mod trace;
 pub mod trace_list;
+pub mod usage_rollup;
 pub mod views;
 
 pub use datafusion::execution::context::SessionContext;

@@ -219,6 +219,39 @@ impl PriceTable {
 
 /// What a call with `usage` costs at `price`, USD.
 fn call_cost(price: &ModelPrice, usage: TokenUsage) -> f64 {
+    priced_tokens(usage).cost(price)
+}
+
+/// Token counts as a price applies to them: input without the cached tokens, none negative.
+/// Cost is linear in these, so sums of them price many calls of one price at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PricedTokens {
+    pub uncached_input: i64,
+    pub output: i64,
+    pub cache_read: i64,
+    pub cache_write: i64,
+}
+
+impl PricedTokens {
+    pub fn add(&mut self, other: &PricedTokens) {
+        self.uncached_input += other.uncached_input;
+        self.output += other.output;
+        self.cache_read += other.cache_read;
+        self.cache_write += other.cache_write;
+    }
+
+    /// Their cost at `price`, USD.
+    pub fn cost(&self, price: &ModelPrice) -> f64 {
+        let per_token = |tokens: i64, per_million: f64| tokens as f64 * per_million / 1e6;
+        per_token(self.uncached_input, price.input)
+            + per_token(self.output, price.output)
+            + per_token(self.cache_read, price.cache_read)
+            + per_token(self.cache_write, price.cache_write)
+    }
+}
+
+/// One call's tokens as its price applies to them.
+pub fn priced_tokens(usage: TokenUsage) -> PricedTokens {
     let cached = usage.cache_read.max(0) + usage.cache_write.max(0);
     // A source that claims to include cached tokens but reports fewer input tokens than
     // cached ones cannot be including them: treat its input as uncached.
@@ -227,11 +260,12 @@ fn call_cost(price: &ModelPrice, usage: TokenUsage) -> f64 {
     } else {
         usage.input
     };
-    let per_token = |tokens: i64, per_million: f64| tokens.max(0) as f64 * per_million / 1e6;
-    per_token(uncached_input, price.input)
-        + per_token(usage.output, price.output)
-        + per_token(usage.cache_read, price.cache_read)
-        + per_token(usage.cache_write, price.cache_write)
+    PricedTokens {
+        uncached_input: uncached_input.max(0),
+        output: usage.output.max(0),
+        cache_read: usage.cache_read.max(0),
+        cache_write: usage.cache_write.max(0),
+    }
 }
 
 /// Prices looked up while pricing one batch of rows: a batch holds a handful of models over

@@ -26,6 +26,7 @@ use crate::error::{QueryError, Result};
 use crate::live_files_store::live_files_store;
 use crate::prices::{PriceTable, model_cost_udf};
 use crate::search_table::SearchFunction;
+use crate::usage_rollup::LlmUsageTable;
 use crate::views::register_views;
 
 /// Memory one query may use.
@@ -64,6 +65,10 @@ pub async fn project_session(data_dir: &DataDir, project_id: &str) -> Result<Ses
     let prices = PriceTable::load_cached(data_dir.root())?;
     context.register_batch("prices", prices.to_batch()?)?;
     context.register_udf(model_cost_udf(prices));
+    context.register_table(
+        "llm_usage",
+        Arc::new(LlmUsageTable::new(data_dir.clone(), project_id)),
+    )?;
     context.register_udtf(
         "search",
         Arc::new(SearchFunction::new(data_dir.clone(), project_id)),

@@ -433,3 +433,50 @@ async fn search_hits_show_their_row_whether_the_match_is_early_or_late_in_the_te
         );
     }
 }
+
+/// `llm_usage` sums every flushed file's model calls, a file flushed after the last query included.
+#[tokio::test]
+async fn llm_usage_counts_calls_of_files_flushed_after_earlier_queries() {
+    let app = app();
+    let call = |span_id: &str, input_tokens: i64| {
+        serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "usage-test"}}]},
+        "scopeSpans": [{"spans": [{
+            "traceId": "0f0e0c0ffee0000000000000000000c3",
+            "spanId": span_id,
+            "name": "chat gpt-5",
+            "startTimeUnixNano": "1767225600000000000",
+            "endTimeUnixNano": "1767225601000000000",
+            "attributes": [
+                {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+                {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-5"}},
+                {"key": "gen_ai.usage.input_tokens", "value": {"intValue": input_tokens}},
+                {"key": "gen_ai.usage.output_tokens", "value": {"intValue": 10}}
+            ]}]}]}]})
+        .to_string()
+    };
+    let usage = "SELECT sum(calls) AS calls, sum(input_tokens) AS input_tokens, \
+                 round(sum(cost_usd), 9) AS cost_usd FROM llm_usage WHERE model = 'gpt-5'";
+    export_json(&app, "traces", call("0f0e0c0ffee000c1", 1000)).await;
+    flush(&app);
+    let (status, first) = sql(&app, usage).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["rows"][0]["calls"], 1, "{first}");
+    export_json(&app, "traces", call("0f0e0c0ffee000c2", 3000)).await;
+    flush(&app);
+    let (_, second) = sql(&app, usage).await;
+    assert_eq!(second["rows"][0]["calls"], 2, "{second}");
+    assert_eq!(second["rows"][0]["input_tokens"], 4000, "{second}");
+    // gpt-5*: 1.25 per million input, 10 per million output.
+    let (_, from_spans) = sql(
+        &app,
+        "SELECT round(sum(cost_usd), 9) AS cost_usd FROM spans WHERE span_type = 'llm'",
+    )
+    .await;
+    assert_eq!(
+        second["rows"][0]["cost_usd"],
+        from_spans["rows"][0]["cost_usd"]
+    );
+    assert_eq!(second["rows"][0]["cost_usd"], 0.0052, "{second}");
+}
