@@ -108,6 +108,15 @@ fn batches(request: ExportTraceServiceRequest, spans: usize) -> Vec<ExportTraceS
     out
 }
 
+/// When the trace generated after `spans` of `target` spans starts: spread evenly over the
+/// `window_ns` before `now_ns`. In u128: a 14-day window (~1.2e15 ns) times a span count
+/// overflows u64 past ~15k spans (it once put a whole 1M-span data dir into a few hours).
+fn trace_start_ns(now_ns: u64, window_ns: u64, spans: u64, target: u64) -> u64 {
+    let offset_ns =
+        u128::from(window_ns) * u128::from(spans.min(target)) / u128::from(target.max(1));
+    now_ns - window_ns + offset_ns as u64
+}
+
 pub async fn run_data_bench(args: DataBenchArgs) -> anyhow::Result<()> {
     if args.data_dir.exists() {
         anyhow::bail!("{} exists; pass a new --data-dir", args.data_dir.display());
@@ -127,7 +136,7 @@ pub async fn run_data_bench(args: DataBenchArgs) -> anyhow::Result<()> {
         let (mut spans, mut traces, mut raw) = (0u64, 0u64, 0u64);
         let mut long_trace_id = None;
         while spans < target {
-            let start_ns = now_ns - window_ns + window_ns * spans / target.max(1);
+            let start_ns = trace_start_ns(now_ns, window_ns, spans, target);
             let trace = if long_trace_id.is_none() && long_trace_spans > 0 && spans >= target / 2 {
                 let trace = generator.long_trace(start_ns, long_trace_spans);
                 long_trace_id = Some(trace.summary.trace_id.clone());
@@ -227,7 +236,26 @@ fn print_table(figures: &DataFigures, data_dir: &Path) {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_count;
+    use super::{parse_count, trace_start_ns};
+
+    #[test]
+    fn traces_spread_evenly_over_the_whole_window_at_any_size() {
+        let day_ns = 86_400 * 1_000_000_000_u64;
+        let now_ns = 1_764_633_600_000_000_000; // 2025-12-02T00:00:00Z
+        let window_ns = 14 * day_ns;
+        for target in [1_000_u64, 1_000_000, 10_000_000] {
+            assert_eq!(
+                trace_start_ns(now_ns, window_ns, 0, target),
+                now_ns - window_ns
+            );
+            assert_eq!(
+                trace_start_ns(now_ns, window_ns, target / 2, target),
+                now_ns - 7 * day_ns,
+                "{target}"
+            );
+            assert_eq!(trace_start_ns(now_ns, window_ns, target, target), now_ns);
+        }
+    }
 
     #[test]
     fn counts_take_k_and_m_suffixes() {

@@ -354,33 +354,50 @@ fn fetch_hits(
     let mut snippets = Snippets::new(partitions, fields);
     let stored = stored_rows(partitions, fields, candidates)?;
     let mut rows: Vec<Option<RowWithSnippet>> = Vec::new();
-    let mut rows_by_path: BTreeMap<PathBuf, (Table, Vec<(u64, usize)>)> = BTreeMap::new();
+    // Rows to read from Parquet, per file: whole (no stored hit) or only the texts a stored
+    // hit cut (its other columns are stored).
+    let mut reads: BTreeMap<(PathBuf, bool), ParquetRead> = BTreeMap::new();
+    let mut cut_rows: HashMap<usize, Map<String, Value>> = HashMap::new();
     for ((index, candidate), stored) in candidates.iter().enumerate().zip(stored) {
+        rows.push(None);
         let table = candidate.kind.table();
         let key = &partitions[candidate.partition].key;
         let Some((path, row)) = locator.locate(key, table, candidate.file, candidate.row)? else {
-            rows.push(None);
             continue;
         };
-        if let Some((row, cut)) = stored {
-            let snippet = snippets.find(candidate, &row);
-            if snippet.is_some() || cut.is_empty() {
-                rows.push(Some((row, snippet)));
-                continue;
+        let read = match stored {
+            Some((stored_row, cut)) => {
+                let snippet = snippets.find(candidate, &stored_row);
+                if snippet.is_some() || cut.is_empty() {
+                    rows[index] = Some((stored_row, snippet));
+                    continue;
+                }
+                cut_rows.insert(index, stored_row);
+                let read = reads
+                    .entry((path, true))
+                    .or_insert_with(|| ParquetRead::new(Vec::new()));
+                for column in cut {
+                    if !read.columns.contains(&column) {
+                        read.columns.push(column);
+                    }
+                }
+                read
             }
-        }
-        rows.push(None);
-        rows_by_path
-            .entry(path)
-            .or_insert_with(|| (table, Vec::new()))
-            .1
-            .push((row, index));
+            None => reads.entry((path, false)).or_insert_with(|| {
+                ParquetRead::new(hit_and_snippet_columns(table).map(str::to_owned).collect())
+            }),
+        };
+        read.rows.push((row, index));
     }
-    for (path, (table, mut wanted)) in rows_by_path {
-        wanted.sort_unstable();
-        wanted.dedup_by_key(|(row, _)| *row);
-        let physical_rows: Vec<u64> = wanted.iter().map(|(row, _)| *row).collect();
-        for ((_, index), row) in wanted.iter().zip(read_rows(&path, table, &physical_rows)?) {
+    for ((path, _), mut read) in reads {
+        read.rows.sort_unstable();
+        read.rows.dedup_by_key(|(row, _)| *row);
+        let physical_rows: Vec<u64> = read.rows.iter().map(|(row, _)| *row).collect();
+        let columns: Vec<&str> = read.columns.iter().map(String::as_str).collect();
+        let batches = read_selected_rows(&path, &columns, &physical_rows)?;
+        for ((_, index), from_parquet) in read.rows.iter().zip(batches_to_json_rows(&batches)?) {
+            let mut row = cut_rows.remove(index).unwrap_or_default();
+            row.extend(from_parquet);
             let snippet = snippets.find(&candidates[*index], &row);
             rows[*index] = Some((row, snippet));
         }
@@ -519,13 +536,18 @@ impl<'a> Snippets<'a> {
     }
 }
 
-/// Reads the given rows (ascending) of one Parquet file of `table`, summary and snippet
-/// columns only.
-fn read_rows(
-    path: &std::path::Path,
-    table: Table,
-    rows: &[u64],
-) -> Result<Vec<Map<String, Value>>> {
-    let columns: Vec<&str> = hit_and_snippet_columns(table).collect();
-    batches_to_json_rows(&read_selected_rows(path, &columns, rows)?)
+/// Rows of one Parquet file to read, the columns to read of them, and for each row the
+/// candidate it answers.
+struct ParquetRead {
+    columns: Vec<String>,
+    rows: Vec<(u64, usize)>,
+}
+
+impl ParquetRead {
+    fn new(columns: Vec<String>) -> ParquetRead {
+        ParquetRead {
+            columns,
+            rows: Vec::new(),
+        }
+    }
 }
