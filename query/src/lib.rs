@@ -15,6 +15,7 @@
 pub mod dashboard;
 pub mod error;
 pub mod event_costs;
+mod file_cache;
 pub mod live_files_store;
 mod open_indexes;
 pub mod parquet_footers;

@@ -15,6 +15,7 @@ use sextant_ingest::index::register_tokenizers;
 use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
 
 use crate::error::Result;
+use crate::file_cache::lock;
 
 /// Past this many open partitions the cache starts over (a data dir has one per project-day).
 const MAX_OPEN_INDEXES: usize = 4096;
@@ -72,8 +73,4 @@ pub(crate) fn open_index(index_dir: &Path) -> Result<(Index, Searcher)> {
         },
     );
     Ok((index, searcher))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }

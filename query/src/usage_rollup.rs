@@ -15,9 +15,8 @@
 //! files) pays for those files once.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::SystemTime;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
@@ -39,6 +38,7 @@ use sextant_ingest::layout::DataDir;
 use sextant_ingest::rows::Table;
 
 use crate::error::Result;
+use crate::file_cache::{FileCache, file_version};
 use crate::parquet_footers::reader_builder;
 use crate::prices::{PriceTable, PricedTokens, TokenUsage, priced_tokens};
 
@@ -111,36 +111,16 @@ fn merge(into: &mut Rollup, from: &Rollup) {
     }
 }
 
-type FileVersion = (u64, SystemTime);
-type RollupCache = HashMap<PathBuf, (FileVersion, Arc<Rollup>)>;
-
-fn cached_rollups() -> &'static Mutex<RollupCache> {
-    static ROLLUPS: OnceLock<Mutex<RollupCache>> = OnceLock::new();
-    ROLLUPS.get_or_init(Default::default)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+fn cached_rollups() -> &'static FileCache<Arc<Rollup>> {
+    static ROLLUPS: OnceLock<FileCache<Arc<Rollup>>> = OnceLock::new();
+    ROLLUPS.get_or_init(|| FileCache::new(MAX_CACHED_FILES))
 }
 
 /// The rollup of one spans file, computed once per version of the file.
 fn file_rollup(path: &Path) -> Result<Arc<Rollup>> {
-    let metadata = std::fs::metadata(path)?;
-    let version = (metadata.len(), metadata.modified()?);
-    let cached = lock(cached_rollups())
-        .get(path)
-        .filter(|(cached_version, _)| *cached_version == version)
-        .map(|(_, rollup)| rollup.clone());
-    if let Some(rollup) = cached {
-        return Ok(rollup);
-    }
-    let rollup = Arc::new(read_rollup(path)?);
-    let mut cache = lock(cached_rollups());
-    if cache.len() >= MAX_CACHED_FILES {
-        cache.clear();
-    }
-    cache.insert(path.to_path_buf(), (version, rollup.clone()));
-    Ok(rollup)
+    cached_rollups().get_or_derive(path, file_version(path)?, || {
+        Ok(Arc::new(read_rollup(path)?))
+    })
 }
 
 /// Reads the rollup columns of a spans file and sums its model calls.
