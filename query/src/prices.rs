@@ -217,6 +217,24 @@ impl PriceTable {
     }
 }
 
+impl TokenUsage {
+    /// A call's usage from its stored counts (input, output, cache read, cache write; NULL
+    /// as 0); `None` when all four are NULL: such a call has no cost to compute.
+    pub fn from_counts(counts: [Option<i64>; 4], input_includes_cache: bool) -> Option<TokenUsage> {
+        if counts.iter().all(Option::is_none) {
+            return None;
+        }
+        let [input, output, cache_read, cache_write] = counts.map(|count| count.unwrap_or(0));
+        Some(TokenUsage {
+            input,
+            output,
+            cache_read,
+            cache_write,
+            input_includes_cache,
+        })
+    }
+}
+
 /// What a call with `usage` costs at `price`, USD.
 fn call_cost(price: &ModelPrice, usage: TokenUsage) -> f64 {
     priced_tokens(usage).cost(price)
@@ -366,25 +384,12 @@ pub fn model_cost_udf(prices: Arc<PriceTable>) -> ScalarUDF {
         let mut costs = Float64Builder::with_capacity(model.len());
         let mut batch_prices = BatchPrices::new(&prices);
         for row in 0..model.len() {
-            let no_tokens = counts.iter().all(|count| count.is_null(row));
-            if model.is_null(row) || time.is_null(row) || no_tokens {
+            let row_counts = counts.map(|array| (!array.is_null(row)).then(|| array.value(row)));
+            let includes = !includes_cache.is_null(row) && includes_cache.value(row);
+            let usage = TokenUsage::from_counts(row_counts, includes);
+            let (Some(usage), false, false) = (usage, model.is_null(row), time.is_null(row)) else {
                 costs.append_null();
                 continue;
-            }
-            let count = |index: usize| {
-                let array = counts[index];
-                if array.is_null(row) {
-                    0
-                } else {
-                    array.value(row)
-                }
-            };
-            let usage = TokenUsage {
-                input: count(0),
-                output: count(1),
-                cache_read: count(2),
-                cache_write: count(3),
-                input_includes_cache: !includes_cache.is_null(row) && includes_cache.value(row),
             };
             let price = batch_prices.price(model.value(row), time.value(row));
             costs.append_option(price.map(|price| call_cost(price, usage)));

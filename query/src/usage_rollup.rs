@@ -41,14 +41,12 @@ use crate::error::Result;
 use crate::file_cache::{FileCache, file_version};
 use crate::parquet_footers::reader_builder;
 use crate::prices::{PriceTable, PricedTokens, TokenUsage, priced_tokens};
+use crate::views::CLAUDE_CODE_SCOPE_PREFIX;
 
 const NANOS_PER_HOUR: i64 = 3_600 * 1_000_000_000;
 
 /// Past this many files the cache of rollups starts over.
 const MAX_CACHED_FILES: usize = 65_536;
-
-/// The `model_cost` rule for whether a source's input tokens include the cached ones.
-const CLAUDE_CODE_SCOPE_PREFIX: &str = "com.anthropic.claude_code";
 
 /// The columns a rollup reads.
 const ROLLUP_COLUMNS: &[&str] = &[
@@ -224,21 +222,17 @@ fn add_batch(rollup: &mut Rollup, batch: &RecordBatch) -> Result<()> {
         if !cost.is_null(row) {
             sums.sent_cost += cost.value(row);
             sums.sent_calls += 1;
-        } else if model.is_some() && tokens.iter().any(Option::is_some) {
+        } else if model.is_some() {
             let scope = if scope_name.is_null(row) {
                 ""
             } else {
                 scope_name.value(row)
             };
-            let usage = TokenUsage {
-                input: tokens[0].unwrap_or(0),
-                output: tokens[1].unwrap_or(0),
-                cache_read: tokens[2].unwrap_or(0),
-                cache_write: tokens[3].unwrap_or(0),
-                input_includes_cache: !scope.starts_with(CLAUDE_CODE_SCOPE_PREFIX),
-            };
-            sums.priceable_calls += 1;
-            sums.priceable_tokens.add(&priced_tokens(usage));
+            let includes_cache = !scope.starts_with(CLAUDE_CODE_SCOPE_PREFIX);
+            if let Some(usage) = TokenUsage::from_counts(tokens, includes_cache) {
+                sums.priceable_calls += 1;
+                sums.priceable_tokens.add(&priced_tokens(usage));
+            }
         }
     }
     for (model, hour, sums) in groups {

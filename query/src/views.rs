@@ -12,16 +12,16 @@ use sextant_ingest::schema::spans_schema;
 
 use crate::error::Result;
 
-/// Claude Code reports input tokens without the cached ones; OTel GenAI and OpenAI with them.
-const SPAN_INPUT_INCLUDES_CACHE: &str =
-    "COALESCE(scope_name, '') NOT LIKE 'com.anthropic.claude_code%'";
+/// The instrumentation scope of Claude Code's spans. Claude Code reports input tokens without
+/// the cached ones; OTel GenAI and OpenAI with them (`llm_usage` applies the same rule).
+pub(crate) const CLAUDE_CODE_SCOPE_PREFIX: &str = "com.anthropic.claude_code";
 const LOG_INPUT_INCLUDES_CACHE: &str = "COALESCE(event_name, '') NOT LIKE 'claude_code.%'";
 
 fn span_price() -> String {
     format!(
         "CASE WHEN span_type = 'llm' THEN model_cost(COALESCE(response_model, request_model), \
          start_time, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, \
-         {SPAN_INPUT_INCLUDES_CACHE}) END"
+         COALESCE(scope_name, '') NOT LIKE '{CLAUDE_CODE_SCOPE_PREFIX}%') END"
     )
 }
 
