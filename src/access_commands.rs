@@ -10,16 +10,18 @@ use anyhow::Context;
 use clap::Subcommand;
 use sextant_ingest::access::AccessControl;
 use sextant_ingest::access::audit::AuditEntry;
-use sextant_ingest::access::keys::Scope;
+use sextant_ingest::access::keys::{NO_PROJECT, Scope};
 use sextant_ingest::layout::is_valid_project_id;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Create a key for a project; prints it once.
+    /// Create a key for a project (or an operator key, of no project); prints it once.
     Create {
+        /// The project the key is for (every scope but operator).
         #[arg(long)]
-        project: String,
-        /// ingest: send OTLP; read: API, SQL and UI; admin: both, plus the audit log.
+        project: Option<String>,
+        /// ingest: send OTLP; read: API, SQL and UI; admin: both, plus the audit log;
+        /// operator: no project's content, only every project's usage per day.
         #[arg(long, value_parser = parse_scope)]
         scope: Scope,
         /// A note to tell keys apart in `keys list` (e.g. "ci-runner").
@@ -58,7 +60,8 @@ fn parse_retention(text: &str) -> anyhow::Result<Option<u32>> {
 }
 
 fn parse_scope(text: &str) -> Result<Scope, String> {
-    Scope::parse(text).ok_or_else(|| format!("unknown scope {text:?}; use ingest, read or admin"))
+    Scope::parse(text)
+        .ok_or_else(|| format!("unknown scope {text:?}; use ingest, read, admin or operator"))
 }
 
 fn open(data_dir: &Path) -> anyhow::Result<AccessControl> {
@@ -82,9 +85,22 @@ pub fn run_keys(data_dir: &Path, command: KeysCommand) -> anyhow::Result<()> {
             scope,
             name,
         } => {
-            let created = access.create_key(&project, scope, name.as_deref(), "cli")?;
+            let created = match (scope, project) {
+                (Scope::Operator, None) => {
+                    access.create_key(NO_PROJECT, scope, name.as_deref(), "cli")?
+                }
+                (Scope::Operator, Some(_)) => {
+                    anyhow::bail!("an operator key belongs to no project: leave out --project")
+                }
+                (_, None) => anyhow::bail!("a {scope} key needs --project"),
+                (_, Some(project)) => access.create_key(&project, scope, name.as_deref(), "cli")?,
+            };
+            let owner = match scope {
+                Scope::Operator => "the whole instance".to_owned(),
+                _ => format!("project {}", created.record.project_id),
+            };
             eprintln!(
-                "created {scope} key {} for project {project}; it is shown once, store it now:",
+                "created {scope} key {} for {owner}; it is shown once, store it now:",
                 created.record.id
             );
             crate::say!("{}", created.key);
@@ -92,7 +108,7 @@ pub fn run_keys(data_dir: &Path, command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::List { project } => {
             let keys = access.with_store(|store| store.list_keys(project.as_deref()))?;
             crate::say!(
-                "{:<12}  {:<20}  {:<6}  {:<19}  {:<19}  name",
+                "{:<12}  {:<20}  {:<8}  {:<19}  {:<19}  name",
                 "id",
                 "project",
                 "scope",
@@ -101,7 +117,7 @@ pub fn run_keys(data_dir: &Path, command: KeysCommand) -> anyhow::Result<()> {
             );
             for key in keys {
                 crate::say!(
-                    "{:<12}  {:<20}  {:<6}  {:<19}  {:<19}  {}",
+                    "{:<12}  {:<20}  {:<8}  {:<19}  {:<19}  {}",
                     key.id,
                     key.project_id,
                     key.scope,

@@ -87,7 +87,7 @@ pub struct Dashboard {
     pub expensive_sessions: Figure,
 }
 
-fn window(column: &str, request: &DashboardRequest) -> String {
+pub(crate) fn window(column: &str, request: &DashboardRequest) -> String {
     format!(
         "{column} >= to_timestamp_nanos({}) AND {column} < to_timestamp_nanos({})",
         request.from_ns, request.to_ns
@@ -95,7 +95,7 @@ fn window(column: &str, request: &DashboardRequest) -> String {
 }
 
 /// The window widened to whole hours, the grain of `llm_usage`.
-fn whole_hours(request: &DashboardRequest) -> DashboardRequest {
+pub(crate) fn whole_hours(request: &DashboardRequest) -> DashboardRequest {
     const HOUR_NS: i64 = 3_600 * 1_000_000_000;
     DashboardRequest {
         from_ns: request.from_ns.div_euclid(HOUR_NS) * HOUR_NS,
@@ -108,14 +108,14 @@ fn whole_hours(request: &DashboardRequest) -> DashboardRequest {
     }
 }
 
-async fn figure(context: &SessionContext, sql: String) -> Result<Figure> {
+pub(crate) async fn figure(context: &SessionContext, sql: String) -> Result<Figure> {
     let output = run_read_only_sql(context, &sql, 100_000).await?;
     let rows = batches_to_json_rows(&output.batches)?;
     Ok(Figure { sql, rows })
 }
 
 /// The UTC days from `from_ns` to `to_ns` (exclusive), at most `max_days`.
-fn days_between(from_ns: i64, to_ns: i64, max_days: usize) -> Vec<String> {
+pub(crate) fn days_between(from_ns: i64, to_ns: i64, max_days: usize) -> Vec<String> {
     let first = chrono::DateTime::from_timestamp_nanos(from_ns).date_naive();
     let last = chrono::DateTime::from_timestamp_nanos(to_ns.saturating_sub(1)).date_naive();
     first

@@ -20,6 +20,7 @@ pub mod live_files_store;
 mod open_indexes;
 pub mod parquet_footers;
 pub mod prices;
+pub mod project_usage;
 pub mod row_locator;
 pub mod rows;
 pub mod search;

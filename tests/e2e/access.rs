@@ -1,6 +1,7 @@
 //! Projects and keys end to end: keys made with the CLI scope OTLP over gRPC and HTTP
 //! (the official exporters, the key where users put it) and reads; every gRPC auth
-//! failure has its code and message; open mode refuses a non-loopback bind.
+//! failure has its code and message; an operator key (no project) sees only usage; open
+//! mode refuses a non-loopback bind.
 
 use std::process::Command;
 
@@ -65,14 +66,23 @@ fn grpc_auth_failures_have_their_codes_and_an_ingest_key_writes_its_project() {
     .to_string();
     let revoke = sextant(&["keys", "revoke", key_id(&revoked)], &data_dir);
     assert!(revoke.contains("revoked"), "{revoke}");
+    let operator = sextant(&["keys", "create", "--scope", "operator"], &data_dir)
+        .trim()
+        .to_string();
     let listed = sextant(&["keys", "list"], &data_dir);
-    assert_eq!(listed.lines().count(), 5, "header and four keys: {listed}");
+    assert_eq!(listed.lines().count(), 6, "header and five keys: {listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|line| line.contains(key_id(&operator)) && line.contains("*")),
+        "the operator key is of no project: {listed}"
+    );
     assert!(!listed.contains(&ingest), "keys list never shows a secret");
 
     let mut server = Server::start(&data_dir, "");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let unknown = format!("Bearer sxt_{}_{}", "0".repeat(12), "1".repeat(64));
-    let cases: [(Option<String>, tonic::Code, &str); 6] = [
+    let cases: [(Option<String>, tonic::Code, &str); 7] = [
         (None, tonic::Code::Unauthenticated, "requires an API key"),
         (
             Some("Basic abc".into()),
@@ -89,6 +99,11 @@ fn grpc_auth_failures_have_their_codes_and_an_ingest_key_writes_its_project() {
             Some(format!("Bearer {read}")),
             tonic::Code::PermissionDenied,
             "read scope",
+        ),
+        (
+            Some(format!("Bearer {operator}")),
+            tonic::Code::PermissionDenied,
+            "operator scope",
         ),
         (Some(format!("Bearer {ingest}")), tonic::Code::Ok, ""),
     ];
@@ -120,6 +135,21 @@ fn grpc_auth_failures_have_their_codes_and_an_ingest_key_writes_its_project() {
     let stored = server.sql("SELECT DISTINCT project_id FROM spans");
     assert!(count >= 1, "the accepted export is stored");
     assert_eq!(stored, [serde_json::json!({"project_id": "alpha"})]);
+    server.use_key(&operator);
+    let (status, usage) = server.get_json("/api/usage");
+    assert_eq!(status.as_u16(), 200, "{usage}");
+    let projects: Vec<&str> = usage["totals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|row| row["project"].as_str())
+        .collect();
+    assert!(
+        projects.contains(&"alpha") && projects.contains(&"default"),
+        "{usage}"
+    );
+    let (status, _) = server.get_json("/api/traces");
+    assert_eq!(status.as_u16(), 403, "the operator reads no project");
 
     let audit = sextant(&["audit", "--project", "alpha"], &data_dir);
     assert!(

@@ -129,12 +129,13 @@ fn admit(
     cookie_allowed: bool,
 ) -> Result<(Principal, Option<String>), AccessRejection> {
     let (principal, csrf) = resolve(state, parts, needed, cookie_allowed)?;
-    state
-        .access
-        .limits()
-        .admit_api(&principal.project_id)
-        .map_err(AccessRejection::OverLimit)?;
+    charge_request(state, &principal).map_err(AccessRejection::OverLimit)?;
     Ok((principal, csrf))
+}
+
+/// Charges one request to the principal's project's API rate.
+fn charge_request(state: &AppState, principal: &Principal) -> Result<(), OverLimit> {
+    state.access.limits().admit_api(&principal.project_id)
 }
 
 /// A request allowed to read its project (a `read` or `admin` key).
@@ -170,11 +171,31 @@ impl FromRequestParts<AppState> for AdminAccess {
     }
 }
 
+/// A request with the instance's operator key (or any request in open local mode): it may
+/// see every project's usage sums, and nothing else.
+pub struct OperatorAccess(pub Principal);
+
+impl FromRequestParts<AppState> for OperatorAccess {
+    type Rejection = AccessRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, AccessRejection> {
+        let cookie_allowed = parts.method == Method::GET || parts.method == Method::HEAD;
+        let (principal, _) = admit(state, parts, Scope::Operator, cookie_allowed)?;
+        Ok(OperatorAccess(principal))
+    }
+}
+
 /// A page request allowed to read its project, and what the page shows about it.
 pub struct PageAccess {
     pub principal: Principal,
     pub viewer: Viewer,
 }
+
+/// A page request of the instance's operator (or open local mode): the usage page.
+pub struct OperatorPageAccess(pub PageAccess);
 
 /// What the page header shows: the project, and a sign-out form when signed in.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -183,11 +204,16 @@ pub struct Viewer {
     pub signed_in: bool,
     /// The session's CSRF token, for the sign-out form (and any other POST form).
     pub csrf_token: Option<String>,
+    /// Signed in with an operator key: the header links only to the usage page.
+    pub operator: bool,
+    /// May open the usage page (an operator, or anyone in open local mode).
+    pub sees_usage: bool,
 }
 
-/// Why a page was not shown: sign in first, an error page, or the project's rate.
+/// Why a page was not shown: sign in first, go elsewhere, an error page, or the rate.
 pub enum PageRejection {
     SignIn(String),
+    Redirect(&'static str),
     Error(PageError),
     OverLimit(OverLimit),
 }
@@ -199,10 +225,48 @@ impl IntoResponse for PageRejection {
                 let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
                 Redirect::to(&format!("/login?{query}")).into_response()
             }
+            PageRejection::Redirect(to) => Redirect::to(to).into_response(),
             PageRejection::Error(error) => error.into_response(),
             PageRejection::OverLimit(over) => over_limit_response(&over, true),
         }
     }
+}
+
+/// The page the usage figures are on, where an operator's browser is sent.
+pub const USAGE_PAGE: &str = "/usage";
+
+/// Admits a page request needing `needed`; an operator asking for a project's page is
+/// sent to the usage page instead of an error.
+fn admit_page(state: &AppState, parts: &Parts, needed: Scope) -> Result<PageAccess, PageRejection> {
+    let (principal, csrf_token) = match resolve(state, parts, needed, true) {
+        Ok(resolved) => resolved,
+        Err(AuthFailure::Forbidden {
+            have: Scope::Operator,
+            ..
+        }) => return Err(PageRejection::Redirect(USAGE_PAGE)),
+        Err(failure) if failure.is_forbidden() || failure.is_internal() => {
+            return Err(PageRejection::Error(PageError(failure.into())));
+        }
+        Err(_) => {
+            let next = parts
+                .uri
+                .path_and_query()
+                .map_or("/".to_string(), |path| path.as_str().to_string());
+            return Err(PageRejection::SignIn(next));
+        }
+    };
+    charge_request(state, &principal).map_err(PageRejection::OverLimit)?;
+    let operator = principal.scope == Scope::Operator;
+    Ok(PageAccess {
+        viewer: Viewer {
+            project: principal.project_id.clone(),
+            signed_in: csrf_token.is_some(),
+            csrf_token,
+            operator,
+            sees_usage: operator || principal.key_id.is_none(),
+        },
+        principal,
+    })
 }
 
 impl FromRequestParts<AppState> for PageAccess {
@@ -212,28 +276,17 @@ impl FromRequestParts<AppState> for PageAccess {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, PageRejection> {
-        match admit(state, parts, Scope::Read, true) {
-            Err(AccessRejection::OverLimit(over)) => Err(PageRejection::OverLimit(over)),
-            Err(AccessRejection::Denied(error))
-                if error.status == StatusCode::FORBIDDEN || error.status.is_server_error() =>
-            {
-                Err(PageRejection::Error(PageError(error)))
-            }
-            Err(AccessRejection::Denied(_)) => {
-                let next = parts
-                    .uri
-                    .path_and_query()
-                    .map_or("/".to_string(), |path| path.as_str().to_string());
-                Err(PageRejection::SignIn(next))
-            }
-            Ok((principal, csrf_token)) => Ok(PageAccess {
-                viewer: Viewer {
-                    project: principal.project_id.clone(),
-                    signed_in: csrf_token.is_some(),
-                    csrf_token,
-                },
-                principal,
-            }),
-        }
+        admit_page(state, parts, Scope::Read)
+    }
+}
+
+impl FromRequestParts<AppState> for OperatorPageAccess {
+    type Rejection = PageRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, PageRejection> {
+        admit_page(state, parts, Scope::Operator).map(OperatorPageAccess)
     }
 }

@@ -1,7 +1,10 @@
 //! Server-drawn SVG charts for the dashboards, with `charts-rs` (which escapes every label,
 //! so a model or agent name cannot inject markup into the page).
 
+use std::collections::BTreeMap;
+
 use charts_rs::{BarChart, Series, THEME_LIGHT};
+use serde_json::{Map, Value};
 
 use crate::api_error::ApiError;
 
@@ -33,6 +36,64 @@ pub fn top_series(mut series: Vec<DailySeries>) -> Vec<DailySeries> {
     }
     for (rank, series) in series.iter_mut().enumerate() {
         series.color_index = Some(rank);
+    }
+    series
+}
+
+/// Each day of a chart to its position on the x axis.
+pub fn day_positions(days: &[String]) -> BTreeMap<&str, usize> {
+    days.iter()
+        .enumerate()
+        .map(|(index, day)| (day.as_str(), index))
+        .collect()
+}
+
+/// One series per value of `key` from `(day, <key>, <value>)` rows, aligned on `days`, the
+/// largest kept (see [`top_series`]); rows of a day outside `days` are left out.
+pub fn series_by_key(
+    days: &[String],
+    rows: &[Map<String, Value>],
+    key: &str,
+    value: &str,
+) -> Vec<DailySeries> {
+    let day_index = day_positions(days);
+    let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for row in rows {
+        let Some(&index) = row
+            .get("day")
+            .and_then(Value::as_str)
+            .and_then(|day| day_index.get(day))
+        else {
+            continue;
+        };
+        let group = row
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("(none)")
+            .to_owned();
+        groups.entry(group).or_insert_with(|| vec![0.0; days.len()])[index] +=
+            row.get(value).and_then(Value::as_f64).unwrap_or(0.0);
+    }
+    top_series(
+        groups
+            .into_iter()
+            .map(|(name, values)| DailySeries {
+                name,
+                values,
+                color_index: None,
+            })
+            .collect(),
+    )
+}
+
+/// `series` with each group's color (and so its place) taken from `reference`'s series of
+/// the same name, so one group looks the same on every chart of a page.
+pub fn colored_like(mut series: Vec<DailySeries>, reference: &[DailySeries]) -> Vec<DailySeries> {
+    for one in &mut series {
+        one.color_index = reference
+            .iter()
+            .find(|other| other.name == one.name)
+            .and_then(|other| other.color_index);
     }
     series
 }

@@ -3,8 +3,6 @@
 //! most expensive sessions; charts drawn on the server, the same numbers as tables, and the
 //! SQL behind each figure.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Query, State};
 use axum::response::Html;
 use minijinja::context;
@@ -12,19 +10,18 @@ use serde_json::{Map, Value};
 use sextant_query::dashboard::{Dashboard, DashboardRequest, GroupBy, load_dashboard};
 use sextant_query::session::project_session;
 
-use crate::api_error::ApiError;
 use crate::auth::PageAccess;
-use crate::charts::{DailySeries, stacked_daily_bars, top_series};
+use crate::charts::{DailySeries, colored_like, day_positions, series_by_key, stacked_daily_bars};
 use crate::page_error::PageError;
 use crate::state::AppState;
 use crate::templates::render;
-use crate::trace_list_params::parse_window_ns;
+use crate::trace_list_params::window_until_now;
 
-const DEFAULT_WINDOW: &str = "14d";
+pub const DEFAULT_WINDOW: &str = "14d";
 /// Slots of the light theme's palette: green and red.
 const SUCCEEDED_COLOR: usize = 1;
 const FAILED_COLOR: usize = 3;
-const WINDOWS: &[(&str, &str)] = &[
+pub const WINDOWS: &[(&str, &str)] = &[
     ("24h", "last 24 hours"),
     ("7d", "last 7 days"),
     ("14d", "last 14 days"),
@@ -41,47 +38,6 @@ pub struct DashboardParams {
 
 fn number(row: &Map<String, Value>, key: &str) -> f64 {
     row.get(key).and_then(Value::as_f64).unwrap_or(0.0)
-}
-
-/// Each day of the window to its position on the x axis.
-fn day_positions(days: &[String]) -> BTreeMap<&str, usize> {
-    days.iter()
-        .enumerate()
-        .map(|(index, day)| (day.as_str(), index))
-        .collect()
-}
-
-/// One series per group from `(day, grp, <value>)` rows, aligned on `days`.
-fn series_by_group(dashboard: &Dashboard, value: &str) -> Vec<DailySeries> {
-    let day_index = day_positions(&dashboard.days);
-    let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for row in &dashboard.usage_by_day.rows {
-        let Some(&index) = row
-            .get("day")
-            .and_then(Value::as_str)
-            .and_then(|day| day_index.get(day))
-        else {
-            continue;
-        };
-        let group = row
-            .get("grp")
-            .and_then(Value::as_str)
-            .unwrap_or("(none)")
-            .to_owned();
-        groups
-            .entry(group)
-            .or_insert_with(|| vec![0.0; dashboard.days.len()])[index] += number(row, value);
-    }
-    top_series(
-        groups
-            .into_iter()
-            .map(|(name, values)| DailySeries {
-                name,
-                values,
-                color_index: None,
-            })
-            .collect(),
-    )
 }
 
 /// Runs and failed runs per day, aligned on `days`.
@@ -115,34 +71,18 @@ pub async fn get_dashboards(
     access: PageAccess,
     Query(params): Query<DashboardParams>,
 ) -> Result<Html<String>, PageError> {
-    let since = if params.since.trim().is_empty() {
-        DEFAULT_WINDOW
-    } else {
-        params.since.trim()
-    };
-    let window_ns = parse_window_ns(since).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "invalid since {since:?}: expected a window like 24h, 7d or 30d"
-        ))
-    })?;
+    let (since, from_ns, to_ns) = window_until_now(&params.since, DEFAULT_WINDOW)?;
     let group_by = GroupBy::parse(params.group.trim())?;
-    let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
     let request = DashboardRequest {
-        from_ns: now_ns.saturating_sub(window_ns),
-        to_ns: now_ns,
+        from_ns,
+        to_ns,
         group_by,
     };
     let context = project_session(state.data_dir(), &access.principal.project_id).await?;
     let dashboard = load_dashboard(&context, request).await?;
-    let cost = series_by_group(&dashboard, "cost_usd");
-    let mut tokens = series_by_group(&dashboard, "tokens");
-    // A group keeps its color (and place) from the cost chart.
-    for series in &mut tokens {
-        series.color_index = cost
-            .iter()
-            .find(|by_cost| by_cost.name == series.name)
-            .and_then(|by_cost| by_cost.color_index);
-    }
+    let rows = &dashboard.usage_by_day.rows;
+    let cost = series_by_key(&dashboard.days, rows, "grp", "cost_usd");
+    let tokens = colored_like(series_by_key(&dashboard.days, rows, "grp", "tokens"), &cost);
     let runs = runs_series(&dashboard);
     let group_label = match group_by {
         GroupBy::Model => "model",

@@ -2,7 +2,8 @@
 //! (`/`, `/traces/…` and its "add to dataset" form, `/sessions/…`, `/login`, `/assets/…`), the
 //! model gateway of agent replays (`/gateway/…`, checked by run token), `/healthz` and `/metrics`.
 //!
-//! Every route that touches project data takes an access extractor (`auth.rs`); only
+//! Every route that touches project data takes an access extractor (`auth.rs`): a project's
+//! key for its data, the operator key for `/usage` and `/api/usage` (per-project sums); only
 //! `/healthz`, `/metrics` (Sextant's own counters), the assets and the sign-in form are open.
 
 use axum::Router;
@@ -13,8 +14,8 @@ use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
     api_audit, api_datasets, api_evals, api_gateway, api_search, api_sessions, api_sql, api_traces,
-    assets, metrics, page_add_to_dataset, page_dashboards, page_evals, page_login, page_runs,
-    page_session, page_sql, page_trace,
+    api_usage, assets, metrics, page_add_to_dataset, page_dashboards, page_evals, page_login,
+    page_runs, page_session, page_sql, page_trace, page_usage,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/traces/{trace_id}", get(api_traces::get_trace))
         .route("/api/sessions/{session_id}", get(api_sessions::get_session))
         .route("/api/audit", get(api_audit::get_audit))
+        .route("/api/usage", get(api_usage::get_usage))
         .route(
             "/api/datasets",
             get(api_datasets::get_datasets).post(api_datasets::post_dataset),
@@ -59,6 +61,7 @@ pub fn router(state: AppState) -> Router {
             get(page_session::get_session_page),
         )
         .route("/dashboards", get(page_dashboards::get_dashboards))
+        .route("/usage", get(page_usage::get_usage_page))
         .route("/sql", get(page_sql::get_sql_page))
         .route("/sql.csv", get(page_sql::get_sql_csv))
         .route("/assets/{name}", get(assets::get_asset))

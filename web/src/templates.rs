@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "dashboards.html",
         include_str!("../templates/dashboards.html"),
     ),
+    ("usage.html", include_str!("../templates/usage.html")),
     ("sql.html", include_str!("../templates/sql.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("login.html", include_str!("../templates/login.html")),

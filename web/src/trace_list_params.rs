@@ -60,6 +60,25 @@ fn number(name: &str, value: &str) -> Result<Option<f64>, ApiError> {
     }
 }
 
+/// The window `since` (e.g. `14d`; `default` when blank) back from now, as
+/// `(since, from_ns, to_ns)`.
+pub fn window_until_now<'a>(
+    since: &'a str,
+    default: &'a str,
+) -> Result<(&'a str, i64, i64), ApiError> {
+    let since = match since.trim() {
+        "" => default,
+        given => given,
+    };
+    let window_ns = parse_window_ns(since).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "invalid since {since:?}: expected a window like 24h, 7d or 30d"
+        ))
+    })?;
+    let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+    Ok((since, now_ns.saturating_sub(window_ns), now_ns))
+}
+
 /// Parses `1h`, `24h`, `7d`, `90m`, `2w` into nanoseconds.
 pub fn parse_window_ns(text: &str) -> Option<i64> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;

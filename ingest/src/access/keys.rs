@@ -16,7 +16,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::store::{MetadataStore, now_ms};
 
-/// What a key may do. `admin` includes everything `read` and `ingest` may.
+/// What a key may do. `admin` includes everything `read` and `ingest` may; `operator` is
+/// the instance's own key, of no project, and includes nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
@@ -26,6 +27,9 @@ pub enum Scope {
     Read,
     /// Read and ingest, see the audit log, and administer the project.
     Admin,
+    /// Of no project: see every project's usage per day (model calls, errors, tokens,
+    /// cost) and nothing of any project's content — no spans, search, SQL or ingest.
+    Operator,
 }
 
 impl Scope {
@@ -34,6 +38,7 @@ impl Scope {
             Scope::Ingest => "ingest",
             Scope::Read => "read",
             Scope::Admin => "admin",
+            Scope::Operator => "operator",
         }
     }
 
@@ -42,13 +47,14 @@ impl Scope {
             "ingest" => Some(Scope::Ingest),
             "read" => Some(Scope::Read),
             "admin" => Some(Scope::Admin),
+            "operator" => Some(Scope::Operator),
             _ => None,
         }
     }
 
     /// True when a key of this scope may do what `needed` guards.
     pub fn allows(self, needed: Scope) -> bool {
-        self == Scope::Admin || self == needed
+        self == needed || (self == Scope::Admin && needed != Scope::Operator)
     }
 }
 
@@ -57,6 +63,10 @@ impl fmt::Display for Scope {
         formatter.write_str(self.as_str())
     }
 }
+
+/// The `project_id` an operator key reads as. It belongs to no project, and `*` can never
+/// name one (`is_valid_project_id`), so no project's data is reachable through it.
+pub const NO_PROJECT: &str = "*";
 
 const KEY_PREFIX: &str = "sxt_";
 const ID_BYTES: usize = 6;
@@ -146,6 +156,8 @@ pub struct CreatedKey {
 pub enum KeyError {
     #[error("no project {0:?}; create it first with `sextant projects create {0}`")]
     NoSuchProject(String),
+    #[error("an operator key belongs to no project; create it without --project")]
+    OperatorOfProject,
     #[error("no key with id {0:?}; `sextant keys list` shows the ids")]
     NoSuchKey(String),
     #[error("metadata store: {0}")]
@@ -155,7 +167,7 @@ pub enum KeyError {
 }
 
 impl MetadataStore {
-    /// Creates a key for an existing project.
+    /// Creates a key for an existing project, or an operator key (project [`NO_PROJECT`]).
     pub fn create_key(
         &self,
         pepper: &[u8; 32],
@@ -163,9 +175,12 @@ impl MetadataStore {
         scope: Scope,
         name: Option<&str>,
     ) -> Result<CreatedKey, KeyError> {
-        if !self.project_exists(project_id)? {
-            return Err(KeyError::NoSuchProject(project_id.to_string()));
-        }
+        let stored_project_id = match (scope, project_id) {
+            (Scope::Operator, NO_PROJECT) => None,
+            (Scope::Operator, _) => return Err(KeyError::OperatorOfProject),
+            (_, project_id) if self.project_exists(project_id)? => Some(project_id),
+            (_, project_id) => return Err(KeyError::NoSuchProject(project_id.to_string())),
+        };
         let id = hex::encode(random_bytes::<ID_BYTES>()?);
         let key = format!(
             "{KEY_PREFIX}{id}_{}",
@@ -178,7 +193,7 @@ impl MetadataStore {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 id,
-                project_id,
+                stored_project_id,
                 scope.as_str(),
                 name,
                 &hash[..],
@@ -227,7 +242,8 @@ impl MetadataStore {
     /// Every key (revoked ones too), oldest first; of one project when given.
     pub fn list_keys(&self, project_id: Option<&str>) -> rusqlite::Result<Vec<KeyRecord>> {
         let mut statement = self.connection().prepare(&format!(
-            "{KEY_COLUMNS} WHERE ?1 IS NULL OR project_id = ?1 ORDER BY created_at, id"
+            "{KEY_COLUMNS} WHERE ?1 IS NULL OR COALESCE(project_id, '{NO_PROJECT}') = ?1 \
+             ORDER BY created_at, id"
         ))?;
         let rows = statement.query_map(params![project_id], key_record)?;
         rows.collect()
@@ -240,8 +256,9 @@ impl MetadataStore {
     }
 }
 
+/// `'*'` is [`NO_PROJECT`]: an operator key's NULL project.
 const KEY_COLUMNS: &str =
-    "SELECT id, project_id, scope, name, created_at, revoked_at, hash FROM api_keys";
+    "SELECT id, COALESCE(project_id, '*'), scope, name, created_at, revoked_at, hash FROM api_keys";
 
 fn key_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
     let scope: String = row.get(2)?;
@@ -307,10 +324,76 @@ mod tests {
     }
 
     #[test]
-    fn admin_includes_every_scope_and_the_others_only_their_own() {
+    fn admin_includes_every_project_scope_and_the_others_only_their_own() {
         assert!(Scope::Admin.allows(Scope::Ingest) && Scope::Admin.allows(Scope::Read));
+        assert!(
+            !Scope::Admin.allows(Scope::Operator),
+            "a project's admin is no operator"
+        );
         assert!(!Scope::Ingest.allows(Scope::Read));
         assert!(!Scope::Read.allows(Scope::Ingest));
         assert!(!Scope::Read.allows(Scope::Admin));
+        for project_scope in [Scope::Ingest, Scope::Read, Scope::Admin] {
+            assert!(!Scope::Operator.allows(project_scope), "{project_scope}");
+        }
+        assert!(Scope::Operator.allows(Scope::Operator));
+        assert_eq!(Scope::parse("operator"), Some(Scope::Operator));
+    }
+
+    #[test]
+    fn operator_keys_belong_to_no_project_and_project_keys_to_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = MetadataStore::open(dir.path()).expect("open");
+        let pepper = load_or_create_pepper(dir.path()).expect("pepper");
+        assert!(matches!(
+            store.create_key(&pepper, "default", Scope::Operator, None),
+            Err(KeyError::OperatorOfProject)
+        ));
+        assert!(matches!(
+            store.create_key(&pepper, NO_PROJECT, Scope::Admin, None),
+            Err(KeyError::NoSuchProject(_))
+        ));
+        let operator = store
+            .create_key(&pepper, NO_PROJECT, Scope::Operator, Some("finance"))
+            .expect("operator key");
+        let project = store
+            .create_key(&pepper, "default", Scope::Read, None)
+            .expect("project key");
+        let stored = store
+            .key(&operator.record.id)
+            .expect("read")
+            .expect("found");
+        assert_eq!(
+            (stored.project_id.as_str(), stored.scope),
+            (NO_PROJECT, Scope::Operator)
+        );
+        let stored_project: Option<String> = store
+            .connection()
+            .query_row(
+                "SELECT project_id FROM api_keys WHERE id = ?1",
+                params![operator.record.id],
+                |row| row.get(0),
+            )
+            .expect("row");
+        assert_eq!(
+            stored_project, None,
+            "stored as no project, not as a project named *"
+        );
+        let listed = |project: Option<&str>| -> Vec<String> {
+            let keys = store.list_keys(project).expect("list");
+            keys.into_iter().map(|key| key.id).collect()
+        };
+        assert_eq!(listed(Some(NO_PROJECT)), [operator.record.id.as_str()]);
+        assert_eq!(listed(Some("default")), [project.record.id.as_str()]);
+        assert_eq!(listed(None).len(), 2);
+        let inserted = store.connection().execute(
+            "INSERT INTO api_keys (id, project_id, scope, hash, created_at)
+             VALUES ('x', 'default', 'operator', x'00', 0)",
+            [],
+        );
+        assert!(
+            inserted.is_err(),
+            "an operator key of a project is refused by the schema"
+        );
     }
 }

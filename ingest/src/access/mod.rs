@@ -353,9 +353,22 @@ impl AccessControl {
         }
     }
 
-    /// Signs a browser in with a read or admin key: returns the session token and CSRF token.
+    /// Signs a browser in with a read, admin or operator key: returns the session token and
+    /// CSRF token.
     pub fn sign_in(&self, key: &str) -> Result<(String, Principal), AuthFailure> {
-        let principal = self.authorize_key(key, Scope::Read)?;
+        let is_operator_key = self
+            .with_keys(|_, cache| {
+                key_id_of(key.trim())
+                    .and_then(|id| cache.keys.get(id))
+                    .is_some_and(|record| record.scope == Scope::Operator)
+            })
+            .unwrap_or(false);
+        let needed = if is_operator_key {
+            Scope::Operator
+        } else {
+            Scope::Read
+        };
+        let principal = self.authorize_key(key, needed)?;
         let key_id = principal.key_id.clone().ok_or(AuthFailure::UnknownKey)?;
         let token = random_token().map_err(|_| AuthFailure::Unavailable)?;
         let csrf = random_token().map_err(|_| AuthFailure::Unavailable)?;
@@ -526,6 +539,46 @@ mod tests {
             failures.iter().any(|entry| entry.action == "auth.failed"
                 && entry.project_id.as_deref() == Some("team-a")),
             "{failures:?}"
+        );
+    }
+
+    #[test]
+    fn an_operator_key_signs_in_but_reads_and_ingests_no_project() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let access = AccessControl::open(dir.path()).expect("open");
+        let operator = access
+            .create_key(keys::NO_PROJECT, Scope::Operator, Some("finance"), "test")
+            .expect("operator key");
+        let admin = access
+            .create_key("default", Scope::Admin, None, "test")
+            .expect("admin key");
+        let header = format!("Bearer {}", operator.key);
+        for needed in [Scope::Ingest, Scope::Read, Scope::Admin] {
+            let refused = access
+                .authorize_header(Some(&header), needed)
+                .expect_err("an operator key is of no project");
+            assert!(refused.is_forbidden(), "{needed}: {refused}");
+        }
+        let principal = access
+            .authorize_header(Some(&header), Scope::Operator)
+            .expect("operator");
+        assert_eq!(principal.project_id, keys::NO_PROJECT);
+        assert!(
+            access
+                .authorize_header(Some(&format!("Bearer {}", admin.key)), Scope::Operator)
+                .expect_err("a project admin is no operator")
+                .is_forbidden()
+        );
+        let (token, signed_in) = access.sign_in(&operator.key).expect("sign in");
+        assert_eq!(signed_in.scope, Scope::Operator);
+        access
+            .authorize_web_session(&token, Scope::Operator)
+            .expect("the session is the operator's");
+        assert!(
+            access
+                .authorize_web_session(&token, Scope::Read)
+                .expect_err("and reads nothing")
+                .is_forbidden()
         );
     }
 

@@ -95,6 +95,24 @@ CREATE INDEX eval_runs_by_suite ON eval_runs (project_id, suite, started_at);
     r#"
 ALTER TABLE projects ADD COLUMN retention_days INTEGER CHECK (retention_days > 0);
 "#,
+    // Operator keys: of no project (NULL), the only keys without one. SQLite cannot change
+    // a CHECK in place, so the table is rebuilt (foreign keys are off while migrating).
+    r#"
+CREATE TABLE api_keys_next (
+    id          TEXT PRIMARY KEY,
+    project_id  TEXT REFERENCES projects(id),
+    scope       TEXT NOT NULL CHECK (scope IN ('ingest', 'read', 'admin', 'operator')),
+    name        TEXT,
+    hash        BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER,
+    CHECK ((scope = 'operator') = (project_id IS NULL))
+);
+INSERT INTO api_keys_next (id, project_id, scope, name, hash, created_at, revoked_at)
+    SELECT id, project_id, scope, name, hash, created_at, revoked_at FROM api_keys;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_next RENAME TO api_keys;
+"#,
 ];
 
 /// An open connection to a data dir's metadata database, migrated to the current schema.
@@ -112,8 +130,8 @@ impl MetadataStore {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         // Key creation and revocation must survive a crash once the CLI has said so.
         connection.pragma_update(None, "synchronous", "FULL")?;
-        connection.pragma_update(None, "foreign_keys", true)?;
         migrate(&mut connection)?;
+        connection.pragma_update(None, "foreign_keys", true)?;
         connection.execute(
             "INSERT OR IGNORE INTO projects (id, created_at) VALUES (?1, ?2)",
             params![DEFAULT_PROJECT, now_ms()],
@@ -206,12 +224,28 @@ pub struct ProjectRow {
     pub retention_days: Option<u32>,
 }
 
+/// Runs the migrations the database has not had, each in its own transaction, with
+/// foreign keys off (a rebuilt table is briefly missing) and checked before each commit.
 fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
+    connection.pragma_update(None, "foreign_keys", false)?;
     let version: usize =
         connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? as usize;
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
         let transaction = connection.transaction()?;
         transaction.execute_batch(migration)?;
+        let violations: i64 =
+            transaction.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| {
+                row.get(0)
+            })?;
+        if violations > 0 {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!(
+                    "migration {} leaves {violations} foreign key violations",
+                    index + 1
+                )),
+            ));
+        }
         transaction.pragma_update(None, "user_version", (index + 1) as i64)?;
         transaction.commit()?;
     }
@@ -242,5 +276,50 @@ mod tests {
             .map(|project| project.id)
             .collect();
         assert_eq!(ids, ["default", "team-a"]);
+    }
+
+    #[test]
+    fn rebuilding_the_keys_table_keeps_keys_and_their_web_sessions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(MetadataStore::FILE_NAME);
+        let connection = Connection::open(&path).expect("open");
+        for migration in &MIGRATIONS[..4] {
+            connection.execute_batch(migration).expect("old schema");
+        }
+        connection
+            .pragma_update(None, "user_version", 4)
+            .expect("version");
+        connection
+            .execute_batch(
+                "INSERT INTO projects (id, created_at) VALUES ('default', 1);
+                 INSERT INTO api_keys (id, project_id, scope, name, hash, created_at)
+                     VALUES ('aaaaaaaaaaaa', 'default', 'admin', 'ci', x'01', 2);
+                 INSERT INTO web_sessions (token_hash, key_id, csrf_token, created_at, expires_at)
+                     VALUES (x'02', 'aaaaaaaaaaaa', 'csrf', 3, 4);",
+            )
+            .expect("old rows");
+        drop(connection);
+
+        let store = MetadataStore::open(dir.path()).expect("migrate");
+        let (project, scope, sessions): (String, String, i64) = store
+            .connection()
+            .query_row(
+                "SELECT project_id, scope, (SELECT count(*) FROM web_sessions WHERE key_id = k.id)
+                 FROM api_keys k WHERE id = 'aaaaaaaaaaaa'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .expect("key kept");
+        assert_eq!(
+            (project.as_str(), scope.as_str(), sessions),
+            ("default", "admin", 1)
+        );
+        let deleted = store
+            .connection()
+            .execute("DELETE FROM api_keys WHERE id = 'aaaaaaaaaaaa'", []);
+        assert!(
+            deleted.is_err(),
+            "web_sessions still reference the rebuilt table"
+        );
     }
 }

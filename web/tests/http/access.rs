@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::Value;
-use sextant_ingest::access::keys::{CreatedKey, Scope};
+use sextant_ingest::access::keys::{CreatedKey, NO_PROJECT, Scope};
 
 use crate::{LimitRates, LimitsConfig, TestApp, app, app_with_limits, call, call_text, flush};
 
@@ -552,4 +552,202 @@ async fn a_rate_limited_project_gets_429_and_another_does_not() {
     for _ in 0..3 {
         assert_eq!(get(&beta).await.status(), StatusCode::OK);
     }
+}
+
+/// One model call (gpt-5, `input_tokens` in, 10 out) a minute ago, failed when `failed`.
+fn model_call_json(trace_id: &str, span_id: &str, input_tokens: i64, failed: bool) -> String {
+    let end_ns = chrono::Utc::now().timestamp_nanos_opt().expect("now") - 60_000_000_000;
+    let status = if failed {
+        serde_json::json!({"code": 2, "message": "overloaded"})
+    } else {
+        serde_json::json!({})
+    };
+    serde_json::json!({"resourceSpans": [{
+    "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "agent"}}]},
+    "scopeSpans": [{"spans": [{
+        "traceId": trace_id,
+        "spanId": span_id,
+        "name": "chat gpt-5",
+        "startTimeUnixNano": (end_ns - 1_000_000_000).to_string(),
+        "endTimeUnixNano": end_ns.to_string(),
+        "status": status,
+        "attributes": [
+            {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-5"}},
+            {"key": "gen_ai.usage.input_tokens", "value": {"intValue": input_tokens}},
+            {"key": "gen_ai.usage.output_tokens", "value": {"intValue": 10}},
+            {"key": "gen_ai.input.messages", "value": {"stringValue": "secret-prompt-text"}}
+        ]}]}]}]})
+    .to_string()
+}
+
+/// The operator key sees every project's usage — each project's figures equal to what that
+/// project's own SQL answers — and nothing of any project's content; no project key sees
+/// the usage of the instance.
+#[tokio::test]
+async fn an_operator_sees_each_projects_usage_and_no_projects_content() {
+    let app = app();
+    let alpha = create_project(&app, "alpha");
+    let beta = create_project(&app, "beta");
+    let operator = app
+        .state
+        .access
+        .create_key(NO_PROJECT, Scope::Operator, Some("finance"), "test")
+        .expect("operator key");
+    let calls = [
+        (&alpha, TRACE_A, "aaaaaaaaaaaaaaa1", 1000, false),
+        (&alpha, TRACE_A, "aaaaaaaaaaaaaaa2", 3000, true),
+        (&beta, TRACE_B, "bbbbbbbbbbbbbbb1", 500, false),
+    ];
+    for (keys, trace, span, input_tokens, failed) in calls {
+        let body = model_call_json(trace, span, input_tokens, failed);
+        let (status, answer) = send(
+            &app,
+            "POST",
+            "/v1/traces",
+            Some(&bearer(&keys.ingest)),
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    flush(&app);
+
+    let (status, usage) = send(
+        &app,
+        "GET",
+        "/api/usage?since=7d",
+        Some(&bearer(&operator)),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    let total_of = |project: &str| {
+        usage["totals"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|row| row["project"] == project))
+            .cloned()
+            .unwrap_or_else(|| panic!("no row for {project}: {usage}"))
+    };
+    let own_sql = "SELECT sum(calls) AS calls, sum(errors) AS errors, \
+                   sum(input_tokens) + sum(output_tokens) AS tokens, sum(cost_usd) AS cost_usd \
+                   FROM llm_usage";
+    for (keys, project, expected_calls, expected_errors) in
+        [(&alpha, "alpha", 2, 1), (&beta, "beta", 1, 0)]
+    {
+        let (_, own) = sql_as(&app, &bearer(&keys.read), own_sql).await;
+        let total = total_of(project);
+        assert_eq!(total["calls"], expected_calls, "{project}: {total}");
+        assert_eq!(total["errors"], expected_errors, "{project}: {total}");
+        for figure in ["calls", "errors", "tokens"] {
+            assert_eq!(
+                total[figure], own["rows"][0][figure],
+                "{project} {figure}: {own}"
+            );
+        }
+        let cost = total["cost_usd"].as_f64().expect("priced");
+        let own_cost = own["rows"][0]["cost_usd"].as_f64().expect("priced");
+        assert!(
+            cost > 0.0 && (cost - own_cost).abs() < 1e-12,
+            "{project}: {cost} vs {own_cost}"
+        );
+    }
+    assert_eq!(
+        total_of("default")["calls"],
+        0,
+        "a project without calls has a zero row"
+    );
+    assert_eq!(
+        usage["totals"][0]["project"], "alpha",
+        "most expensive first: {usage}"
+    );
+    let days: Vec<&str> = usage["by_day"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|row| row["project"].as_str())
+        .collect();
+    assert_eq!(days.len(), 2, "one day each for alpha and beta: {usage}");
+    assert!(!usage.to_string().contains("secret-prompt-text"));
+
+    // The operator key reads and writes no project.
+    let operator_bearer = bearer(&operator);
+    for path in [
+        "/api/traces".to_string(),
+        format!("/api/traces/{TRACE_A}"),
+        "/api/search?q=secret".to_string(),
+        "/api/audit".to_string(),
+        "/api/datasets".to_string(),
+    ] {
+        let (status, body) = send(&app, "GET", &path, Some(&operator_bearer), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+    }
+    let (status, body) = sql_as(&app, &operator_bearer, "SELECT count(*) FROM spans").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let body = model_call_json(TRACE_A, "aaaaaaaaaaaaaaa3", 1, false);
+    let (status, _) = send(
+        &app,
+        "POST",
+        "/v1/traces",
+        Some(&operator_bearer),
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "an operator key cannot ingest"
+    );
+    // And no project key sees the instance's usage, the admin's included.
+    for key in [&alpha.read, &alpha.admin, &beta.admin] {
+        let (status, body) = send(&app, "GET", "/api/usage", Some(&bearer(key)), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    }
+
+    // In the browser: the operator lands on the usage page, with both projects charted.
+    let cookie = sign_in(&app, &operator.key).await;
+    let request = Request::get("/")
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .expect("request");
+    let response = raw(&app, request).await;
+    assert!(response.status().is_redirection(), "{}", response.status());
+    assert_eq!(response.headers()[header::LOCATION], "/usage");
+    let (status, html) = page(&app, "/usage?since=7d", &cookie).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("<svg") && html.contains("Cost (USD) per day by project"),
+        "{html}"
+    );
+    for project in ["alpha", "beta", "default"] {
+        assert!(
+            html.contains(&format!("data-project=\"{project}\"")),
+            "{project}"
+        );
+    }
+    assert!(!html.contains("secret-prompt-text"));
+    assert!(
+        !html.contains("href=\"/sql\""),
+        "an operator's header links to no project page"
+    );
+    let reader_cookie = sign_in(&app, &alpha.read.key).await;
+    let (status, _) = page(&app, "/usage", &reader_cookie).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// Open local mode is the machine's owner: it sees the usage page of its one project.
+#[tokio::test]
+async fn open_mode_sees_the_usage_page() {
+    let app = app();
+    let (status, usage) = send(&app, "GET", "/api/usage", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    assert_eq!(usage["totals"][0]["project"], "default", "{usage}");
+    let (status, html) = page(&app, "/usage", "").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("href=\"/usage\""), "linked from the header");
+    let (_, runs) = page(&app, "/", "").await;
+    assert!(
+        runs.contains("href=\"/usage\""),
+        "the runs page links it too"
+    );
 }
