@@ -14,16 +14,23 @@ use crate::error::Result;
 use crate::rows::batches_to_json_rows;
 
 /// The cost events of one trace, oldest first.
-async fn cost_events(context: &SessionContext, trace_id: &str) -> Result<Vec<Map<String, Value>>> {
+async fn cost_events(
+    context: &SessionContext,
+    trace_id: &str,
+    days: Option<&[String]>,
+) -> Result<Vec<Map<String, Value>>> {
+    let mut filter = col("trace_id")
+        .eq(lit(trace_id))
+        .and(col("cost_source").eq(lit("sent")))
+        .and(col("event_name").like(lit("%api_request")));
+    if let Some(days) = days.filter(|days| !days.is_empty()) {
+        let days = days.iter().map(|day| lit(day.as_str())).collect();
+        filter = filter.and(col("day").in_list(days, false));
+    }
     let frame = context
         .table("logs")
         .await?
-        .filter(
-            col("trace_id")
-                .eq(lit(trace_id))
-                .and(col("cost_source").eq(lit("sent")))
-                .and(col("event_name").like(lit("%api_request"))),
-        )?
+        .filter(filter)?
         .select_columns(&[
             "span_id",
             "request_id",
@@ -42,6 +49,7 @@ async fn cost_events(context: &SessionContext, trace_id: &str) -> Result<Vec<Map
 pub async fn attach_event_costs(
     context: &SessionContext,
     trace_id: &str,
+    days: Option<&[String]>,
     spans: &mut [Map<String, Value>],
 ) -> Result<()> {
     let is_llm =
@@ -49,7 +57,7 @@ pub async fn attach_event_costs(
     if !spans.iter().any(is_llm) {
         return Ok(());
     }
-    let events = cost_events(context, trace_id).await?;
+    let events = cost_events(context, trace_id, days).await?;
     if events.is_empty() {
         return Ok(());
     }

@@ -29,6 +29,7 @@ pub mod session;
 pub mod session_detail;
 pub mod sql;
 pub mod trace;
+pub mod trace_days;
 pub mod trace_list;
 pub mod usage_rollup;
 pub mod views;

@@ -26,6 +26,7 @@ use crate::error::{QueryError, Result};
 use crate::live_files_store::live_files_store;
 use crate::prices::{PriceTable, model_cost_udf};
 use crate::search_table::SearchFunction;
+use crate::trace_days::ProjectScope;
 use crate::usage_rollup::LlmUsageTable;
 use crate::views::register_views;
 
@@ -43,6 +44,10 @@ pub async fn project_session(data_dir: &DataDir, project_id: &str) -> Result<Ses
         )));
     }
     let config = SessionConfig::new()
+        .with_extension(Arc::new(ProjectScope {
+            data_dir: data_dir.clone(),
+            project_id: project_id.to_owned(),
+        }))
         .with_information_schema(true)
         .with_target_partitions(2)
         .set_bool("datafusion.execution.parquet.pushdown_filters", true);

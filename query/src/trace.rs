@@ -12,6 +12,7 @@ use crate::error::{QueryError, Result};
 use crate::event_costs::attach_event_costs;
 use crate::rows::batches_to_json_rows;
 use crate::sql::run_read_only_sql;
+use crate::trace_days::{day_filter, trace_days};
 
 /// Spans of a trace in tree order, each with a `depth` field.
 #[derive(Debug, serde::Serialize)]
@@ -61,9 +62,12 @@ async fn load_trace_columns(
     columns: &str,
 ) -> Result<TraceTree> {
     let trace_id = validated_trace_id(trace_id)?;
-    // The id is validated hex, so interpolating it cannot inject SQL.
+    // Only the days the partition indexes place the trace in (all of them when unsure).
+    let days = trace_days(context, &trace_id);
+    // The id is validated hex and the days well-formed dates, so neither can inject SQL.
     let sql = format!(
-        "SELECT {columns} FROM spans WHERE trace_id = '{trace_id}' ORDER BY start_time, span_id"
+        "SELECT {columns} FROM spans WHERE trace_id = '{trace_id}'{} ORDER BY start_time, span_id",
+        day_filter(days.as_deref())
     );
     let output = run_read_only_sql(context, &sql, usize::MAX).await?;
     let rows = batches_to_json_rows(&output.batches)?;
@@ -71,7 +75,7 @@ async fn load_trace_columns(
         return Err(QueryError::NotFound(format!("trace {trace_id} not found")));
     }
     let mut spans = order_as_tree(rows);
-    attach_event_costs(context, &trace_id, &mut spans).await?;
+    attach_event_costs(context, &trace_id, days.as_deref(), &mut spans).await?;
     Ok(TraceTree {
         trace_id,
         span_count: spans.len(),
@@ -93,8 +97,10 @@ pub async fn load_span(
         )));
     }
     let span_id = span_id.to_ascii_lowercase();
+    let days = trace_days(context, &trace_id);
     let sql = format!(
-        "SELECT * FROM spans WHERE trace_id = '{trace_id}' AND span_id = '{span_id}' LIMIT 1"
+        "SELECT * FROM spans WHERE trace_id = '{trace_id}' AND span_id = '{span_id}'{} LIMIT 1",
+        day_filter(days.as_deref())
     );
     let output = run_read_only_sql(context, &sql, 1).await?;
     batches_to_json_rows(&output.batches)?

@@ -480,3 +480,91 @@ async fn llm_usage_counts_calls_of_files_flushed_after_earlier_queries() {
     );
     assert_eq!(second["rows"][0]["cost_usd"], 0.0052, "{second}");
 }
+
+/// A trace whose spans fall on two days is read from just those days' files (the partition
+/// indexes say which), and whole: its skeleton, its full form and one span's content.
+#[tokio::test]
+async fn a_trace_over_two_days_is_read_whole_from_its_days_only() {
+    const DAY_NS: i64 = 86_400 * 1_000_000_000;
+    const TRACE: &str = "0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d";
+    const OTHER: &str = "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e";
+    let app = app();
+    // 2026-01-01T23:59:59Z: the root on day one, its child the next day, another trace on a third.
+    let root_ns: i64 = 1_767_311_999_000_000_000;
+    let span = |trace: &str, span_id: &str, parent: &str, start_ns: i64, name: &str| {
+        serde_json::json!({"resourceSpans": [{
+            "resource": {"attributes": [
+                {"key": "service.name", "value": {"stringValue": "days-test"}}]},
+            "scopeSpans": [{"spans": [{
+                "traceId": trace,
+                "spanId": span_id,
+                "parentSpanId": parent,
+                "name": name,
+                "startTimeUnixNano": start_ns.to_string(),
+                "endTimeUnixNano": (start_ns + 1_000_000_000).to_string(),
+                "attributes": [{"key": "gen_ai.tool.name", "value": {"stringValue": "bash"}},
+                    {"key": "gen_ai.tool.call.result", "value": {"stringValue": format!("output of {name}")}}]
+            }]}]}]})
+        .to_string()
+    };
+    export_json(
+        &app,
+        "traces",
+        span(TRACE, "0d0d0d0d0d0d0d01", "", root_ns, "root"),
+    )
+    .await;
+    flush(&app);
+    let child_ns = root_ns + 2_000_000_000;
+    export_json(
+        &app,
+        "traces",
+        span(
+            TRACE,
+            "0d0d0d0d0d0d0d02",
+            "0d0d0d0d0d0d0d01",
+            child_ns,
+            "child",
+        ),
+    )
+    .await;
+    export_json(
+        &app,
+        "traces",
+        span(OTHER, "0e0e0e0e0e0e0e01", "", root_ns + 2 * DAY_NS, "other"),
+    )
+    .await;
+    flush(&app);
+
+    let context = sextant_query::session::project_session(app.state.data_dir(), "default")
+        .await
+        .expect("session");
+    assert_eq!(
+        sextant_query::trace_days::trace_days(&context, TRACE),
+        Some(vec!["2026-01-01".to_owned(), "2026-01-02".to_owned()]),
+    );
+    assert_eq!(
+        sextant_query::trace_days::trace_days(&context, "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"),
+        Some(vec![]),
+        "a trace no index knows is on no day"
+    );
+    for path in [
+        format!("/api/traces/{TRACE}?skeleton=true"),
+        format!("/api/traces/{TRACE}"),
+    ] {
+        let (status, trace) = get_json(&app, &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {trace}");
+        let names: Vec<&str> = trace["spans"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|span| span["name"].as_str())
+            .collect();
+        assert_eq!(names, ["root", "child"], "{path}: {trace}");
+    }
+    let request = Request::get(format!("/traces/{TRACE}/spans/0d0d0d0d0d0d0d02"))
+        .body(Body::empty())
+        .expect("request");
+    let (status, html) = call_text(&app, request).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("output of child"), "{html}");
+}
