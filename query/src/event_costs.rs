@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 use crate::error::Result;
 use crate::rows::batches_to_json_rows;
 
-/// The cost events of one trace, oldest first.
-async fn cost_events(
+/// The cost events of one trace (on `days` when given), oldest first.
+pub async fn cost_events(
     context: &SessionContext,
     trace_id: &str,
     days: Option<&[String]>,
@@ -45,32 +45,27 @@ async fn cost_events(
     batches_to_json_rows(&frame.collect().await?)
 }
 
-/// Sets `cost_usd` / `cost_source` on the llm spans (tree order) that cost events describe.
-pub async fn attach_event_costs(
-    context: &SessionContext,
-    trace_id: &str,
-    days: Option<&[String]>,
-    spans: &mut [Map<String, Value>],
-) -> Result<()> {
+/// Sets `cost_usd` / `cost_source` on the llm spans (tree order) that cost `events` (from
+/// [`cost_events`]) describe.
+pub fn attach_event_costs(events: &[Map<String, Value>], spans: &mut [Map<String, Value>]) {
     let is_llm =
         |span: &Map<String, Value>| span.get("span_type").and_then(Value::as_str) == Some("llm");
-    if !spans.iter().any(is_llm) {
-        return Ok(());
-    }
-    let events = cost_events(context, trace_id, days).await?;
     if events.is_empty() {
-        return Ok(());
+        return;
     }
+    // Each llm span's request id, parsed from its attributes once (not once per event).
+    let request_ids: Vec<Option<String>> = spans
+        .iter()
+        .map(|span| is_llm(span).then(|| span_request_id(span)).flatten())
+        .collect();
     let mut matched = vec![false; spans.len()];
-    for event in &events {
+    for event in events {
         let Some(cost) = event.get("cost_usd").filter(|cost| cost.is_number()) else {
             continue;
         };
         let target = match text(event, "request_id") {
-            Some(request_id) => spans.iter().enumerate().position(|(position, span)| {
-                !matched[position]
-                    && is_llm(span)
-                    && span_request_id(span).as_deref() == Some(request_id)
+            Some(request_id) => (0..spans.len()).position(|position| {
+                !matched[position] && request_ids[position].as_deref() == Some(request_id)
             }),
             None => None,
         }
@@ -88,7 +83,6 @@ pub async fn attach_event_costs(
             spans[position].insert("cost_source".into(), Value::from("event"));
         }
     }
-    Ok(())
 }
 
 fn text<'a>(row: &'a Map<String, Value>, key: &str) -> Option<&'a str> {

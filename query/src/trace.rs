@@ -9,7 +9,7 @@ use datafusion::execution::context::SessionContext;
 use serde_json::{Map, Value};
 
 use crate::error::{QueryError, Result};
-use crate::event_costs::attach_event_costs;
+use crate::event_costs::{attach_event_costs, cost_events};
 use crate::rows::batches_to_json_rows;
 use crate::sql::run_read_only_sql;
 use crate::trace_days::{day_filter, trace_days};
@@ -69,13 +69,21 @@ async fn load_trace_columns(
         "SELECT {columns} FROM spans WHERE trace_id = '{trace_id}'{} ORDER BY start_time, span_id",
         day_filter(days.as_deref())
     );
+    // The cost events are read on another task, beside the spans: the two scans overlap.
+    let events = tokio::spawn({
+        let (context, trace_id, days) = (context.clone(), trace_id.clone(), days.clone());
+        async move { cost_events(&context, &trace_id, days.as_deref()).await }
+    });
     let output = run_read_only_sql(context, &sql, usize::MAX).await?;
     let rows = batches_to_json_rows(&output.batches)?;
+    let events = events
+        .await
+        .map_err(|error| QueryError::Internal(format!("cost events task: {error}")))??;
     if rows.is_empty() {
         return Err(QueryError::NotFound(format!("trace {trace_id} not found")));
     }
     let mut spans = order_as_tree(rows);
-    attach_event_costs(context, &trace_id, days.as_deref(), &mut spans).await?;
+    attach_event_costs(&events, &mut spans);
     Ok(TraceTree {
         trace_id,
         span_count: spans.len(),
