@@ -63,22 +63,33 @@ async fn load_trace_columns(
 ) -> Result<TraceTree> {
     let trace_id = validated_trace_id(trace_id)?;
     // Only the days the partition indexes place the trace in (all of them when unsure).
-    let days = trace_days(context, &trace_id);
+    let (span_days, log_days) = match trace_days(context, &trace_id) {
+        Some(days) => (Some(days.spans), Some(days.logs)),
+        None => (None, None),
+    };
     // The id is validated hex and the days well-formed dates, so neither can inject SQL.
     let sql = format!(
         "SELECT {columns} FROM spans WHERE trace_id = '{trace_id}'{} ORDER BY start_time, span_id",
-        day_filter(days.as_deref())
+        day_filter(span_days.as_deref())
     );
-    // The cost events are read on another task, beside the spans: the two scans overlap.
-    let events = tokio::spawn({
-        let (context, trace_id, days) = (context.clone(), trace_id.clone(), days.clone());
-        async move { cost_events(&context, &trace_id, days.as_deref()).await }
-    });
+    // The cost events are read on another task, beside the spans (the two scans overlap);
+    // not at all when the indexes know the trace and it has no log rows.
+    let known = span_days.as_ref().is_some_and(|days| !days.is_empty());
+    let events = match &log_days {
+        Some(days) if days.is_empty() && known => None,
+        _ => Some(tokio::spawn({
+            let (context, trace_id) = (context.clone(), trace_id.clone());
+            async move { cost_events(&context, &trace_id, log_days.as_deref()).await }
+        })),
+    };
     let output = run_read_only_sql(context, &sql, usize::MAX).await?;
     let rows = batches_to_json_rows(&output.batches)?;
-    let events = events
-        .await
-        .map_err(|error| QueryError::Internal(format!("cost events task: {error}")))??;
+    let events = match events {
+        Some(task) => task
+            .await
+            .map_err(|error| QueryError::Internal(format!("cost events task: {error}")))??,
+        None => Vec::new(),
+    };
     if rows.is_empty() {
         return Err(QueryError::NotFound(format!("trace {trace_id} not found")));
     }
@@ -105,7 +116,7 @@ pub async fn load_span(
         )));
     }
     let span_id = span_id.to_ascii_lowercase();
-    let days = trace_days(context, &trace_id);
+    let days = trace_days(context, &trace_id).map(|days| days.spans);
     let sql = format!(
         "SELECT * FROM spans WHERE trace_id = '{trace_id}' AND span_id = '{span_id}'{} LIMIT 1",
         day_filter(days.as_deref())

@@ -3,8 +3,9 @@
 //!
 //! Every span and log row is in its partition's index before its Parquet file is published
 //! (the flusher commits the index first), so a day whose index has no document with the
-//! trace's `trace` term has no row of it. The term's document frequency is a dictionary
-//! lookup per day; deleted documents may still count, which only keeps a day in. Whenever
+//! trace's `trace` term has no row of it; its `kind` term (`span`, `log`) tells which table.
+//! A day without the term costs one dictionary lookup. Compaction re-indexes rows within
+//! their day, so a day's answer does not change under it. Whenever
 //! in doubt — no index for a day with files, an index that fails to open, no project scope
 //! on the session — the answer is `None`, and the caller reads every day.
 
@@ -15,6 +16,9 @@ use datafusion::execution::context::SessionContext;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::rows::Table;
 use tantivy::Term;
+use tantivy::collector::Count;
+use tantivy::query::{BooleanQuery, TermQuery};
+use tantivy::schema::IndexRecordOption;
 
 use crate::open_indexes::open_index;
 
@@ -26,9 +30,16 @@ pub struct ProjectScope {
     pub project_id: String,
 }
 
-/// The days (`YYYY-MM-DD`) with rows of `trace_id` (lowercase hex), or `None` when they
-/// cannot be told for sure.
-pub fn trace_days(context: &SessionContext, trace_id: &str) -> Option<Vec<String>> {
+/// The days (`YYYY-MM-DD`) with span rows and with log rows of a trace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceDays {
+    pub spans: Vec<String>,
+    pub logs: Vec<String>,
+}
+
+/// The days with rows of `trace_id` (lowercase hex), or `None` when they cannot be told
+/// for sure.
+pub fn trace_days(context: &SessionContext, trace_id: &str) -> Option<TraceDays> {
     let scope: Arc<ProjectScope> = context.state().config().get_extension()?;
     let data_dir = &scope.data_dir;
     let mut keys = BTreeSet::new();
@@ -39,16 +50,33 @@ pub fn trace_days(context: &SessionContext, trace_id: &str) -> Option<Vec<String
             }
         }
     }
-    let mut days = Vec::new();
+    let mut days = TraceDays::default();
     for key in keys {
         let (index, searcher) = open_index(&data_dir.index_partition_dir(&key)).ok()?;
-        let field = index.schema().get_field("trace").ok()?;
-        if searcher
-            .doc_freq(&Term::from_field_text(field, trace_id))
-            .ok()?
-            > 0
-        {
-            days.push(key.day);
+        let schema = index.schema();
+        let (trace, kind) = (
+            schema.get_field("trace").ok()?,
+            schema.get_field("kind").ok()?,
+        );
+        let trace_term = Term::from_field_text(trace, trace_id);
+        if searcher.doc_freq(&trace_term).ok()? == 0 {
+            continue;
+        }
+        let rows_of_kind = |kind_name: &str| -> Option<bool> {
+            let query = BooleanQuery::intersection(vec![
+                Box::new(TermQuery::new(trace_term.clone(), IndexRecordOption::Basic)),
+                Box::new(TermQuery::new(
+                    Term::from_field_text(kind, kind_name),
+                    IndexRecordOption::Basic,
+                )),
+            ]);
+            Some(searcher.search(&query, &Count).ok()? > 0)
+        };
+        if rows_of_kind("span")? {
+            days.spans.push(key.day.clone());
+        }
+        if rows_of_kind("log")? {
+            days.logs.push(key.day);
         }
     }
     Some(days)

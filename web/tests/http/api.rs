@@ -482,9 +482,11 @@ async fn llm_usage_counts_calls_of_files_flushed_after_earlier_queries() {
 }
 
 /// A trace whose spans fall on two days is read from just those days' files (the partition
-/// indexes say which), and whole: its skeleton, its full form and one span's content.
+/// indexes say which, and on which day its logs are), and whole: its skeleton, its full form and one span's content.
 #[tokio::test]
 async fn a_trace_over_two_days_is_read_whole_from_its_days_only() {
+    use sextant_query::trace_days::TraceDays;
+
     const DAY_NS: i64 = 86_400 * 1_000_000_000;
     const TRACE: &str = "0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d";
     const OTHER: &str = "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e";
@@ -533,6 +535,18 @@ async fn a_trace_over_two_days_is_read_whole_from_its_days_only() {
         span(OTHER, "0e0e0e0e0e0e0e01", "", root_ns + 2 * DAY_NS, "other"),
     )
     .await;
+    let log = serde_json::json!({"resourceLogs": [{
+    "resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "days-test"}}]},
+    "scopeLogs": [{"logRecords": [{
+        "timeUnixNano": (child_ns + 500_000_000).to_string(),
+        "traceId": TRACE,
+        "spanId": "0d0d0d0d0d0d0d02",
+        "body": {"stringValue": "a log line of the child"},
+        "attributes": [{"key": "event.name", "value": {"stringValue": "tool_result"}}]
+    }]}]}]})
+    .to_string();
+    export_json(&app, "logs", log).await;
     flush(&app);
 
     let context = sextant_query::session::project_session(app.state.data_dir(), "default")
@@ -540,11 +554,14 @@ async fn a_trace_over_two_days_is_read_whole_from_its_days_only() {
         .expect("session");
     assert_eq!(
         sextant_query::trace_days::trace_days(&context, TRACE),
-        Some(vec!["2026-01-01".to_owned(), "2026-01-02".to_owned()]),
+        Some(TraceDays {
+            spans: vec!["2026-01-01".to_owned(), "2026-01-02".to_owned()],
+            logs: vec!["2026-01-02".to_owned()],
+        }),
     );
     assert_eq!(
         sextant_query::trace_days::trace_days(&context, "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"),
-        Some(vec![]),
+        Some(TraceDays::default()),
         "a trace no index knows is on no day"
     );
     for path in [
