@@ -138,6 +138,19 @@ fn charge_request(state: &AppState, principal: &Principal) -> Result<(), OverLim
     state.access.limits().admit_api(&principal.project_id)
 }
 
+/// Admits a request needing `needed` that only reads: a browser's session cookie counts too.
+fn admit_read_only(
+    state: &AppState,
+    parts: &Parts,
+    needed: Scope,
+) -> Result<Principal, AccessRejection> {
+    // A cookie rides along with any request a page makes the browser send; only safe
+    // methods accept it, so a forged form cannot act with the session.
+    let cookie_allowed = parts.method == Method::GET || parts.method == Method::HEAD;
+    let (principal, _) = admit(state, parts, needed, cookie_allowed)?;
+    Ok(principal)
+}
+
 /// A request allowed to read its project (a `read` or `admin` key).
 pub struct ReadAccess(pub Principal);
 
@@ -148,11 +161,7 @@ impl FromRequestParts<AppState> for ReadAccess {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, AccessRejection> {
-        // A cookie rides along with any request a page makes the browser send; only safe
-        // methods accept it, so a forged form cannot act with the session.
-        let cookie_allowed = parts.method == Method::GET || parts.method == Method::HEAD;
-        let (principal, _) = admit(state, parts, Scope::Read, cookie_allowed)?;
-        Ok(ReadAccess(principal))
+        admit_read_only(state, parts, Scope::Read).map(ReadAccess)
     }
 }
 
@@ -182,9 +191,7 @@ impl FromRequestParts<AppState> for OperatorAccess {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, AccessRejection> {
-        let cookie_allowed = parts.method == Method::GET || parts.method == Method::HEAD;
-        let (principal, _) = admit(state, parts, Scope::Operator, cookie_allowed)?;
-        Ok(OperatorAccess(principal))
+        admit_read_only(state, parts, Scope::Operator).map(OperatorAccess)
     }
 }
 

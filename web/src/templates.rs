@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/dashboards.html"),
     ),
     ("usage.html", include_str!("../templates/usage.html")),
+    ("macros.html", include_str!("../templates/macros.html")),
     ("sql.html", include_str!("../templates/sql.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("login.html", include_str!("../templates/login.html")),
