@@ -745,7 +745,10 @@ async fn open_mode_sees_the_usage_page() {
     let (status, html) = page(&app, "/usage", "").await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("href=\"/usage\""), "linked from the header");
-    assert!(html.contains("<select name=\"since\">"), "the time range picker: {html}");
+    assert!(
+        html.contains("<select name=\"since\">"),
+        "the time range picker: {html}"
+    );
     let (_, runs) = page(&app, "/", "").await;
     assert!(
         runs.contains("href=\"/usage\""),
