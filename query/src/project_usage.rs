@@ -13,8 +13,13 @@ use crate::dashboard::{DashboardRequest, GroupBy, days_between, figure, whole_ho
 use crate::error::{QueryError, Result};
 use crate::session::project_session;
 
-/// The figures summed per project, in the order of the table's columns.
-const SUMMED: [&str; 4] = ["calls", "errors", "tokens", "cost_usd"];
+/// The counts summed per project (as integers; `cost_usd` is summed as a float).
+const COUNTS: [&str; 3] = ["calls", "errors", "tokens"];
+
+/// A row's `cost_usd` (zero when unpriced).
+fn cost(row: &Map<String, Value>) -> f64 {
+    row.get("cost_usd").and_then(Value::as_f64).unwrap_or(0.0)
+}
 
 #[derive(Debug, Serialize)]
 pub struct ProjectUsage {
@@ -64,30 +69,21 @@ pub async fn load_project_usage(
         let rows = figure(&context, sql.clone()).await?.rows;
         let mut total = Map::new();
         total.insert("project".into(), Value::from(project.as_str()));
-        for name in SUMMED {
-            let sum: f64 = rows
-                .iter()
-                .filter_map(|row| row.get(name).and_then(Value::as_f64))
-                .sum();
-            let value = if name == "cost_usd" {
-                Value::from(sum)
-            } else {
-                Value::from(sum as i64)
-            };
-            total.insert(name.into(), value);
+        for name in COUNTS {
+            let sum: i64 = rows.iter().filter_map(|row| row.get(name)?.as_i64()).sum();
+            total.insert(name.into(), Value::from(sum));
         }
+        total.insert(
+            "cost_usd".into(),
+            Value::from(rows.iter().map(cost).sum::<f64>()),
+        );
         totals.push(total);
         by_day.extend(rows.into_iter().map(|mut row| {
             row.insert("project".into(), Value::from(project.as_str()));
             row
         }));
     }
-    let cost = |row: &Map<String, Value>| row.get("cost_usd").and_then(Value::as_f64);
-    totals.sort_by(|a, b| {
-        cost(b)
-            .partial_cmp(&cost(a))
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    totals.sort_by(|a, b| cost(b).total_cmp(&cost(a)));
     Ok(ProjectUsage {
         days: days_between(from_ns, to_ns, 366),
         sql,
