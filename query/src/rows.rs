@@ -10,6 +10,7 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::arrow::json::WriterBuilder as JsonWriterBuilder;
 use datafusion::arrow::json::writer::JsonArray;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde_json::{Map, Value};
 
 use crate::error::Result;
@@ -92,11 +93,25 @@ fn column_values(field: &FieldRef, array: &ArrayRef) -> Result<Vec<Value>> {
                 a.value(row).into()
             })
         }
+        // Dates, times and timestamps as the JSON writer formats them (its default formats).
+        data_type if data_type.is_temporal() => {
+            let options = FormatOptions::new().with_display_error(true);
+            let formatter = ArrayFormatter::try_new(array.as_ref(), &options)?;
+            (0..array.len())
+                .map(|row| {
+                    if array.is_null(row) {
+                        Value::Null
+                    } else {
+                        Value::String(formatter.value(row).to_string())
+                    }
+                })
+                .collect()
+        }
         _ => written_column_values(field, array)?,
     })
 }
 
-/// One column through Arrow's JSON writer (timestamps, decimals, lists, dictionaries…).
+/// One column through Arrow's JSON writer (decimals, lists, dictionaries…).
 fn written_column_values(field: &FieldRef, array: &ArrayRef) -> Result<Vec<Value>> {
     let schema = Arc::new(Schema::new(vec![field.as_ref().clone()]));
     let batch = RecordBatch::try_new(schema, vec![array.clone()])?;
@@ -130,8 +145,8 @@ pub fn batches_to_csv(batches: &[RecordBatch]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::{
-        BooleanArray, DictionaryArray, Float32Array, Float64Array, Int64Array, StringArray,
-        StringViewArray, TimestampNanosecondArray, UInt64Array,
+        BooleanArray, Date32Array, DictionaryArray, Float32Array, Float64Array, Int64Array,
+        StringArray, StringViewArray, TimestampNanosecondArray, UInt64Array,
     };
     use datafusion::arrow::datatypes::{Field, Int32Type};
 
@@ -198,6 +213,18 @@ mod tests {
                     ])
                     .with_timezone("UTC"),
                 ),
+            ),
+            (
+                "naive_time",
+                Arc::new(TimestampNanosecondArray::from(vec![
+                    None,
+                    Some(1_764_000_000_000_000_001),
+                    Some(-1),
+                ])),
+            ),
+            (
+                "date",
+                Arc::new(Date32Array::from(vec![Some(20_000), None, Some(-3)])),
             ),
             (
                 "dict",
