@@ -14,7 +14,9 @@ use sextant_evals::gateway::registry::GatewayRegistry;
 use sextant_evals::run::{SuiteRun, run_suite_with};
 use sextant_evals::suite::{ReplayMode, Suite};
 use sextant_ingest::access::AccessControl;
+use sextant_ingest::access::keys::Scope;
 use sextant_ingest::layout::DataDir;
+use sextant_ingest::request_budget::{DEFAULT_REQUEST_BUDGET_BYTES, RequestBudget};
 use sextant_web::api_gateway::{GatewayState, gateway_router};
 
 use crate::otlp_sender::{OtlpBody, export_with_retry};
@@ -73,6 +75,9 @@ async fn run(data_dir: &Path, command: EvalCommand) -> anyhow::Result<i32> {
         .or_else(|| suite.project.clone())
         .unwrap_or_else(|| sextant_ingest::layout::DEFAULT_PROJECT.to_string());
     // An agent suite's CLIs call the model gateway: served here, on loopback, for the run.
+    if let (ReplayMode::Agent, Some(key)) = (suite.mode, &trace_key) {
+        refuse_a_key_that_reads(&access, trace_to.as_deref(), key).await?;
+    }
     let gateway = match suite.mode {
         ReplayMode::Agent => Some(serve_gateway(trace_to.clone(), trace_key.clone()).await?),
         _ => None,
@@ -117,6 +122,42 @@ async fn run(data_dir: &Path, command: EvalCommand) -> anyhow::Result<i32> {
     Ok(report.gate.verdict.exit_code())
 }
 
+/// The trace key is handed to the agent CLI (its telemetry headers), and the agent runs what
+/// a model says: it must be able to write spans and nothing else. A key of this data dir is
+/// checked here; another server's key is tried on that server's read API.
+async fn refuse_a_key_that_reads(
+    access: &AccessControl,
+    trace_to: Option<&str>,
+    key: &str,
+) -> anyhow::Result<()> {
+    let refuse = |scope: &str| {
+        anyhow::anyhow!(
+            "SEXTANT_TRACE_KEY (--trace-key) is handed to the agent CLI and is a {scope} key: \
+             give an ingest key (sextant keys create --scope ingest)"
+        )
+    };
+    if let Some(scope) = access.key_scope(key) {
+        return match scope {
+            Scope::Ingest => Ok(()),
+            other => Err(refuse(other.as_str())),
+        };
+    }
+    let Some(base) = trace_to else {
+        return Ok(());
+    };
+    let probe = reqwest::Client::new()
+        .get(format!("{}/api/traces?limit=1", base.trim_end_matches('/')))
+        .bearer_auth(key)
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {base} to check the trace key"))?;
+    if probe.status().is_success() {
+        return Err(refuse("read"));
+    }
+    Ok(())
+}
+
 /// Serves the model gateway on an ephemeral loopback port; its call spans are collected and
 /// traced with the replays.
 async fn serve_gateway(
@@ -131,6 +172,7 @@ async fn serve_gateway(
     let router = gateway_router(GatewayState {
         registry: registry.clone(),
         pipeline: None,
+        budget: RequestBudget::new(DEFAULT_REQUEST_BUDGET_BYTES),
     });
     let server = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {

@@ -35,6 +35,7 @@ use crate::providers::ProviderClient;
 use crate::recording::Recording;
 use crate::replay_step::SideOutcome;
 use crate::replay_trajectory::first_user_message;
+use crate::repository_policy::RepositoryPolicy;
 use crate::suite::{AgentApi, AgentConfig, ModelConfig};
 
 /// Attempts per example and epoch while the failure is infra or a timeout.
@@ -130,6 +131,9 @@ pub struct AgentRunFacts {
 enum AttemptFailure {
     Infra(String),
     Timeout,
+    /// The example cannot be run as recorded (a repository the suite does not allow): not
+    /// retried, the example is void.
+    Refused(String),
 }
 
 impl<'a> AgentSide<'a> {
@@ -195,6 +199,9 @@ impl<'a> AgentSide<'a> {
                     last_failure =
                         format!("timeout: the agent ran past {} s", self.config.timeout_secs)
                 }
+                Err(AttemptFailure::Refused(message)) => {
+                    return agent_outcome(None, false, Duration::ZERO, Some(message));
+                }
             }
         }
         agent_outcome(
@@ -229,7 +236,7 @@ impl<'a> AgentSide<'a> {
             .map_err(|error| infra("scratch dir", &error))?;
         let workdir = scratch.path.join("work");
         let home = scratch.path.join("home");
-        prepare_workdir(self.config.workdir.as_deref(), &example.recording, &workdir).await?;
+        prepare_workdir(self.config, &example.recording, &workdir).await?;
         std::fs::create_dir_all(&home).map_err(|error| infra("creating HOME", &error))?;
         let before = snapshot(&workdir).map_err(|error| infra("reading the workdir", &error))?;
         let base_url = self.base_url(&example.trace_id, epoch);
@@ -397,8 +404,7 @@ impl Scratch {
         };
         let cassette = std::fs::canonicalize(cassette).unwrap_or_else(|_| cassette.to_path_buf());
         let key = blake3::hash(format!("{}\0{example}\0{epoch}", cassette.display()).as_bytes());
-        let root = std::env::temp_dir().join("sextant-agent");
-        std::fs::create_dir_all(&root)?;
+        let root = private_scratch_root()?;
         let path = root.join(&key.to_hex()[..24]);
         let lock = std::fs::File::create(path.with_extension("lock"))?;
         // Another run of the same cassette, example and epoch waits its turn.
@@ -415,6 +421,32 @@ impl Scratch {
             _temporary: None,
         })
     }
+}
+
+/// `$TMPDIR/sextant-agent-<uid>`: made 0700 by this user, or refused. In a shared `/tmp`
+/// another user could otherwise plant the fixed lock or scratch names as symlinks and have
+/// a run truncate or delete what they point to.
+fn private_scratch_root() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    // The owner of a file this process just made is this process's user.
+    let uid = tempfile::tempfile()?.metadata()?.uid();
+    let root = std::env::temp_dir().join(format!("sextant-agent-{uid}"));
+    match std::fs::DirBuilder::new().mode(0o700).create(&root) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error),
+    }
+    let metadata = std::fs::symlink_metadata(&root)?;
+    if !metadata.is_dir() || metadata.uid() != uid || metadata.permissions().mode() & 0o077 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is not a private folder of this user (a symlink, another owner, or open to others): remove it",
+                root.display()
+            ),
+        ));
+    }
+    Ok(root)
 }
 
 impl Drop for Scratch {
@@ -552,44 +584,66 @@ fn changed_files(
 }
 
 /// Fills `workdir` for one run: a copy of the suite's fixture directory, else a clone of
-/// the recorded repository at the recorded commit.
+/// the recorded repository at the recorded commit, if `[agent] repositories` allows it.
 async fn prepare_workdir(
-    fixture: Option<&Path>,
+    config: &AgentConfig,
     recording: &Recording,
     workdir: &Path,
 ) -> std::result::Result<(), AttemptFailure> {
-    if let Some(fixture) = fixture {
+    if let Some(fixture) = &config.workdir {
         return copy_dir(fixture, workdir)
             .map_err(|error| AttemptFailure::Infra(format!("copying the workdir: {error}")));
     }
     let Some(repository) = &recording.repository else {
-        return Err(AttemptFailure::Infra(
+        return Err(AttemptFailure::Refused(
             "no workdir: set agent.workdir, or record vcs.repository.url.full (and vcs.ref.head.revision) with the runs".into(),
         ));
     };
-    let git = |args: Vec<String>| async move {
-        let output = tokio::process::Command::new("git")
-            .args(&args)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(|error| AttemptFailure::Infra(format!("running git: {error}")))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(AttemptFailure::Infra(format!(
-                "git {}: {}",
-                args.first().map(String::as_str).unwrap_or_default(),
-                tail(&output.stderr)
-            )))
+    let allowed = RepositoryPolicy::parse(&config.repositories)
+        .map_err(|error| AttemptFailure::Refused(error.to_string()))?
+        .check(&repository.url)
+        .map_err(AttemptFailure::Refused)?;
+    if let Some(revision) = &repository.revision
+        && !is_plain_revision(revision)
+    {
+        return Err(AttemptFailure::Refused(format!(
+            "refusing the recorded revision {revision:?} of {}: not a commit id or ref name",
+            repository.url
+        )));
+    }
+    // Only the allowed URL's protocol, also for redirects and submodules; `--` and
+    // `--end-of-options` so neither URL nor revision can be read as an option.
+    let git = |args: Vec<String>| {
+        let scheme = allowed.scheme.clone();
+        async move {
+            let output = tokio::process::Command::new("git")
+                .args(["-c", "protocol.allow=never", "-c"])
+                .arg(format!("protocol.{scheme}.allow=always"))
+                .args(&args)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .env("GIT_ALLOW_PROTOCOL", &scheme)
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .map_err(|error| AttemptFailure::Infra(format!("running git: {error}")))?;
+            if output.status.success() {
+                Ok(())
+            } else {
+                Err(AttemptFailure::Infra(format!(
+                    "git {}: {}",
+                    args.first().map(String::as_str).unwrap_or_default(),
+                    tail(&output.stderr)
+                )))
+            }
         }
     };
     let target = workdir.display().to_string();
     git(vec![
         "clone".into(),
         "--quiet".into(),
-        repository.url.clone(),
+        "--no-recurse-submodules".into(),
+        "--".into(),
+        allowed.url.clone(),
         target.clone(),
     ])
     .await?;
@@ -599,11 +653,24 @@ async fn prepare_workdir(
             target,
             "checkout".into(),
             "--quiet".into(),
+            "--detach".into(),
+            "--end-of-options".into(),
             revision.clone(),
+            "--".into(),
         ])
         .await?;
     }
     Ok(())
+}
+
+/// A commit id or a ref name: no option, no revision expression, no path.
+fn is_plain_revision(revision: &str) -> bool {
+    !revision.is_empty()
+        && !revision.starts_with('-')
+        && !revision.contains("..")
+        && revision
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-'))
 }
 
 /// Copies a directory tree (files and folders; symlinks copied as the files they point to).
@@ -647,6 +714,35 @@ mod tests {
             changed_files(&before, &after),
             ["calc.sh", "gone.txt", "src/new.rs"]
         );
+    }
+
+    #[test]
+    fn the_scratch_root_is_private_to_this_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = private_scratch_root().expect("scratch root");
+        let mode = std::fs::symlink_metadata(&root)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "{}", root.display());
+    }
+
+    #[test]
+    fn plain_revisions_only() {
+        for good in ["0123abcd", "main", "release/1.2", "v1.0-rc1"] {
+            assert!(is_plain_revision(good), "{good}");
+        }
+        for bad in [
+            "",
+            "--orphan=x",
+            "-b",
+            "HEAD~1..main",
+            "a b",
+            "x;y",
+            "@{-1}",
+        ] {
+            assert!(!is_plain_revision(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! - [`gateway`]: the model gateway's translation, agent wire shape in and out (the
 //!   `agent` replay mode's CLIs call the candidate through it);
 //! - [`replay_step`], [`replay_trajectory`] and [`agent_replay`] (a real agent CLI behind
-//!   the gateway, its output read by [`agent_transcript`]): the three replay modes; [`replay_trace`]
+//!   the gateway, its output read by [`agent_transcript`], cloning only what
+//!   [`repository_policy`] allows): the three replay modes; [`replay_trace`]
 //!   traces every replay into Sextant (`eval.run_id`);
 //! - [`scorers`] (one turn against another), [`judge`] (the LLM judge) and [`scoring`]
 //!   (the set a suite names, the judges and ratios scored after a replay);
@@ -35,6 +36,7 @@ pub mod replay_step;
 pub mod replay_trace;
 pub mod replay_trajectory;
 pub mod report;
+pub mod repository_policy;
 pub mod response_cache;
 pub mod run;
 pub mod runs;

@@ -10,6 +10,7 @@ use std::str::FromStr as _;
 use serde::Deserialize;
 
 use crate::error::{EvalError, Result};
+use crate::repository_policy::RepositoryPolicy;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +70,12 @@ pub struct AgentConfig {
     /// each run clones the repository its recording names (`vcs.repository.url.full`) at
     /// the recorded commit (`vcs.ref.head.revision`).
     pub workdir: Option<PathBuf>,
+    /// The repositories a run may clone when there is no `workdir` (URL patterns:
+    /// `https://github.com/acme/*`, `*.acme.com` hosts; `file://` or local paths only when
+    /// listed). A recording names its repository, and whoever can ingest can write that
+    /// name: anything not listed here is refused and voids the example.
+    #[serde(default)]
+    pub repositories: Vec<String>,
     /// Run in the workdir after the agent: exit status 0 means the example passed.
     pub outcome: String,
     /// Longest an agent may run (the outcome command gets the same again).
@@ -317,6 +324,7 @@ impl Suite {
                 ));
             }
             (ReplayMode::Agent, Some(agent)) => {
+                RepositoryPolicy::parse(&agent.repositories)?;
                 if let Some(workdir) = &mut agent.workdir {
                     *workdir = base.join(&*workdir);
                     if !workdir.is_dir() {

@@ -391,6 +391,7 @@ fn claude_code_works_in_a_clone_of_the_recorded_repository_at_its_commit() {
     );
     let baseline = ScriptedFixer::start(Fixer::Fixes);
     let degraded = ScriptedFixer::start(Fixer::Degraded);
+    let allowed = format!("repositories = [\"file://{}/*\"]", dir.path().display());
     let suite = write_suite_in(
         dir.path(),
         "agent-clone",
@@ -398,7 +399,7 @@ fn claude_code_works_in_a_clone_of_the_recorded_repository_at_its_commit() {
         &claude_command(&claude),
         &degraded.base_url,
         Some(&baseline.base_url),
-        "",
+        &allowed,
     );
     let (code, output) = eval_run(&suite, &data_dir, &server);
     assert_eq!(
@@ -414,6 +415,94 @@ fn claude_code_works_in_a_clone_of_the_recorded_repository_at_its_commit() {
         json!(["calc.sh"]),
         "{report}"
     );
+}
+
+/// A recording names its repository, and anyone with an ingest key writes recordings: a
+/// repository the suite does not allow is never cloned, so its code never runs. The example
+/// is void (exit 2) and the message names the URL; no agent CLI is needed to see it.
+#[test]
+fn a_recorded_repository_the_suite_does_not_allow_is_never_cloned_or_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("pwned");
+    let origin = dir.path().join("evil");
+    std::fs::create_dir_all(&origin).expect("origin");
+    let payload = format!("touch '{}'\n", marker.display());
+    std::fs::write(origin.join("test.sh"), &payload).expect("test.sh");
+    std::fs::write(origin.join("Makefile"), format!("all:\n\t{payload}")).expect("Makefile");
+    git(&origin, &["init", "--quiet"]);
+    git(&origin, &["add", "."]);
+    git(&origin, &["commit", "--quiet", "-m", "payload"]);
+    let url = format!("file://{}", origin.display());
+    let (server, data_dir) =
+        recorded_task_dataset(dir.path(), &[("vcs.repository.url.full", &url)]);
+    // The command and the outcome would both run the payload if the clone happened.
+    for (name, agent_lines) in [
+        ("agent-no-policy", String::new()),
+        (
+            "agent-other-policy",
+            "repositories = [\"https://github.com/acme/*\", \"file:///srv/repos/*\"]".into(),
+        ),
+    ] {
+        let suite = write_suite_in(
+            dir.path(),
+            name,
+            "anthropic",
+            "sh test.sh; make",
+            "http://127.0.0.1:9/v1",
+            None,
+            &agent_lines,
+        );
+        let (code, output) = eval_run(&suite, &data_dir, &server);
+        assert_eq!(code, 2, "the example is void: {output}");
+        assert!(!marker.exists(), "the recorded repository's code ran");
+        let report: Value = serde_json::from_str(
+            &std::fs::read_to_string(suite.with_extension("json")).expect("report"),
+        )
+        .expect("report json");
+        assert_eq!(report["gate"]["verdict"], "void", "{report}");
+        let void = report["examples"][0]["void"].as_str().unwrap_or_default();
+        assert!(
+            void.contains(&url) && void.contains("[agent] repositories"),
+            "{void}"
+        );
+    }
+}
+
+/// The trace key goes into the agent CLI's environment, and the agent runs what a model
+/// says: a key that can read the project's data is refused before anything runs.
+#[test]
+fn a_trace_key_that_can_read_is_never_handed_to_an_agent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, data_dir) = recorded_task_dataset(dir.path(), &[]);
+    let suite = write_suite(
+        dir.path(),
+        "agent-key",
+        "anthropic",
+        "true",
+        "http://127.0.0.1:9/v1",
+        "http://127.0.0.1:9/v1",
+    );
+    for scope in ["read", "admin"] {
+        let key = sextant(
+            &["keys", "create", "--project", "default", "--scope", scope],
+            &data_dir,
+        );
+        let output = Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .args(["eval", "run"])
+            .arg(&suite)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["--trace-to", &server.base_url])
+            .env("SEXTANT_TRACE_KEY", key.trim())
+            .output()
+            .expect("run sextant eval");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!("is a {scope} key: give an ingest key")),
+            "{stderr}"
+        );
+    }
 }
 
 /// A suite whose baseline is a cassette: one run records the fixing model's answers; the

@@ -263,6 +263,20 @@ impl AccessControl {
         self.settle(outcome)
     }
 
+    /// The scope of a valid, unrevoked key of this data dir (None for any other string),
+    /// without auditing: for checking a key before handing it on, not for admitting a request.
+    pub fn key_scope(&self, key: &str) -> Option<Scope> {
+        self.with_keys(|_, cache| {
+            let record = cache.keys.get(key_id_of(key.trim())?)?;
+            let valid = blake3::Hash::from_bytes(record.hash)
+                == keyed_hash(&self.pepper, key.trim())
+                && record.revoked_at_ms.is_none();
+            valid.then_some(record.scope)
+        })
+        .ok()
+        .flatten()
+    }
+
     fn check_key(
         &self,
         cache: &KeyCache,
