@@ -19,10 +19,14 @@ pub fn install_crypto_provider() {
 }
 
 /// A client with an overall request timeout, trusting only `ca_file`'s certificates when
-/// it is given.
+/// it is given. Redirects are not followed: a provider's request carries its key
+/// (`x-api-key`, `Authorization`), which a redirect must not carry to another origin, and no
+/// provider API answers with one.
 pub fn client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Client> {
     install_crypto_provider();
-    let mut builder = reqwest::Client::builder().timeout(timeout);
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none());
     if let Some(path) = ca_file {
         let pem = std::fs::read(path)
             .map_err(|error| EvalError::Invalid(format!("ca_file {}: {error}", path.display())))?;
@@ -50,6 +54,14 @@ pub fn client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Clie
     })
 }
 
+/// A URL as it may be logged: scheme, host and port only (a webhook's path is its secret).
+pub fn loggable_origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(url) => format!("{}/…", url.origin().ascii_serialization()),
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +80,18 @@ mod tests {
         assert!(error.to_string().contains("no certificate"), "{error}");
 
         assert!(client(timeout, None).is_ok(), "the system's roots");
+    }
+
+    #[test]
+    fn logged_urls_keep_only_their_origin() {
+        assert_eq!(
+            loggable_origin("https://hooks.slack.com/services/T000/B000/secret?x=1"),
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(
+            loggable_origin("http://127.0.0.1:9/hook"),
+            "http://127.0.0.1:9/…"
+        );
+        assert_eq!(loggable_origin("not a url"), "(not a URL)");
     }
 }

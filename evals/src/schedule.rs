@@ -47,10 +47,13 @@ pub fn webhook_summary(report: &RunReport) -> serde_json::Value {
 }
 
 async fn post_webhook(url: &str, report: &RunReport) {
+    // The URL's path is often its secret (Slack, Teams): only its origin is logged, and
+    // reqwest's errors are stripped of the URL they would print.
+    let origin = crate::http::loggable_origin(url);
     let client = match crate::http::client(Duration::from_secs(30), None) {
         Ok(client) => client,
         Err(error) => {
-            tracing::warn!(url, %error, "no HTTP client for the eval webhook");
+            tracing::warn!(webhook = %origin, %error, "no HTTP client for the eval webhook");
             return;
         }
     };
@@ -63,9 +66,12 @@ async fn post_webhook(url: &str, report: &RunReport) {
     match sent {
         Ok(response) if response.status().is_success() => {}
         Ok(response) => {
-            tracing::warn!(url, status = %response.status(), "eval webhook refused the summary")
+            tracing::warn!(webhook = %origin, status = %response.status(), "eval webhook refused the summary")
         }
-        Err(error) => tracing::warn!(url, %error, "eval webhook unreachable"),
+        Err(error) => {
+            let error = error.without_url();
+            tracing::warn!(webhook = %origin, %error, "eval webhook unreachable")
+        }
     }
 }
 
