@@ -16,6 +16,7 @@ use axum::http::Request;
 use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::{DEFAULT_PROJECT, DataDir};
 use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
+use sextant_ingest::request_budget::{DEFAULT_REQUEST_BUDGET_BYTES, RequestBudget};
 use sextant_query::search::{SearchRequest, search_spans};
 use sextant_query::session::project_session;
 use sextant_query::sql::run_read_only_sql;
@@ -179,6 +180,7 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         body_limit_bytes: 16 * 1024 * 1024,
         secure_cookies: false,
         gateway: Default::default(),
+        request_budget: RequestBudget::new(DEFAULT_REQUEST_BUDGET_BYTES),
     };
     let page = |path: String| {
         let state = state.clone();

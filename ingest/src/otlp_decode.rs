@@ -11,6 +11,7 @@ use prost::Message;
 use serde::de::DeserializeOwned;
 
 use crate::error::{IngestError, Result};
+use crate::request_budget::BudgetReservation;
 
 /// Default cap on a decoded request body.
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 64 * 1024 * 1024;
@@ -50,11 +51,13 @@ impl OtlpEncoding {
     }
 }
 
-/// Undoes `Content-Encoding`, refusing to produce more than `limit_bytes`.
+/// Undoes `Content-Encoding`, refusing to produce more than `limit_bytes`; each inflated
+/// chunk is taken from the request's budget before it is kept.
 pub fn decode_content_encoding(
     body: Bytes,
     content_encoding: Option<&str>,
     limit_bytes: usize,
+    budget: &mut BudgetReservation,
 ) -> Result<Bytes> {
     let encoding = content_encoding.map(|value| value.trim().to_ascii_lowercase());
     match encoding.as_deref() {
@@ -65,11 +68,20 @@ pub fn decode_content_encoding(
             Ok(body)
         }
         Some("gzip") | Some("x-gzip") => {
+            const CHUNK_BYTES: usize = 256 * 1024;
             let mut decoded = Vec::new();
             let mut limited = MultiGzDecoder::new(body.as_ref()).take(limit_bytes as u64 + 1);
-            limited.read_to_end(&mut decoded).map_err(|error| {
-                IngestError::InvalidInput(format!("invalid gzip body: {error}"))
-            })?;
+            let mut chunk = vec![0u8; CHUNK_BYTES];
+            loop {
+                let read = limited.read(&mut chunk).map_err(|error| {
+                    IngestError::InvalidInput(format!("invalid gzip body: {error}"))
+                })?;
+                if read == 0 {
+                    break;
+                }
+                budget.grow(read)?;
+                decoded.extend_from_slice(&chunk[..read]);
+            }
             if decoded.len() > limit_bytes {
                 return Err(IngestError::PayloadTooLarge { limit_bytes });
             }
@@ -128,6 +140,7 @@ mod tests {
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
     use super::*;
+    use crate::request_budget::RequestBudget;
 
     fn gzip(bytes: &[u8]) -> Bytes {
         let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
@@ -155,13 +168,34 @@ mod tests {
     fn gzip_bomb_is_cut_off_at_the_limit() {
         let bomb = gzip(&vec![0u8; 10 * 1024 * 1024]);
         assert!(bomb.len() < 64 * 1024);
-        let result = decode_content_encoding(bomb, Some("gzip"), 1024 * 1024);
+        let result = decode_content_encoding(bomb, Some("gzip"), 1024 * 1024, &mut unbounded());
         assert!(matches!(result, Err(IngestError::PayloadTooLarge { .. })));
+    }
+
+    fn unbounded() -> BudgetReservation {
+        RequestBudget::new(usize::MAX)
+            .reserve(0)
+            .expect("empty reservation")
+    }
+
+    #[test]
+    fn inflated_bytes_are_taken_from_the_budget_as_they_come() {
+        let body = gzip(&vec![7u8; 3 * 1024 * 1024]);
+        let budget = RequestBudget::new(1024 * 1024);
+        let mut reservation = budget.reserve(body.len()).expect("the raw body fits");
+        let result = decode_content_encoding(body, Some("gzip"), 64 << 20, &mut reservation);
+        assert!(
+            matches!(result, Err(IngestError::Overloaded { .. })),
+            "{result:?}"
+        );
+        drop(reservation);
+        assert_eq!(budget.available_bytes(), 1024 * 1024);
     }
 
     #[test]
     fn gzip_under_the_limit_decodes() {
-        let body = decode_content_encoding(gzip(b"hello"), Some("gzip"), 1024).expect("decodes");
+        let body = decode_content_encoding(gzip(b"hello"), Some("gzip"), 1024, &mut unbounded())
+            .expect("decodes");
         assert_eq!(body.as_ref(), b"hello");
     }
 

@@ -3,6 +3,10 @@
 //! Same pipeline, same durability as OTLP/HTTP: a call returns once its rows are in the
 //! fsynced WAL. Errors map to `INVALID_ARGUMENT` (bad data, says what to fix),
 //! `RESOURCE_EXHAUSTED` (too large), `UNAVAILABLE` (backpressure; retryable) or `INTERNAL`.
+//!
+//! A call is authorized by [`IngestAuthInterceptor`] from its metadata before tonic reads or
+//! decodes the message, and its body bytes come from the request budget
+//! ([`crate::grpc_budget`]), so a keyless client makes the server decode nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,10 +33,15 @@ use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::access::AccessControl;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+
 use crate::access::keys::Scope;
+use crate::access::{AccessControl, Principal};
 use crate::error::{ErrorCode, IngestError};
-use crate::pipeline::IngestPipeline;
+use crate::grpc_budget::GrpcReservation;
+use crate::otlp_http::OtlpSignal;
+use crate::pipeline::{IngestAck, IngestPipeline};
 use crate::wal_record::ExportRequest;
 
 /// Answers all three collector services from one pipeline.
@@ -43,20 +52,22 @@ pub struct GrpcReceiver {
 }
 
 impl GrpcReceiver {
-    /// Authorizes the call by its `authorization` metadata, then ingests for its project.
-    async fn ingest<T>(
+    /// Ingests a call the interceptor authorized, for its principal's project.
+    async fn ingest<T: prost::Message>(
         &self,
         request: Request<T>,
         into_export: impl FnOnce(T) -> ExportRequest,
-    ) -> Result<(), Status> {
-        let authorization = request
-            .metadata()
-            .get("authorization")
-            .map(|value| value.to_str().unwrap_or("\u{fffd}"));
-        let principal = self
-            .access
-            .authorize_header(authorization, Scope::Ingest)
-            .map_err(|failure| grpc_status(&failure.into()))?;
+    ) -> Result<IngestAck, Status> {
+        let principal = request
+            .extensions()
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| Status::internal("the call skipped authorization"))?;
+        // The decoded message's size is what is held from here on (not the decoding cap).
+        let reservation = request.extensions().get::<GrpcReservation>().cloned();
+        if let Some(reservation) = &reservation {
+            reservation.shrink_to(request.get_ref().encoded_len());
+        }
         let export = into_export(request.into_inner());
         self.access
             .limits()
@@ -69,8 +80,29 @@ impl GrpcReceiver {
         self.pipeline
             .ingest(&principal.project_id, export)
             .await
-            .map(|_| ())
             .map_err(|error| grpc_status(&error))
+    }
+}
+
+/// Authorizes a call by its `authorization` metadata before tonic reads or decodes its
+/// message, and hands the principal to the handler in the request's extensions.
+#[derive(Clone)]
+pub struct IngestAuthInterceptor {
+    access: Arc<AccessControl>,
+}
+
+impl Interceptor for IngestAuthInterceptor {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let authorization = request
+            .metadata()
+            .get("authorization")
+            .map(|value| value.to_str().unwrap_or("\u{fffd}"));
+        let principal = self
+            .access
+            .authorize_header(authorization, Scope::Ingest)
+            .map_err(|failure| grpc_status(&failure.into()))?;
+        request.extensions_mut().insert(principal);
+        Ok(request)
     }
 }
 
@@ -80,8 +112,10 @@ impl TraceService for GrpcReceiver {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.ingest(request, ExportRequest::Traces).await?;
-        Ok(Response::new(ExportTraceServiceResponse::default()))
+        let ack = self.ingest(request, ExportRequest::Traces).await?;
+        Ok(Response::new(
+            <ExportTraceServiceRequest as OtlpSignal>::response(&ack),
+        ))
     }
 }
 
@@ -91,8 +125,10 @@ impl LogsService for GrpcReceiver {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        self.ingest(request, ExportRequest::Logs).await?;
-        Ok(Response::new(ExportLogsServiceResponse::default()))
+        let ack = self.ingest(request, ExportRequest::Logs).await?;
+        Ok(Response::new(
+            <ExportLogsServiceRequest as OtlpSignal>::response(&ack),
+        ))
     }
 }
 
@@ -102,16 +138,22 @@ impl MetricsService for GrpcReceiver {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        self.ingest(request, ExportRequest::Metrics).await?;
-        Ok(Response::new(ExportMetricsServiceResponse::default()))
+        let ack = self.ingest(request, ExportRequest::Metrics).await?;
+        Ok(Response::new(
+            <ExportMetricsServiceRequest as OtlpSignal>::response(&ack),
+        ))
     }
 }
 
-/// The three gRPC services, accepting gzip, capped at `body_limit_bytes` per message.
+/// A collector service behind the auth interceptor.
+pub type AuthorizedService<S> = InterceptedService<S, IngestAuthInterceptor>;
+
+/// The three gRPC services, accepting gzip, capped at `body_limit_bytes` per message, each
+/// authorizing a call before its message is read.
 pub struct GrpcServices {
-    pub traces: TraceServiceServer<GrpcReceiver>,
-    pub logs: LogsServiceServer<GrpcReceiver>,
-    pub metrics: MetricsServiceServer<GrpcReceiver>,
+    pub traces: AuthorizedService<TraceServiceServer<GrpcReceiver>>,
+    pub logs: AuthorizedService<LogsServiceServer<GrpcReceiver>>,
+    pub metrics: AuthorizedService<MetricsServiceServer<GrpcReceiver>>,
 }
 
 pub fn grpc_services(
@@ -119,20 +161,32 @@ pub fn grpc_services(
     access: Arc<AccessControl>,
     body_limit_bytes: usize,
 ) -> GrpcServices {
+    let interceptor = IngestAuthInterceptor {
+        access: access.clone(),
+    };
     let receiver = GrpcReceiver { pipeline, access };
     GrpcServices {
-        traces: TraceServiceServer::new(receiver.clone())
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(body_limit_bytes),
-        logs: LogsServiceServer::new(receiver.clone())
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(body_limit_bytes),
-        metrics: MetricsServiceServer::new(receiver)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(body_limit_bytes),
+        traces: InterceptedService::new(
+            TraceServiceServer::new(receiver.clone())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(body_limit_bytes),
+            interceptor.clone(),
+        ),
+        logs: InterceptedService::new(
+            LogsServiceServer::new(receiver.clone())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(body_limit_bytes),
+            interceptor.clone(),
+        ),
+        metrics: InterceptedService::new(
+            MetricsServiceServer::new(receiver)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(body_limit_bytes),
+            interceptor,
+        ),
     }
 }
 

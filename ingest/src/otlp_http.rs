@@ -15,13 +15,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::StreamExt;
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
 use serde::Serialize;
@@ -33,7 +33,8 @@ use crate::error::{ErrorCode, IngestError};
 use crate::otlp_decode::{
     OtlpEncoding, RpcStatus, decode_content_encoding, decode_request, encode_response,
 };
-use crate::pipeline::IngestPipeline;
+use crate::pipeline::{IngestAck, IngestPipeline};
+use crate::request_budget::{BudgetReservation, RequestBudget};
 use crate::wal_record::ExportRequest;
 
 /// Shared state of the OTLP routes.
@@ -44,6 +45,8 @@ pub struct OtlpState {
     pub access: Arc<AccessControl>,
     /// Cap on a request body, before and after decompression.
     pub body_limit_bytes: usize,
+    /// The server-wide budget of in-flight body bytes, shared with gRPC and the gateway.
+    pub budget: RequestBudget,
 }
 
 /// Routes `/v1/traces`, `/v1/logs` and `/v1/metrics`.
@@ -59,12 +62,24 @@ pub fn otlp_router(state: OtlpState) -> Router {
 pub trait OtlpSignal: Message + Default + DeserializeOwned + Send + 'static {
     type Response: Message + Serialize + Default;
     fn into_export(self) -> ExportRequest;
+    /// The success response: `partial_success` when some items were rejected.
+    fn response(ack: &IngestAck) -> Self::Response;
 }
 
 impl OtlpSignal for ExportTraceServiceRequest {
     type Response = ExportTraceServiceResponse;
     fn into_export(self) -> ExportRequest {
         ExportRequest::Traces(self)
+    }
+    fn response(ack: &IngestAck) -> ExportTraceServiceResponse {
+        ExportTraceServiceResponse {
+            partial_success: ack.rejection_message.clone().map(|error_message| {
+                ExportTracePartialSuccess {
+                    rejected_spans: ack.rejected as i64,
+                    error_message,
+                }
+            }),
+        }
     }
 }
 
@@ -73,12 +88,32 @@ impl OtlpSignal for ExportLogsServiceRequest {
     fn into_export(self) -> ExportRequest {
         ExportRequest::Logs(self)
     }
+    fn response(ack: &IngestAck) -> ExportLogsServiceResponse {
+        ExportLogsServiceResponse {
+            partial_success: ack.rejection_message.clone().map(|error_message| {
+                ExportLogsPartialSuccess {
+                    rejected_log_records: ack.rejected as i64,
+                    error_message,
+                }
+            }),
+        }
+    }
 }
 
 impl OtlpSignal for ExportMetricsServiceRequest {
     type Response = ExportMetricsServiceResponse;
     fn into_export(self) -> ExportRequest {
         ExportRequest::Metrics(self)
+    }
+    fn response(ack: &IngestAck) -> ExportMetricsServiceResponse {
+        ExportMetricsServiceResponse {
+            partial_success: ack.rejection_message.clone().map(|error_message| {
+                ExportMetricsPartialSuccess {
+                    rejected_data_points: ack.rejected as i64,
+                    error_message,
+                }
+            }),
+        }
     }
 }
 
@@ -90,10 +125,10 @@ async fn export<S: OtlpSignal>(State(state): State<OtlpState>, request: Request)
         Err(error) => return error_response(&error, OtlpEncoding::Json),
     };
     match receive::<S>(&state, &headers, request.into_body(), encoding).await {
-        Ok(()) => otlp_response(
+        Ok(ack) => otlp_response(
             StatusCode::OK,
             encoding,
-            encode_response(&S::Response::default(), encoding),
+            encode_response(&S::response(&ack), encoding),
         ),
         Err(error) => error_response(&error, encoding),
     }
@@ -104,26 +139,36 @@ async fn receive<S: OtlpSignal>(
     headers: &HeaderMap,
     body: Body,
     encoding: OtlpEncoding,
-) -> Result<(), IngestError> {
+) -> Result<IngestAck, IngestError> {
     // Before the body is read: an unauthenticated client costs no decoding.
     let principal = state
         .access
         .authorize_header(header_str(headers, header::AUTHORIZATION), Scope::Ingest)?;
     let limit_bytes = state.body_limit_bytes;
-    let raw = tokio::time::timeout(BODY_READ_TIMEOUT, read_body_capped(body, limit_bytes))
-        .await
-        .map_err(|_| {
-            IngestError::InvalidInput(format!(
-                "request body not received within {} s; send it faster or in smaller exports",
-                BODY_READ_TIMEOUT.as_secs()
-            ))
-        })??;
+    // Every byte held from here on is taken from the server-wide budget first.
+    let mut reservation = state.budget.reserve(0)?;
+    let raw = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        read_body_capped(body, limit_bytes, &mut reservation),
+    )
+    .await
+    .map_err(|_| {
+        IngestError::InvalidInput(format!(
+            "request body not received within {} s; send it faster or in smaller exports",
+            BODY_READ_TIMEOUT.as_secs()
+        ))
+    })??;
     let content_encoding = header_str(headers, header::CONTENT_ENCODING).map(str::to_string);
     // Decompression and decoding are CPU work: one hop off the async runtime for both.
-    let (request, body_bytes) = tokio::task::spawn_blocking(move || {
-        let body: Bytes = decode_content_encoding(raw, content_encoding.as_deref(), limit_bytes)?;
+    let (request, body_bytes, _reservation) = tokio::task::spawn_blocking(move || {
+        let body: Bytes = decode_content_encoding(
+            raw,
+            content_encoding.as_deref(),
+            limit_bytes,
+            &mut reservation,
+        )?;
         let request: S = decode_request(&body, encoding)?;
-        Ok::<_, IngestError>((request, body.len() as u64))
+        Ok::<_, IngestError>((request, body.len() as u64, reservation))
     })
     .await
     .map_err(|error| IngestError::Internal(format!("decode task failed: {error}")))??;
@@ -132,8 +177,7 @@ async fn receive<S: OtlpSignal>(
         .access
         .limits()
         .admit_ingest(&principal.project_id, export.item_count(), body_bytes)?;
-    state.pipeline.ingest(&principal.project_id, export).await?;
-    Ok(())
+    state.pipeline.ingest(&principal.project_id, export).await
 }
 
 /// A client that stalls mid-upload must not hold a connection (or a graceful shutdown) forever.
@@ -144,8 +188,12 @@ const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60
 /// connection stays usable.
 const OVERSIZED_DRAIN_BYTES: usize = 64 * 1024 * 1024;
 
-/// Reads a request body of at most `limit_bytes`.
-async fn read_body_capped(body: Body, limit_bytes: usize) -> Result<Bytes, IngestError> {
+/// Reads a request body of at most `limit_bytes`, each kept chunk taken from `budget` first.
+pub async fn read_body_capped(
+    body: Body,
+    limit_bytes: usize,
+    budget: &mut BudgetReservation,
+) -> Result<Bytes, IngestError> {
     let mut stream = body.into_data_stream();
     let mut collected = Vec::new();
     let mut seen = 0usize;
@@ -160,6 +208,7 @@ async fn read_body_capped(body: Body, limit_bytes: usize) -> Result<Bytes, Inges
             }
             continue;
         }
+        budget.grow(chunk.len())?;
         collected.extend_from_slice(&chunk);
     }
     if seen > limit_bytes {

@@ -5,14 +5,15 @@
 //! calls (`v1/messages`, `v1/chat/completions`, `v1/responses`) are answered by
 //! [`sextant_evals::gateway::answer::answer_call`] and recorded as spans in the run's
 //! project; the side requests CLIs make (a `HEAD` probe, the model list, token counting,
-//! Codex's analytics posts) get small answers of their own.
+//! Codex's analytics posts) get small answers of their own. The run's token is checked
+//! before the body is read, and the body's bytes come from the server's request budget.
 
 use axum::Router;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::json;
@@ -20,7 +21,10 @@ use sextant_evals::gateway::answer::{GatewayReply, answer_call, error_body};
 use sextant_evals::gateway::call_span::CallTags;
 use sextant_evals::gateway::registry::{GatewayRegistry, SpanSink};
 use sextant_evals::suite::Provider;
+use sextant_ingest::ErrorCode;
+use sextant_ingest::otlp_http::read_body_capped;
 use sextant_ingest::pipeline::IngestPipeline;
+use sextant_ingest::request_budget::RequestBudget;
 
 /// Agent requests carry whole conversations.
 const GATEWAY_BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -31,6 +35,8 @@ const GATEWAY_BODY_LIMIT: usize = 64 * 1024 * 1024;
 pub struct GatewayState {
     pub registry: Arc<GatewayRegistry>,
     pub pipeline: Option<Arc<IngestPipeline>>,
+    /// In-flight request bytes (the server's, shared with OTLP).
+    pub budget: RequestBudget,
 }
 
 /// The gateway's routes, with their state: merged into the server's router, or served on
@@ -49,7 +55,6 @@ pub fn gateway_router(state: GatewayState) -> Router {
             "/gateway/{run}/{example}/{epoch}/{shape}/{*rest}",
             any(gateway_call),
         )
-        .layer(DefaultBodyLimit::max(GATEWAY_BODY_LIMIT))
         .with_state(state)
 }
 
@@ -96,7 +101,7 @@ async fn gateway_call(
     Path((run_id, example, epoch, shape, rest)): Path<(String, String, String, String, String)>,
     method: Method,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let Some(family) = family(&shape) else {
         return StatusCode::NOT_FOUND.into_response();
@@ -111,9 +116,28 @@ async fn gateway_call(
     let Ok(epoch) = epoch.parse::<u32>() else {
         return json_error(404, "the gateway path's epoch is not a number");
     };
+    // The run's token before a byte of the body is read.
     let run = match state.registry.authorize(&run_id, presented_token(&headers)) {
         Ok(run) => run,
         Err(refusal) => return json_error(401, &refusal.to_string()),
+    };
+    let mut reservation = state.budget.empty();
+    let body = match read_body_capped(body, GATEWAY_BODY_LIMIT, &mut reservation).await {
+        Ok(body) => body,
+        Err(error) => {
+            let status = match error.code() {
+                ErrorCode::PayloadTooLarge => 413,
+                ErrorCode::Overloaded => 503,
+                _ => 400,
+            };
+            let mut response = json_error(status, &error.to_string());
+            if let Some(seconds) = error.retry_after_secs() {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            return response;
+        }
     };
     let path = rest.trim_start_matches("v1/");
     let shape = match (family, &method, path) {

@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         pipeline: state.pipeline.clone(),
         access: state.access.clone(),
         body_limit_bytes: state.body_limit_bytes,
+        budget: state.request_budget.clone(),
     });
     let api = Router::new()
         .route("/api/sql", post(api_sql::post_sql))
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
     let gateway = api_gateway::gateway_router(api_gateway::GatewayState {
         registry: state.gateway.clone(),
         pipeline: Some(state.pipeline.clone()),
+        budget: state.request_budget.clone(),
     });
     otlp.merge(gateway).merge(api)
 }

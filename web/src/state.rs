@@ -6,6 +6,7 @@ use sextant_evals::gateway::registry::GatewayRegistry;
 use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::IngestPipeline;
+use sextant_ingest::request_budget::RequestBudget;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -18,6 +19,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The eval runs the model gateway serves (`/gateway/…`).
     pub gateway: Arc<GatewayRegistry>,
+    /// In-flight request bytes, shared by OTLP/HTTP, OTLP/gRPC and the gateway.
+    pub request_budget: RequestBudget,
 }
 
 impl AppState {

@@ -18,6 +18,7 @@ use sextant_ingest::access::AccessControl;
 use sextant_ingest::access::limits::{LimitRates, LimitsConfig};
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
+use sextant_ingest::request_budget::{DEFAULT_REQUEST_BUDGET_BYTES, RequestBudget};
 use sextant_web::router::router;
 use sextant_web::state::AppState;
 use tower::ServiceExt;
@@ -47,6 +48,7 @@ pub fn app_with_limits(limits: LimitsConfig) -> TestApp {
             body_limit_bytes: 1024 * 1024,
             secure_cookies: false,
             gateway: Default::default(),
+            request_budget: RequestBudget::new(DEFAULT_REQUEST_BUDGET_BYTES),
         },
     }
 }
