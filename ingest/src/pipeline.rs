@@ -38,6 +38,7 @@ use crate::normalize::normalize_export;
 use crate::parquet_writer::write_table_temp;
 use crate::recovery::recover;
 use crate::rows::{NormalizedRows, Table};
+use crate::time_window::{TimeWindow, drop_outside_window};
 use crate::wal::{WalWriter, remove_segments_through};
 use crate::wal_record::{ExportRequest, encode_record};
 
@@ -52,6 +53,9 @@ pub struct PipelineConfig {
     pub flush_interval: Duration,
     /// Requests waiting for the WAL thread past which new requests are refused.
     pub queue_depth: usize,
+    /// Items dated outside it are rejected (`partial_success`); the server's default is
+    /// [`TimeWindow::server_default`], a library pipeline's unbounded.
+    pub time_window: TimeWindow,
 }
 
 impl Default for PipelineConfig {
@@ -61,15 +65,20 @@ impl Default for PipelineConfig {
             flush_bytes: 128 * 1024 * 1024,
             flush_interval: Duration::from_millis(1000),
             queue_depth: 1024,
+            time_window: TimeWindow::UNBOUNDED,
         }
     }
 }
 
 /// What an accepted export produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestAck {
     /// Spans, log records or metric data points, by the request's signal.
     pub accepted: usize,
+    /// Items refused (dated outside the time window), for OTLP's `partial_success`.
+    pub rejected: usize,
+    /// Why, when `rejected > 0`.
+    pub rejection_message: Option<String>,
 }
 
 /// Counters exposed for `/metrics` and benchmarks.
@@ -228,20 +237,30 @@ impl IngestPipeline {
     }
 
     /// Normalizes and durably logs an export request of any signal.
-    pub async fn ingest(&self, project_id: &str, request: ExportRequest) -> Result<IngestAck> {
+    pub async fn ingest(&self, project_id: &str, mut request: ExportRequest) -> Result<IngestAck> {
         if !self.shared.accepting.load(Ordering::Acquire) {
             return Err(IngestError::ShuttingDown);
         }
         let project = project_id.to_string();
-        let (record, rows) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let window = self.shared.config.time_window;
+        let (record, rows, rejection) = tokio::task::spawn_blocking(move || -> Result<_> {
+            // Out-of-window items leave the request before it is logged: the WAL record
+            // holds only what is accepted, so a replay accepts the same items.
+            let rejection = drop_outside_window(&mut request, &window, now_ns());
             let rows = normalize_export(&project, &request)?;
             let record = encode_record(&project, &request);
-            Ok((record, rows))
+            Ok((record, rows, rejection))
         })
         .await
         .map_err(|error| IngestError::Internal(format!("normalize task failed: {error}")))??;
+        let rejected = rejection.rejected;
+        let rejection_message = rejection.message(&window);
         if rows.is_empty() {
-            return Ok(IngestAck { accepted: 0 });
+            return Ok(IngestAck {
+                accepted: 0,
+                rejected,
+                rejection_message,
+            });
         }
         let counts = (rows.spans.len(), rows.logs.len(), rows.metrics.len());
         let bytes = rows.approx_bytes();
@@ -276,6 +295,8 @@ impl IngestPipeline {
                     .fetch_add(metrics as u64, Ordering::Relaxed);
                 Ok(IngestAck {
                     accepted: spans + logs + metrics,
+                    rejected,
+                    rejection_message,
                 })
             }
             // The WAL thread released the reservation. Retryable: the disk may recover.
@@ -685,4 +706,9 @@ impl Flusher {
         entry.1 = now;
         Ok(&mut entry.0)
     }
+}
+
+/// The wall clock in Unix nanoseconds (the time window is relative to it).
+fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
