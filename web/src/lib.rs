@@ -1,7 +1,7 @@
 //! Sextant's HTTP server: OTLP/HTTP ingest, the JSON API, the web UI and health on one port.
 //!
 //! Entry point: [`router::router`], which tests drive with `tower::ServiceExt::oneshot`
-//! and the binary serves with `axum::serve`.
+//! and the binary serves with [`http_server::serve_http`] (connection cap, header deadline).
 
 pub mod api_audit;
 pub mod api_datasets;
@@ -16,6 +16,7 @@ pub mod api_usage;
 pub mod assets;
 pub mod auth;
 pub mod charts;
+pub mod http_server;
 pub mod metrics;
 pub mod page_add_to_dataset;
 pub mod page_dashboards;
