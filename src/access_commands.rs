@@ -141,7 +141,7 @@ pub fn run_projects(data_dir: &Path, command: ProjectsCommand) -> anyhow::Result
         ProjectsCommand::Create { id } => {
             if !is_valid_project_id(&id) {
                 anyhow::bail!(
-                    "invalid project id {id:?}: use letters, digits, '-' and '_' (at most 64)"
+                    "invalid project id {id:?}: use lowercase letters, digits, '-' and '_' (at most 64)"
                 );
             }
             if access.with_store(|store| store.create_project(&id))? {

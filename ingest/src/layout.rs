@@ -55,13 +55,15 @@ pub fn day_of(time_ns: i64) -> String {
         .to_string()
 }
 
-/// Checks that a project id is safe to use as a path component and a SQL literal.
+/// Checks that a project id is safe to use as a path component and a SQL literal, and
+/// names one folder on every file system: lowercase only, since on a case-insensitive one
+/// `Acme` and `acme` would share their data.
 pub fn is_valid_project_id(project_id: &str) -> bool {
     !project_id.is_empty()
         && project_id.len() <= 64
-        && project_id
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+        && project_id.bytes().all(|byte| {
+            byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-' || byte == b'_'
+        })
 }
 
 /// Paths inside one data directory.
@@ -358,6 +360,7 @@ mod tests {
         assert!(is_valid_project_id("team-a_2"));
         assert!(!is_valid_project_id("../etc"));
         assert!(!is_valid_project_id(""));
+        assert!(!is_valid_project_id("Acme"), "lowercase only");
         assert!(!is_valid_project_id("a'b"));
     }
 }

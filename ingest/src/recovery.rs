@@ -37,8 +37,11 @@ pub fn recover(data_dir: &DataDir) -> Result<Recovered> {
         .collect();
 
     let mut rows = NormalizedRows::default();
+    let mut corrupt_records = 0;
     for &segment in &unflushed {
-        for payload in read_segment(&segment_path(&wal_dir, segment))? {
+        let read = read_segment(&segment_path(&wal_dir, segment))?;
+        corrupt_records += read.corrupt_records;
+        for payload in read.records {
             let record = match decode_record(&payload) {
                 Ok(record) => record,
                 Err(error) => {
@@ -53,6 +56,12 @@ pub fn recover(data_dir: &DataDir) -> Result<Recovered> {
                 }
             }
         }
+    }
+    if corrupt_records > 0 {
+        tracing::error!(
+            corrupt_records,
+            "start-up replay skipped write-ahead log records that failed their checksum (disk corruption?)"
+        );
     }
     for key in &rows.partition_keys() {
         undo_interrupted_flushes(data_dir, key, checkpoint, &unflushed)?;

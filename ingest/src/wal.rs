@@ -40,11 +40,21 @@ pub fn list_segments(wal_dir: &Path) -> io::Result<Vec<u64>> {
     Ok(segments)
 }
 
-/// Reads every intact record of a segment, stopping at the first torn or corrupt one.
-pub fn read_segment(path: &Path) -> io::Result<Vec<Vec<u8>>> {
+/// What a segment held: its intact records, and how many were skipped as corrupt.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SegmentRecords {
+    pub records: Vec<Vec<u8>>,
+    /// Records whose payload failed its checksum (framing intact): skipped, not replayed.
+    pub corrupt_records: usize,
+}
+
+/// Reads every intact record of a segment. A record whose checksum fails but whose
+/// length fits is skipped and counted, and reading goes on (the records after it were
+/// acknowledged too); a torn tail (a length past the end) ends the segment.
+pub fn read_segment(path: &Path) -> io::Result<SegmentRecords> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
-    let mut records = Vec::new();
+    let mut read = SegmentRecords::default();
     let mut rest = bytes.as_slice();
     while rest.len() >= HEADER_BYTES {
         let (header, after_header) = rest.split_at(HEADER_BYTES);
@@ -59,14 +69,22 @@ pub fn read_segment(path: &Path) -> io::Result<Vec<Vec<u8>>> {
             break;
         }
         let (payload, after_payload) = after_header.split_at(length);
-        if crc32fast::hash(payload) != checksum {
-            tracing::warn!(path = %path.display(), "wal record checksum mismatch; ignoring the tail");
-            break;
+        if crc32fast::hash(payload) == checksum {
+            read.records.push(payload.to_vec());
+        } else {
+            read.corrupt_records += 1;
         }
-        records.push(payload.to_vec());
         rest = after_payload;
     }
-    Ok(records)
+    if read.corrupt_records > 0 {
+        tracing::error!(
+            path = %path.display(),
+            skipped = read.corrupt_records,
+            replayed = read.records.len(),
+            "wal records failed their checksum and are skipped; the data they held is lost"
+        );
+    }
+    Ok(read)
 }
 
 /// Deletes every segment numbered `<= through`.
@@ -180,8 +198,29 @@ mod tests {
         file.write_all(&[200, 0, 0, 0, 1, 2]).expect("torn write");
         drop(file);
 
-        let records = read_segment(&path).expect("read");
-        assert_eq!(records, vec![b"first".to_vec(), b"second".to_vec()]);
+        let read = read_segment(&path).expect("read");
+        assert_eq!(read.records, vec![b"first".to_vec(), b"second".to_vec()]);
+        assert_eq!(read.corrupt_records, 0);
+    }
+
+    #[test]
+    fn a_corrupt_record_mid_segment_is_skipped_counted_and_the_rest_replayed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut writer = WalWriter::create(dir.path(), 1).expect("create");
+        for payload in [b"first".as_slice(), b"second", b"third"] {
+            writer.append(payload).expect("append");
+        }
+        writer.sync().expect("sync");
+        drop(writer);
+        let path = segment_path(dir.path(), 1);
+        let mut bytes = std::fs::read(&path).expect("read");
+        // Flip a byte of the second record's payload (after the first record and its header).
+        let second_payload = (HEADER_BYTES + 5) + HEADER_BYTES;
+        bytes[second_payload] ^= 0xff;
+        std::fs::write(&path, bytes).expect("write");
+        let read = read_segment(&path).expect("read");
+        assert_eq!(read.records, vec![b"first".to_vec(), b"third".to_vec()]);
+        assert_eq!(read.corrupt_records, 1);
     }
 
     #[test]
@@ -196,8 +235,8 @@ mod tests {
         writer.discard_unsynced().expect("discard");
         writer.append(b"after").expect("append");
         writer.sync().expect("sync");
-        let records = read_segment(&segment_path(dir.path(), 1)).expect("read");
-        assert_eq!(records, vec![b"durable".to_vec(), b"after".to_vec()]);
+        let read = read_segment(&segment_path(dir.path(), 1)).expect("read");
+        assert_eq!(read.records, vec![b"durable".to_vec(), b"after".to_vec()]);
     }
 
     #[test]
@@ -211,7 +250,10 @@ mod tests {
         let mut file = OpenOptions::new().append(true).open(&path).expect("open");
         file.write_all(&[0; 64]).expect("zeros");
         drop(file);
-        assert_eq!(read_segment(&path).expect("read"), vec![b"one".to_vec()]);
+        assert_eq!(
+            read_segment(&path).expect("read").records,
+            vec![b"one".to_vec()]
+        );
     }
 
     #[test]
