@@ -8,6 +8,7 @@ use anyhow::Context;
 use serde::Deserialize;
 use sextant_ingest::access::limits::LimitsConfig;
 use sextant_ingest::pipeline::PipelineConfig;
+use sextant_ingest::time_window::TimeWindow;
 
 use crate::tls::TlsFiles;
 
@@ -44,6 +45,15 @@ pub struct IngestSection {
     pub max_pending_mib: Option<usize>,
     /// Largest OTLP request body (MiB), before and after decompression.
     pub body_limit_mib: Option<usize>,
+    /// Request bytes (MiB, raw and inflated) all requests together may hold while they are
+    /// read and decoded; past it, 503 + Retry-After.
+    pub request_budget_mib: Option<usize>,
+    /// Spans, logs and points older than this many days are rejected (`partial_success`),
+    /// so a client cannot make a partition per day it names [default: 400; 0 = any age].
+    pub accept_past_days: Option<u64>,
+    /// … and those more than this many hours ahead of the server's clock [default: 24;
+    /// 0 = any future time].
+    pub accept_future_hours: Option<u64>,
 }
 
 impl ConfigFile {
@@ -62,6 +72,8 @@ pub struct ServeConfig {
     pub grpc_addr: SocketAddr,
     pub pipeline: PipelineConfig,
     pub body_limit_bytes: usize,
+    /// In-flight request bytes of all OTLP and gateway requests together.
+    pub request_budget_bytes: usize,
     /// Serve a non-loopback address with no keys (everything open): only when asked.
     pub insecure_open: bool,
     pub limits: LimitsConfig,
@@ -97,6 +109,19 @@ impl ServeConfig {
         if let Some(mib) = file.ingest.max_pending_mib {
             pipeline.max_pending_bytes = mib.max(1) * 1024 * 1024;
         }
+        let defaults = TimeWindow::server_default();
+        pipeline.time_window = TimeWindow {
+            max_age: match file.ingest.accept_past_days {
+                Some(0) => None,
+                Some(days) => Some(Duration::from_secs(days.saturating_mul(86_400))),
+                None => defaults.max_age,
+            },
+            max_ahead: match file.ingest.accept_future_hours {
+                Some(0) => None,
+                Some(hours) => Some(Duration::from_secs(hours.saturating_mul(3_600))),
+                None => defaults.max_ahead,
+            },
+        };
         let body_limit_mib = file.ingest.body_limit_mib.unwrap_or(64).max(1);
         if body_limit_mib > MAX_BODY_LIMIT_MIB {
             anyhow::bail!(
@@ -104,6 +129,16 @@ impl ServeConfig {
             );
         }
         let body_limit_bytes = body_limit_mib * 1024 * 1024;
+        let request_budget_bytes = match file.ingest.request_budget_mib {
+            Some(mib) => mib.max(1) * 1024 * 1024,
+            None => sextant_ingest::request_budget::DEFAULT_REQUEST_BUDGET_BYTES,
+        };
+        if request_budget_bytes < 2 * body_limit_bytes {
+            anyhow::bail!(
+                "ingest.request_budget_mib must be at least twice ingest.body_limit_mib ({} MiB): one compressed request may hold its body and its inflated copy",
+                2 * body_limit_mib
+            );
+        }
         Ok(ServeConfig {
             data_dir: flags
                 .data_dir
@@ -119,6 +154,7 @@ impl ServeConfig {
                 .unwrap_or(DEFAULT_GRPC_ADDR.parse()?),
             pipeline,
             body_limit_bytes,
+            request_budget_bytes,
             insecure_open: flags.insecure_open,
             limits: file.limits,
             tls: flags.tls,

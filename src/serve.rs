@@ -8,17 +8,24 @@ use sextant_evals::gateway::registry::GatewayRegistry;
 use sextant_evals::schedule::{ServerGateway, spawn_schedules};
 use sextant_evals::suite::Suite;
 use sextant_ingest::access::AccessControl;
+use sextant_ingest::grpc_budget::GrpcBudgetLayer;
+use sextant_ingest::grpc_connections::limit_connections;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::maintenance::{MaintenanceConfig, MaintenanceTask};
 use sextant_ingest::otlp_grpc::grpc_services;
 use sextant_ingest::pipeline::IngestPipeline;
+use sextant_ingest::request_budget::RequestBudget;
 use sextant_web::router::router;
 use sextant_web::state::AppState;
 use tonic::transport::server::TcpIncoming;
 
 use crate::config::ServeConfig;
 use crate::demo::{DemoArgs, load_demo_data};
+use sextant_web::http_server::{ConnectionLimits, serve_http};
 use sextant_web::tls_listener::TlsListener;
+
+/// Open OTLP/gRPC connections at once (exporters keep one each).
+const MAX_GRPC_CONNECTIONS: usize = 4096;
 
 /// Runs the server until SIGTERM/Ctrl-C; with `demo`, also loads generated data into it.
 pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Result<()> {
@@ -57,12 +64,14 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         },
     )
     .context("cannot start background compaction")?;
+    let request_budget = RequestBudget::new(config.request_budget_bytes);
     let state = AppState {
         pipeline: pipeline.clone(),
         access: access.clone(),
         body_limit_bytes: config.body_limit_bytes,
         secure_cookies: config.tls.is_some(),
         gateway: gateway_registry.clone(),
+        request_budget: request_budget.clone(),
     };
     let http_listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
@@ -103,7 +112,16 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
 
     let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
     let services = grpc_services(pipeline.clone(), access, config.body_limit_bytes);
-    let mut grpc_server = tonic::transport::Server::builder();
+    // A call must finish within the query limit's order of time; dead peers are found by
+    // keep-alive pings; open connections are capped (`limit_connections`).
+    let mut grpc_server = tonic::transport::Server::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+        .layer(GrpcBudgetLayer::new(
+            request_budget.clone(),
+            config.body_limit_bytes,
+        ));
     if let Some(tls) = &config.tls {
         grpc_server = grpc_server
             .tls_config(tls.grpc_config()?)
@@ -113,22 +131,20 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         .add_service(services.traces)
         .add_service(services.logs)
         .add_service(services.metrics)
-        .serve_with_incoming_shutdown(TcpIncoming::from(grpc_listener), async {
-            let _ = grpc_stopped.await;
-        });
+        .serve_with_incoming_shutdown(
+            limit_connections(TcpIncoming::from(grpc_listener), MAX_GRPC_CONNECTIONS),
+            async {
+                let _ = grpc_stopped.await;
+            },
+        );
     let grpc = tokio::spawn(grpc);
+    let limits = ConnectionLimits::default();
     match &config.tls {
         Some(tls) => {
             let listener = TlsListener::new(http_listener, tls.http_acceptor()?)?;
-            axum::serve(listener, router(state))
-                .with_graceful_shutdown(shutdown_signal())
-                .await?
+            serve_http(listener, router(state), limits, shutdown_signal()).await
         }
-        None => {
-            axum::serve(http_listener, router(state))
-                .with_graceful_shutdown(shutdown_signal())
-                .await?
-        }
+        None => serve_http(http_listener, router(state), limits, shutdown_signal()).await,
     }
     let _ = stop_grpc.send(());
     for schedule in schedules {

@@ -1,7 +1,7 @@
 //! Sextant's write path.
 //!
 //! OTLP traces, logs and metrics arrive at [`otlp_http`] or [`otlp_grpc`], are decoded by
-//! [`otlp_decode`], normalized into [`span::CanonicalSpan`], [`log_row::CanonicalLog`] and
+//! [`otlp_decode`] (every body's bytes taken from one [`request_budget`] first), normalized into [`span::CanonicalSpan`], [`log_row::CanonicalLog`] and
 //! [`metric_row::CanonicalMetricPoint`] rows ([`rows`]) by [`normalize`], made durable in the write-ahead log
 //! ([`wal`], [`wal_record`]) by the [`pipeline`], then flushed to Parquet
 //! ([`parquet_writer`], [`schema`]) and the full-text index ([`index`]) under the
@@ -16,6 +16,8 @@ pub mod arrow_columns;
 pub mod checkpoint;
 pub mod compaction;
 pub mod error;
+pub mod grpc_budget;
+pub mod grpc_connections;
 pub mod index;
 pub mod layout;
 pub mod log_row;
@@ -28,12 +30,14 @@ pub mod otlp_http;
 pub mod parquet_writer;
 pub mod pipeline;
 pub mod recovery;
+pub mod request_budget;
 pub mod retention;
 pub mod rows;
 pub mod schema;
 pub mod span;
 pub mod stored_hit;
 pub mod text_tokenizer;
+pub mod time_window;
 pub mod wal;
 pub mod wal_record;
 

@@ -9,6 +9,7 @@ mod claude_code;
 mod cli;
 mod crash;
 mod evals;
+mod hostile_load;
 mod local_model;
 mod loopback;
 mod otel_exporter;

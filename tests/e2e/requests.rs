@@ -57,7 +57,7 @@ pub fn request_with(spans: Vec<Span>) -> ExportTraceServiceRequest {
     }
 }
 
-fn string_attribute(key: &str, value: &str) -> KeyValue {
+pub fn string_attribute(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.into(),
         value: Some(AnyValue {

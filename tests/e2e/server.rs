@@ -38,6 +38,18 @@ pub fn sextant(args: &[&str], data_dir: &Path) -> String {
     String::from_utf8(output.stdout).expect("utf-8 output")
 }
 
+/// The tests send fixtures dated years back: unless a test sets the time window itself,
+/// the server accepts any past time (the window has tests of its own).
+fn accepting_fixture_times(config: &str) -> String {
+    if config.contains("accept_past_days") {
+        return config.to_owned();
+    }
+    if config.contains("[ingest]") {
+        return config.replacen("[ingest]", "[ingest]\naccept_past_days = 0", 1);
+    }
+    format!("{config}\n[ingest]\naccept_past_days = 0\n")
+}
+
 impl Server {
     /// Starts `sextant serve` on an ephemeral loopback port; `config` is TOML for `--config`.
     pub fn start(data_dir: &Path, config: &str) -> Server {
@@ -50,7 +62,7 @@ impl Server {
         // provider of its own: every test starts a server before building a client.
         sextant_evals::http::install_crypto_provider();
         let config_path = data_dir.with_extension("toml");
-        std::fs::write(&config_path, config).expect("write config");
+        std::fs::write(&config_path, accepting_fixture_times(config)).expect("write config");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sextant"))
             .args(command)
             .args(["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"])
@@ -96,6 +108,11 @@ impl Server {
                 .expect("client"),
             authorization: None,
         }
+    }
+
+    /// The server's process id (to sample its memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends `Authorization: Bearer <key>` with every later request of this helper.
