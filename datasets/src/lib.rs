@@ -5,7 +5,8 @@
 //!   the mix; [`run_plan`] plans each run; `emit_*` shape it in the OTel GenAI,
 //!   OpenInference or Claude Code convention; [`otlp`] builds the spans), used by
 //!   `sextant demo`, `bench` and `loadgen`;
-//! - [`random`] and [`text`]: the seeded PRNG and the realistic text it draws.
+//! - [`random`] and [`text`]: the seeded PRNG and the realistic text it draws;
+//! - [`fuzz_input`]: seeds mutated by a fuzzer's bytes, for the fuzz targets of each crate.
 
 pub mod agent_traces;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod emit_claude_code;
 pub mod emit_genai;
 pub mod emit_openinference;
 pub mod emit_steps;
+pub mod fuzz_input;
 pub mod otlp;
 pub mod random;
 pub mod run_plan;

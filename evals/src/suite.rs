@@ -603,3 +603,63 @@ max_p95_latency_ratio = 1.3
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz_tests {
+    use bolero::check;
+    use sextant_datasets::fuzz_input::{fuzz_time, mutate};
+
+    use super::*;
+
+    /// Any suite text loads into a suite or an `Invalid` error naming what to fix, never a
+    /// panic: mutations of the shipped agent suites and a step suite, and raw text.
+    #[test]
+    fn fuzz_suite_toml_loader() {
+        let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/agent-suites");
+        let mut seeds: Vec<Vec<u8>> = ["claude-code.toml", "codex.toml", "opencode.toml"]
+            .iter()
+            .map(|name| std::fs::read(format!("{docs}/{name}")).expect("shipped suite"))
+            .collect();
+        seeds.push(
+            br#"name = "s"
+dataset = "d"
+mode = "step"
+epochs = 3
+schedule = "0 3 * * *"
+[candidate]
+provider = "openai-chat"
+base_url = "http://127.0.0.1:1/v1"
+model = "m"
+params = { temperature = 0.0, max_tokens = 1024 }
+[[scorers]]
+type = "args_match"
+mode = "subset"
+ignore_keys = ["description"]
+[[scorers]]
+type = "regex"
+pattern = "a+(b|c)*"
+[gate]
+min_effect = 0.02
+max_cost_ratio = 1.2
+"#
+            .to_vec(),
+        );
+        let base = tempfile::tempdir().expect("tempdir");
+        check!()
+            .with_type::<(u8, bool, Vec<u8>)>()
+            .with_iterations(usize::MAX)
+            .with_test_time(fuzz_time())
+            .for_each(|(seed, raw, bytes)| {
+                let text = if *raw {
+                    String::from_utf8_lossy(bytes).into_owned()
+                } else {
+                    let seed = &seeds[usize::from(*seed) % seeds.len()];
+                    String::from_utf8_lossy(&mutate(seed, bytes)).into_owned()
+                };
+                match Suite::parse(&text, base.path()) {
+                    Ok(_) | Err(EvalError::Invalid(_)) => {}
+                    Err(other) => panic!("{text:?}: unexpected error kind {other}"),
+                }
+            });
+    }
+}

@@ -25,6 +25,8 @@ pub mod maintenance;
 pub mod metric_row;
 pub mod normalize;
 pub mod otlp_decode;
+#[cfg(test)]
+mod otlp_fuzz;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod parquet_writer;

@@ -551,3 +551,48 @@ impl ParquetRead {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz_tests {
+    use bolero::check;
+    use sextant_datasets::fuzz_input::{fuzz_time, mutate};
+    use sextant_ingest::index::{register_tokenizers, span_index_schema};
+
+    use super::*;
+
+    /// Any text typed into the search box parses into a query or a clear error, never a
+    /// panic: mutations of real queries (field prefixes, phrases, operators, CJK) and raw
+    /// strings.
+    #[test]
+    fn fuzz_search_query_parser() {
+        let (schema, fields) = span_index_schema();
+        let index = tantivy::Index::create_in_ram(schema);
+        register_tokenizers(&index);
+        let mut parser = QueryParser::for_index(&index, fields.default_search_fields());
+        parser.set_conjunction_by_default();
+        let seeds = [
+            "tool:bash \"permission denied\"",
+            "model:claude* AND status:error OR service:checkout",
+            "error:timeout -type:llm session:abc trace:0af7651916cd43dd8448eb211c80319c",
+            "(a OR b) AND NOT c^2 \"x y\"~3",
+            "类型错误 kind:log agent:codex",
+            "start_time:[2024-01-01T00:00:00Z TO *] field:{a TO b}",
+        ];
+        check!()
+            .with_type::<(u8, bool, Vec<u8>)>()
+            .with_iterations(usize::MAX)
+            .with_test_time(fuzz_time())
+            .for_each(|(seed, raw, bytes)| {
+                let text = if *raw {
+                    String::from_utf8_lossy(bytes).into_owned()
+                } else {
+                    let seed = seeds[usize::from(*seed) % seeds.len()];
+                    String::from_utf8_lossy(&mutate(seed.as_bytes(), bytes)).into_owned()
+                };
+                match parse_search_query(&parser, &text) {
+                    Ok(_) | Err(QueryError::InvalidQuery(_)) => {}
+                    Err(other) => panic!("{text:?}: unexpected error kind {other}"),
+                }
+            });
+    }
+}
