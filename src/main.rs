@@ -32,6 +32,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{ConfigFile, ServeConfig, ServeFlags};
 use crate::sql_command::OutputFormat;
+use sextant_query::sql::{DEFAULT_MAX_RESULT_BYTES, SqlLimits};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -230,13 +231,14 @@ fn main() -> anyhow::Result<()> {
             format,
             limit,
         } => {
+            let limits = SqlLimits::rows(limit.max(1)).with_max_bytes(DEFAULT_MAX_RESULT_BYTES);
             let data_dir = resolve_data_dir(data_dir, file);
             runtime.block_on(sql_command::run_sql(
                 &data_dir,
                 &project.project,
                 &sql,
                 format,
-                limit,
+                limits,
             ))
         }
         Command::Bench {

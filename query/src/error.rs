@@ -12,6 +12,10 @@ pub enum QueryError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The query asked for more than a limit allows (its time); the message names the
+    /// limit and how to stay under it.
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("query error: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error("arrow error: {0}")]
@@ -33,9 +37,10 @@ impl QueryError {
     pub fn is_user_error(&self) -> bool {
         use datafusion::error::DataFusionError as E;
         match self {
-            QueryError::InvalidQuery(_) | QueryError::Forbidden(_) | QueryError::NotFound(_) => {
-                true
-            }
+            QueryError::InvalidQuery(_)
+            | QueryError::Forbidden(_)
+            | QueryError::NotFound(_)
+            | QueryError::LimitExceeded(_) => true,
             QueryError::DataFusion(error) => matches!(
                 error.find_root(),
                 E::SQL(..) | E::Plan(_) | E::SchemaError(..) | E::NotImplemented(_)

@@ -7,7 +7,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
 use sextant_query::session::project_session;
-use sextant_query::sql::{SqlOutput, run_read_only_sql};
+use sextant_query::sql::{
+    DEFAULT_MAX_RESULT_BYTES, SqlLimits, SqlOutput, Truncation, run_read_only_sql,
+};
 
 use sextant_query::sql::arrow;
 use sextant_query::sql::arrow::ipc::writer::StreamWriter;
@@ -52,8 +54,9 @@ pub async fn post_sql(
         .limit
         .unwrap_or(DEFAULT_ROW_LIMIT)
         .clamp(1, MAX_ROW_LIMIT);
+    let limits = SqlLimits::rows(row_limit).with_max_bytes(DEFAULT_MAX_RESULT_BYTES);
     let context = project_session(state.data_dir(), &principal.project_id).await?;
-    let output = run_read_only_sql(&context, &body.sql, row_limit).await?;
+    let output = run_read_only_sql(&context, &body.sql, limits).await?;
     match format {
         "csv" => {
             let csv = batches_to_csv(&output.batches)?;
@@ -87,7 +90,8 @@ fn json_answer(output: &SqlOutput) -> Result<Response, ApiError> {
         "columns": columns,
         "rows": rows,
         "row_count": output.row_count,
-        "truncated": output.truncated,
+        "truncated": output.is_truncated(),
+        "truncated_by": output.truncated.map(Truncation::as_str),
     });
     Ok(Json(body).into_response())
 }
@@ -100,17 +104,25 @@ fn arrow_ipc(output: &SqlOutput) -> Result<Vec<u8>, arrow::error::ArrowError> {
     writer.into_inner()
 }
 
+/// `body` with its content type and `x-sextant-truncated: true|false` (and, when true,
+/// `x-sextant-truncated-by: rows|bytes`).
 pub(crate) fn with_content_type(
     body: Vec<u8>,
     content_type: &'static str,
-    truncated: bool,
+    truncated: Option<Truncation>,
 ) -> Response {
     let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         "x-sextant-truncated",
-        HeaderValue::from_static(if truncated { "true" } else { "false" }),
+        HeaderValue::from_static(if truncated.is_some() { "true" } else { "false" }),
     );
+    if let Some(truncation) = truncated {
+        headers.insert(
+            "x-sextant-truncated-by",
+            HeaderValue::from_static(truncation.as_str()),
+        );
+    }
     response
 }

@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::context;
 use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
 use sextant_query::session::project_session;
-use sextant_query::sql::run_read_only_sql;
+use sextant_query::sql::{DEFAULT_MAX_RESULT_BYTES, SqlLimits, Truncation, run_read_only_sql};
 
 use crate::api_error::ApiError;
 use crate::api_sql::with_content_type;
@@ -62,8 +62,9 @@ pub async fn get_sql_page(
     if sql.is_empty() {
         return page(StatusCode::OK, context! {});
     }
+    let limits = SqlLimits::rows(PAGE_ROW_LIMIT).with_max_bytes(DEFAULT_MAX_RESULT_BYTES);
     let context = project_session(state.data_dir(), &access.principal.project_id).await?;
-    let output = match run_read_only_sql(&context, sql, PAGE_ROW_LIMIT).await {
+    let output = match run_read_only_sql(&context, sql, limits).await {
         Ok(output) => output,
         Err(error) => {
             // A refused or mistyped query stays in the console with the reason beside it.
@@ -97,7 +98,7 @@ pub async fn get_sql_page(
             columns,
             cells,
             row_count => output.row_count,
-            truncated => output.truncated,
+            truncated => output.truncated.map(Truncation::as_str),
             csv_url => format!("/sql.csv?{}", serde_urlencoded::to_string([("q", sql)]).unwrap_or_default()),
         },
     )
@@ -108,8 +109,9 @@ pub async fn get_sql_csv(
     access: PageAccess,
     Query(params): Query<SqlPageParams>,
 ) -> Result<Response, ApiError> {
+    let limits = SqlLimits::rows(CSV_ROW_LIMIT).with_max_bytes(DEFAULT_MAX_RESULT_BYTES);
     let context = project_session(state.data_dir(), &access.principal.project_id).await?;
-    let output = run_read_only_sql(&context, params.q.trim(), CSV_ROW_LIMIT).await?;
+    let output = run_read_only_sql(&context, params.q.trim(), limits).await?;
     let csv = batches_to_csv(&output.batches)?;
     let mut response = with_content_type(csv, "text/csv; charset=utf-8", output.truncated);
     response.headers_mut().insert(

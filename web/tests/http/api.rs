@@ -16,6 +16,7 @@ async fn select_works_on_an_empty_store() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["rows"][0]["n"], 0);
     assert_eq!(body["truncated"], false);
+    assert_eq!(body["truncated_by"], Value::Null);
 }
 
 #[tokio::test]
@@ -31,6 +32,7 @@ async fn row_limit_sets_the_truncated_flag() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["row_count"], 3);
     assert_eq!(body["truncated"], true);
+    assert_eq!(body["truncated_by"], "rows");
 }
 
 #[tokio::test]
