@@ -8,7 +8,11 @@
 //!
 //! What a statement may take ([`SqlLimits`]): its answer is collected batch by batch from
 //! the running plan and cut at a row cap and a byte cap (`truncated`), which also stops the
-//! plan; it is cancelled past a time limit.
+//! plan; it is cancelled past a time limit. Memory is bounded in three places: the
+//! session's memory pool (operators that buffer: sorts, joins, aggregates), the bounded
+//! functions (`bounded_functions`: `range`, `repeat`, … refuse to build more than
+//! [`MAX_BATCH_VALUE_BYTES`] at once) and the check of constants copied into each row
+//! (`constant_copies`, on the optimized plan before it runs).
 
 use std::time::Duration;
 
@@ -16,10 +20,13 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionContext};
+use datafusion::physical_plan::execute_stream;
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use futures::StreamExt;
 
+use crate::bounded_functions::MAX_BATCH_VALUE_BYTES;
+use crate::constant_copies::check_constant_copies;
 use crate::error::{QueryError, Result};
 use crate::result_bytes::batch_bytes;
 
@@ -123,7 +130,16 @@ pub async fn run_read_only_sql(
             return Err(read_only_refusal(&keyword));
         }
         let schema: SchemaRef = frame.schema().inner().clone();
-        let mut stream = frame.execute_stream().await?;
+        // Planned here rather than by `DataFrame::execute_stream`, to check the optimized
+        // plan (where constant calls have been computed) before it runs.
+        let (state, plan) = frame.into_parts();
+        let plan = state.optimize(&plan)?;
+        check_constant_copies(&plan, state.config().batch_size(), MAX_BATCH_VALUE_BYTES)?;
+        let physical = state
+            .query_planner()
+            .create_physical_plan(&plan, &state)
+            .await?;
+        let mut stream = execute_stream(physical, state.task_ctx())?;
         let mut answer = Answer::new(schema, limits);
         while let Some(batch) = stream.next().await {
             if !answer.push(batch?) {

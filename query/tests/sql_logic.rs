@@ -19,8 +19,8 @@
 //! (booleans, timestamps, dates, lists). A query must return fewer than [`ROW_LIMIT`] rows.
 //! Errors are matched against the message users get (`QueryError`'s display).
 //!
-//! [`sql_limits`]: the limits on a statement's answer and work (byte cap, time limit),
-//! checked in Rust where a limit must be set.
+//! [`sql_limits`]: the limits on a statement's answer and work (byte cap, bounded functions,
+//! constants copied into rows, time limit), checked in Rust where a limit must be set.
 
 mod sql_limits;
 

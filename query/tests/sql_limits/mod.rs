@@ -1,6 +1,6 @@
 //! The limits a statement runs within, through `run_read_only_sql` on a project session over
-//! an empty data dir (`generate_series` makes the rows): cut short by the byte cap, or
-//! cancelled at the time limit, never run to its size.
+//! an empty data dir (`generate_series` makes the rows): each bomb is refused before it
+//! allocates, cut short by the byte cap, or cancelled at the time limit, never run to its size.
 
 use std::time::Duration;
 
@@ -45,6 +45,72 @@ fn assert_contains(text: &str, expected: &str) {
         text.contains(expected),
         "{text:?} should contain {expected:?}"
     );
+}
+
+#[test]
+fn a_range_of_two_billion_is_refused_before_it_is_built() {
+    let message = refusal("SELECT cardinality(range(0, 2000000000))", user_limits());
+    assert_contains(
+        &message,
+        "range(…) would build up to 14.9 GiB for 1 row at once",
+    );
+    assert_contains(
+        &message,
+        "more than the 256.0 MiB one function call may build",
+    );
+
+    let message = refusal(
+        "SELECT generate_series(TIMESTAMP '2000-01-01', TIMESTAMP '2100-01-01', INTERVAL '1 second')",
+        user_limits(),
+    );
+    assert_contains(&message, "generate_series(…) would build up to");
+
+    // Small ranges are computed as before.
+    let output = run("SELECT cardinality(range(0, 1000)) AS n", user_limits()).expect("runs");
+    assert_eq!(output.row_count, 1);
+}
+
+#[test]
+fn functions_sized_by_an_argument_are_refused_past_the_limit() {
+    for (sql, function) in [
+        // A size per row: the whole batch (8192 rows) is counted before the call.
+        (
+            "SELECT repeat('x', value * 1000000) FROM generate_series(1, 100000)",
+            "repeat",
+        ),
+        ("SELECT lpad('x', 2000000000)", "lpad"),
+        ("SELECT array_repeat(1, 2000000000)", "array_repeat"),
+        ("SELECT array_resize([1], 2000000000)", "array_resize"),
+        (
+            "SELECT replace(repeat('a', 100000), 'a', repeat('b', 10000))",
+            "replace",
+        ),
+        (
+            "SELECT regexp_replace(repeat('a', 100000), 'a', repeat('b', 10000), 'g')",
+            "regexp_replace",
+        ),
+    ] {
+        let message = refusal(sql, user_limits());
+        assert_contains(&message, &format!("{function}(…) would build up to"));
+    }
+}
+
+#[test]
+fn a_big_constant_copied_into_every_row_is_refused() {
+    // DataFusion computes `repeat('x', 1000000)` while planning: a 1 MB constant that each
+    // batch of 8192 rows would copy.
+    let message = refusal(
+        "SELECT repeat('x', 1000000) FROM generate_series(1, 100000)",
+        user_limits(),
+    );
+    assert_contains(
+        &message,
+        "would be copied into each of up to 8192 rows at once",
+    );
+
+    // Over one row it is one value, answered.
+    let output = run("SELECT repeat('x', 1000000) AS s", user_limits()).expect("runs");
+    assert_eq!((output.row_count, output.truncated), (1, None));
 }
 
 #[test]
