@@ -15,6 +15,7 @@ use sextant_datasets::agent_traces::AgentTraceGenerator;
 use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
+use sextant_web::query_slots::{QuerySlots, SqlSettings};
 use sextant_web::router::router;
 use sextant_web::state::AppState;
 
@@ -88,6 +89,7 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
         body_limit_bytes: 64 * 1024 * 1024,
         secure_cookies: false,
         gateway: Default::default(),
+        query_slots: Arc::new(QuerySlots::new(SqlSettings::default())),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);

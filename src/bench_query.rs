@@ -21,6 +21,7 @@ use sextant_query::session::project_session;
 use sextant_query::sql::{SqlLimits, run_read_only_sql};
 use sextant_query::trace::load_trace_skeleton;
 use sextant_query::trace_list::{TraceListRequest, list_traces};
+use sextant_web::query_slots::{QuerySlots, SqlSettings};
 use sextant_web::router::router;
 use sextant_web::state::AppState;
 use tower::ServiceExt as _;
@@ -184,6 +185,7 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         body_limit_bytes: 16 * 1024 * 1024,
         secure_cookies: false,
         gateway: Default::default(),
+        query_slots: Arc::new(QuerySlots::new(SqlSettings::default())),
     };
     let page = |path: String| {
         let state = state.clone();

@@ -1,4 +1,5 @@
-//! `POST /api/sql`: read-only SQL over the caller's project, as JSON, CSV or Arrow IPC.
+//! `POST /api/sql`: read-only SQL over the caller's project, as JSON, CSV or Arrow IPC,
+//! within the project's and the server's query slots and the `[query]` limits.
 
 use axum::Json;
 use axum::body::Body;
@@ -7,9 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
 use sextant_query::session::project_session;
-use sextant_query::sql::{
-    DEFAULT_MAX_RESULT_BYTES, SqlLimits, SqlOutput, Truncation, run_read_only_sql,
-};
+use sextant_query::sql::{SqlOutput, Truncation, run_read_only_sql};
 
 use sextant_query::sql::arrow;
 use sextant_query::sql::arrow::ipc::writer::StreamWriter;
@@ -54,7 +53,11 @@ pub async fn post_sql(
         .limit
         .unwrap_or(DEFAULT_ROW_LIMIT)
         .clamp(1, MAX_ROW_LIMIT);
-    let limits = SqlLimits::rows(row_limit).with_max_bytes(DEFAULT_MAX_RESULT_BYTES);
+    let _slot = match state.query_slots.acquire(&principal.project_id).await {
+        Ok(slot) => slot,
+        Err(busy) => return Ok(busy.into_response()),
+    };
+    let limits = state.query_slots.settings().limits(row_limit);
     let context = project_session(state.data_dir(), &principal.project_id).await?;
     let output = run_read_only_sql(&context, &body.sql, limits).await?;
     match format {

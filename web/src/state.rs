@@ -7,6 +7,8 @@ use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::IngestPipeline;
 
+use crate::query_slots::QuerySlots;
+
 #[derive(Clone)]
 pub struct AppState {
     pub pipeline: Arc<IngestPipeline>,
@@ -18,6 +20,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The eval runs the model gateway serves (`/gateway/…`).
     pub gateway: Arc<GatewayRegistry>,
+    /// Users' SQL: the statements running at once and the limits each runs within.
+    pub query_slots: Arc<QuerySlots>,
 }
 
 impl AppState {
