@@ -32,7 +32,6 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{ConfigFile, ServeConfig, ServeFlags};
 use crate::sql_command::OutputFormat;
-use sextant_query::sql::{DEFAULT_MAX_RESULT_BYTES, SqlLimits};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -231,7 +230,7 @@ fn main() -> anyhow::Result<()> {
             format,
             limit,
         } => {
-            let limits = SqlLimits::rows(limit.max(1)).with_max_bytes(DEFAULT_MAX_RESULT_BYTES);
+            let limits = file.query.settings()?.limits(limit.max(1));
             let data_dir = resolve_data_dir(data_dir, file);
             runtime.block_on(sql_command::run_sql(
                 &data_dir,

@@ -12,7 +12,7 @@ use sextant_ingest::layout::DataDir;
 use sextant_ingest::maintenance::{MaintenanceConfig, MaintenanceTask};
 use sextant_ingest::otlp_grpc::grpc_services;
 use sextant_ingest::pipeline::IngestPipeline;
-use sextant_web::query_slots::{QuerySlots, SqlSettings};
+use sextant_web::query_slots::QuerySlots;
 use sextant_web::router::router;
 use sextant_web::state::AppState;
 use tonic::transport::server::TcpIncoming;
@@ -64,7 +64,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         body_limit_bytes: config.body_limit_bytes,
         secure_cookies: config.tls.is_some(),
         gateway: gateway_registry.clone(),
-        query_slots: Arc::new(QuerySlots::new(SqlSettings::default())),
+        query_slots: Arc::new(QuerySlots::new(config.sql)),
     };
     let http_listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
