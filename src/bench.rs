@@ -16,6 +16,7 @@ use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
 use sextant_ingest::request_budget::{DEFAULT_REQUEST_BUDGET_BYTES, RequestBudget};
+use sextant_web::query_slots::{QuerySlots, SqlSettings};
 use sextant_web::router::router;
 use sextant_web::state::AppState;
 
@@ -90,6 +91,7 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
         secure_cookies: false,
         gateway: Default::default(),
         request_budget: RequestBudget::new(DEFAULT_REQUEST_BUDGET_BYTES),
+        query_slots: Arc::new(QuerySlots::new(SqlSettings::default())),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);

@@ -19,9 +19,10 @@ use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
 use sextant_ingest::request_budget::{DEFAULT_REQUEST_BUDGET_BYTES, RequestBudget};
 use sextant_query::search::{SearchRequest, search_spans};
 use sextant_query::session::project_session;
-use sextant_query::sql::run_read_only_sql;
+use sextant_query::sql::{SqlLimits, run_read_only_sql};
 use sextant_query::trace::load_trace_skeleton;
 use sextant_query::trace_list::{TraceListRequest, list_traces};
+use sextant_web::query_slots::{QuerySlots, SqlSettings};
 use sextant_web::router::router;
 use sextant_web::state::AppState;
 use tower::ServiceExt as _;
@@ -96,11 +97,16 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
     let data_dir = DataDir::open(&args.data_dir).context("cannot open the data dir")?;
     let reps = args.repetitions;
     let context = project_session(&data_dir, DEFAULT_PROJECT).await?;
-    let spans = run_read_only_sql(&context, "SELECT count(*) AS n FROM spans", 1).await?;
+    let spans = run_read_only_sql(
+        &context,
+        "SELECT count(*) AS n FROM spans",
+        SqlLimits::rows(1),
+    )
+    .await?;
     let biggest = run_read_only_sql(
         &context,
         "SELECT trace_id, count(*) AS n FROM spans GROUP BY trace_id ORDER BY n DESC LIMIT 1",
-        1,
+        SqlLimits::rows(1),
     )
     .await?;
     let rows = sextant_query::rows::batches_to_json_rows(&spans.batches)?;
@@ -142,7 +148,7 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         figures.push(
             measure(name, reps, || async move {
                 let context = project_session(data_dir, DEFAULT_PROJECT).await?;
-                let output = run_read_only_sql(&context, sql, 10_000).await?;
+                let output = run_read_only_sql(&context, sql, SqlLimits::rows(10_000)).await?;
                 Ok(output.batches.iter().map(|batch| batch.num_rows()).sum())
             })
             .await?,
@@ -181,6 +187,7 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         secure_cookies: false,
         gateway: Default::default(),
         request_budget: RequestBudget::new(DEFAULT_REQUEST_BUDGET_BYTES),
+        query_slots: Arc::new(QuerySlots::new(SqlSettings::default())),
     };
     let page = |path: String| {
         let state = state.clone();

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use sextant_ingest::access::limits::LimitsConfig;
 use sextant_ingest::pipeline::PipelineConfig;
 use sextant_ingest::time_window::TimeWindow;
+use sextant_web::query_slots::SqlSettings;
 
 use crate::tls::TlsFiles;
 
@@ -26,6 +27,61 @@ pub struct ConfigFile {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub evals: EvalsSection,
+    #[serde(default)]
+    pub query: QuerySection,
+}
+
+/// `[query]`: limits on users' SQL (`/api/sql`, the console, datasets from SQL, `sextant sql`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySection {
+    /// Size of an answer (MiB, as Arrow holds its rows) past which it is cut off (`truncated`).
+    pub max_result_mib: Option<usize>,
+    /// Longest a statement may run, in seconds.
+    pub time_limit_secs: Option<u64>,
+    /// Statements running at once over all projects.
+    pub max_concurrent: Option<usize>,
+    /// Statements running at once for one project.
+    pub max_concurrent_per_project: Option<usize>,
+    /// How long a statement waits for a slot before it gets 503 + Retry-After (ms).
+    pub queue_wait_ms: Option<u64>,
+}
+
+/// Longest time limit: files superseded by compaction stay this much longer than any query
+/// (`READER_GRACE`), so no query loses a file it listed.
+const MAX_TIME_LIMIT_SECS: u64 = sextant_ingest::compaction::READER_GRACE.as_secs() * 2 / 3;
+
+impl QuerySection {
+    /// The settings, defaults where unset; zero counts and sizes are raised to one.
+    pub fn settings(&self) -> anyhow::Result<SqlSettings> {
+        let defaults = SqlSettings::default();
+        let time_limit_secs = self
+            .time_limit_secs
+            .unwrap_or(defaults.time_limit.as_secs())
+            .max(1);
+        if time_limit_secs > MAX_TIME_LIMIT_SECS {
+            anyhow::bail!(
+                "query.time_limit_secs = {time_limit_secs} is too long; the most is {MAX_TIME_LIMIT_SECS} (files replaced by compaction are kept only a while for running queries)"
+            );
+        }
+        Ok(SqlSettings {
+            max_result_bytes: self
+                .max_result_mib
+                .map_or(defaults.max_result_bytes, |mib| mib.max(1) * 1024 * 1024),
+            time_limit: Duration::from_secs(time_limit_secs),
+            max_concurrent: self
+                .max_concurrent
+                .unwrap_or(defaults.max_concurrent)
+                .max(1),
+            max_concurrent_per_project: self
+                .max_concurrent_per_project
+                .unwrap_or(defaults.max_concurrent_per_project)
+                .max(1),
+            queue_wait: self
+                .queue_wait_ms
+                .map_or(defaults.queue_wait, Duration::from_millis),
+        })
+    }
 }
 
 /// `[evals]`: suite files whose `schedule` runs inside the server.
@@ -81,6 +137,8 @@ pub struct ServeConfig {
     pub tls: Option<TlsFiles>,
     /// Suite files to run on their schedules.
     pub eval_suites: Vec<PathBuf>,
+    /// Limits on users' SQL.
+    pub sql: SqlSettings,
 }
 
 /// What the command line (and `SEXTANT_*` env) says about serving.
@@ -139,6 +197,7 @@ impl ServeConfig {
                 2 * body_limit_mib
             );
         }
+        let sql = file.query.settings()?;
         Ok(ServeConfig {
             data_dir: flags
                 .data_dir
@@ -159,6 +218,7 @@ impl ServeConfig {
             limits: file.limits,
             tls: flags.tls,
             eval_suites: file.evals.suites,
+            sql,
         })
     }
 }
@@ -194,6 +254,25 @@ mod tests {
             config.limits.projects["ci"].ingest_spans_per_second,
             Some(5000.0)
         );
+    }
+
+    #[test]
+    fn query_limits_are_read_and_checked() {
+        let file: ConfigFile = toml::from_str(
+            "[query]\nmax_result_mib = 8\nmax_concurrent = 2\nmax_concurrent_per_project = 1\nqueue_wait_ms = 50",
+        )
+        .expect("valid");
+        let config = ServeConfig::resolve(file, ServeFlags::default()).expect("resolves");
+        assert_eq!(config.sql.max_result_bytes, 8 * 1024 * 1024);
+        assert_eq!(config.sql.max_concurrent, 2);
+        assert_eq!(config.sql.max_concurrent_per_project, 1);
+        assert_eq!(config.sql.queue_wait, Duration::from_millis(50));
+        assert_eq!(config.sql.time_limit, SqlSettings::default().time_limit);
+
+        let file: ConfigFile =
+            toml::from_str("[query]\ntime_limit_secs = 600").expect("valid toml");
+        let error = ServeConfig::resolve(file, ServeFlags::default()).expect_err("too long");
+        assert!(error.to_string().contains("time_limit_secs"), "{error}");
     }
 
     #[test]

@@ -230,13 +230,14 @@ fn main() -> anyhow::Result<()> {
             format,
             limit,
         } => {
+            let limits = file.query.settings()?.limits(limit.max(1));
             let data_dir = resolve_data_dir(data_dir, file);
             runtime.block_on(sql_command::run_sql(
                 &data_dir,
                 &project.project,
                 &sql,
                 format,
-                limit,
+                limits,
             ))
         }
         Command::Bench {

@@ -15,6 +15,7 @@ use sextant_ingest::maintenance::{MaintenanceConfig, MaintenanceTask};
 use sextant_ingest::otlp_grpc::grpc_services;
 use sextant_ingest::pipeline::IngestPipeline;
 use sextant_ingest::request_budget::RequestBudget;
+use sextant_web::query_slots::QuerySlots;
 use sextant_web::router::router;
 use sextant_web::state::AppState;
 use tonic::transport::server::TcpIncoming;
@@ -72,6 +73,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         secure_cookies: config.tls.is_some(),
         gateway: gateway_registry.clone(),
         request_budget: request_budget.clone(),
+        query_slots: Arc::new(QuerySlots::new(config.sql)),
     };
     let http_listener = tokio::net::TcpListener::bind(config.http_addr)
         .await

@@ -10,7 +10,7 @@ use sextant_query::search::{HitKind, SearchHit, SearchRequest, search_spans};
 use sextant_query::session::project_session;
 use sextant_query::sql::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use sextant_query::sql::arrow::util::pretty::pretty_format_batches;
-use sextant_query::sql::run_read_only_sql;
+use sextant_query::sql::{SqlLimits, Truncation, run_read_only_sql};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -19,16 +19,17 @@ pub enum OutputFormat {
     Csv,
 }
 
+/// Runs `sql` within `limits` (`--limit` rows, the `[query]` size and time limits).
 pub async fn run_sql(
     data_dir: &Path,
     project_id: &str,
     sql: &str,
     format: OutputFormat,
-    limit: usize,
+    limits: SqlLimits,
 ) -> anyhow::Result<()> {
     let data_dir = DataDir::open(data_dir).context("cannot open data dir")?;
     let context = project_session(&data_dir, project_id).await?;
-    let output = run_read_only_sql(&context, sql, limit).await?;
+    let output = run_read_only_sql(&context, sql, limits).await?;
     match format {
         OutputFormat::Table => println!("{}", pretty_format_batches(&output.batches)?),
         OutputFormat::Json => println!(
@@ -40,8 +41,16 @@ pub async fn run_sql(
             String::from_utf8_lossy(&batches_to_csv(&output.batches)?)
         ),
     }
-    if output.truncated {
-        eprintln!("(truncated at {limit} rows; pass --limit to see more)");
+    match output.truncated {
+        Some(Truncation::Rows) => eprintln!(
+            "(truncated at {} rows; pass --limit to see more)",
+            limits.max_rows
+        ),
+        Some(Truncation::Bytes) => eprintln!(
+            "(truncated at {} MiB; select fewer or smaller columns, or raise [query] max_result_mib)",
+            limits.max_bytes / (1024 * 1024)
+        ),
+        None => {}
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 use sextant_ingest::layout::DataDir;
 use sextant_query::rows::batches_to_json_rows;
 use sextant_query::search::{SearchRequest, search_spans};
-use sextant_query::sql::run_read_only_sql;
+use sextant_query::sql::{DEFAULT_MAX_RESULT_BYTES, SqlLimits, run_read_only_sql};
 use sextant_query::trace::{is_valid_trace_id, load_trace};
 use sextant_query::{QueryError, SessionContext};
 
@@ -56,7 +56,12 @@ pub async fn trace_ids(
             }
         }
         DatasetSource::Sql(sql) => {
-            let output = run_read_only_sql(context, sql, MAX_SOURCE_TRACES).await?;
+            let output = run_read_only_sql(
+                context,
+                sql,
+                SqlLimits::rows(MAX_SOURCE_TRACES).with_max_bytes(DEFAULT_MAX_RESULT_BYTES),
+            )
+            .await?;
             for row in batches_to_json_rows(&output.batches)? {
                 match row.get("trace_id").and_then(|value| value.as_str()) {
                     Some(id) => push_unique(&mut ids, id),

@@ -40,7 +40,8 @@ use crate::schema::spans_schema;
 pub const FLUSH_ROWS_KEY: &str = "sextant.flush_rows";
 
 /// How long superseded files stay after a compaction: longer than any query may run
-/// (the query layer cancels queries after 60 s), so no reader loses a file it listed.
+/// (the query layer cancels queries after 60 s, or `[query] time_limit_secs`, at most 120),
+/// so no reader loses a file it listed.
 pub const READER_GRACE: Duration = Duration::from_secs(180);
 
 /// When a partition's files are merged.

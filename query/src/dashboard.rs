@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{QueryError, Result};
 use crate::rows::batches_to_json_rows;
-use crate::sql::run_read_only_sql;
+use crate::sql::{SqlLimits, run_read_only_sql};
 
 /// Rows kept per ranked table (errors, sessions, latency groups).
 const TOP_ROWS: usize = 10;
@@ -109,7 +109,7 @@ pub(crate) fn whole_hours(request: &DashboardRequest) -> DashboardRequest {
 }
 
 pub(crate) async fn figure(context: &SessionContext, sql: String) -> Result<Figure> {
-    let output = run_read_only_sql(context, &sql, 100_000).await?;
+    let output = run_read_only_sql(context, &sql, SqlLimits::rows(100_000)).await?;
     let rows = batches_to_json_rows(&output.batches)?;
     Ok(Figure { sql, rows })
 }

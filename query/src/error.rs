@@ -12,8 +12,12 @@ pub enum QueryError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The query asked for more than a limit allows (time, a function's result, a
+    /// constant's copies); the message names the limit and how to stay under it.
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("query error: {0}")]
-    DataFusion(#[from] datafusion::error::DataFusionError),
+    DataFusion(#[source] datafusion::error::DataFusionError),
     #[error("arrow error: {0}")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error("parquet error: {0}")]
@@ -33,9 +37,10 @@ impl QueryError {
     pub fn is_user_error(&self) -> bool {
         use datafusion::error::DataFusionError as E;
         match self {
-            QueryError::InvalidQuery(_) | QueryError::Forbidden(_) | QueryError::NotFound(_) => {
-                true
-            }
+            QueryError::InvalidQuery(_)
+            | QueryError::Forbidden(_)
+            | QueryError::NotFound(_)
+            | QueryError::LimitExceeded(_) => true,
             QueryError::DataFusion(error) => matches!(
                 error.find_root(),
                 E::SQL(..) | E::Plan(_) | E::SchemaError(..) | E::NotImplemented(_)
@@ -44,6 +49,27 @@ impl QueryError {
         }
     }
 }
+
+impl From<datafusion::error::DataFusionError> for QueryError {
+    /// A [`LimitExceeded`] raised inside DataFusion (by a bounded function, in whatever
+    /// operator and task it ran) comes back out as [`QueryError::LimitExceeded`].
+    fn from(error: datafusion::error::DataFusionError) -> QueryError {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        while let Some(current) = cause {
+            if let Some(limit) = current.downcast_ref::<LimitExceeded>() {
+                return QueryError::LimitExceeded(limit.0.clone());
+            }
+            cause = current.source();
+        }
+        QueryError::DataFusion(error)
+    }
+}
+
+/// A limit reached inside DataFusion's execution, carried out as
+/// `DataFusionError::External` and turned into [`QueryError::LimitExceeded`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LimitExceeded(pub String);
 
 /// DataFusion's error enum, re-exported so callers can classify errors without a direct dependency.
 pub use datafusion::error::DataFusionError as DataFusionErrorKind;

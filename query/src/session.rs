@@ -22,6 +22,7 @@ use sextant_ingest::metric_row::metrics_schema;
 use sextant_ingest::rows::Table;
 use sextant_ingest::schema::spans_schema;
 
+use crate::bounded_functions::{MAX_BATCH_VALUE_BYTES, register_bounded_functions};
 use crate::error::{QueryError, Result};
 use crate::live_files_store::live_files_store;
 use crate::prices::{PriceTable, model_cost_udf};
@@ -30,8 +31,12 @@ use crate::trace_days::ProjectScope;
 use crate::usage_rollup::LlmUsageTable;
 use crate::views::register_views;
 
-/// Memory one query may use.
+/// Memory one query's buffering operators (sorts, joins, aggregates) may use.
 pub const QUERY_MEMORY_LIMIT_BYTES: usize = 1024 * 1024 * 1024;
+
+/// Disk one query may spill to when it is past its memory (DataFusion's default is 100 GB,
+/// which would fill the disk the write-ahead log and Parquet files need).
+pub const QUERY_SPILL_LIMIT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
 /// A session whose tables and views (`spans`, `logs`, `metrics`, `traces`, `sessions`,
 /// `prices`; `stored_spans`, `stored_logs` as written) hold `project_id`'s rows, each table
@@ -51,9 +56,12 @@ pub async fn project_session(data_dir: &DataDir, project_id: &str) -> Result<Ses
         .with_information_schema(true)
         .with_target_partitions(2)
         .set_bool("datafusion.execution.parquet.pushdown_filters", true);
-    // Queries past this much memory spill or fail with "resources exhausted", never OOM the server.
+    // Queries past this much memory spill or fail with "resources exhausted", never OOM the
+    // server. The pool counts what operators buffer; function results and constants copied
+    // into rows are bounded by `bounded_functions` and `constant_copies` (see `sql.rs`).
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(QUERY_MEMORY_LIMIT_BYTES, 1.0)
+        .with_max_temp_directory_size(QUERY_SPILL_LIMIT_BYTES)
         .with_cache_manager(shared_file_caches()?)
         .build_arc()?;
     // Parquet is read through a store that lists only live files (none superseded by
@@ -63,6 +71,7 @@ pub async fn project_session(data_dir: &DataDir, project_id: &str) -> Result<Ses
         live_files_store(),
     );
     let context = SessionContext::new_with_config_rt(config, runtime);
+    register_bounded_functions(&context, MAX_BATCH_VALUE_BYTES);
 
     for table in Table::ALL {
         register_table(&context, data_dir, table, project_id)?;

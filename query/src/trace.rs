@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::error::{QueryError, Result};
 use crate::event_costs::{attach_event_costs, cost_events};
 use crate::rows::batches_to_json_rows;
-use crate::sql::run_read_only_sql;
+use crate::sql::{SqlLimits, run_read_only_sql};
 use crate::trace_days::{day_filter, trace_days};
 
 /// Spans of a trace in tree order, each with a `depth` field.
@@ -82,7 +82,7 @@ async fn load_trace_columns(
             async move { cost_events(&context, &trace_id, log_days.as_deref()).await }
         })),
     };
-    let output = run_read_only_sql(context, &sql, usize::MAX).await?;
+    let output = run_read_only_sql(context, &sql, SqlLimits::rows(usize::MAX)).await?;
     let rows = batches_to_json_rows(&output.batches)?;
     let events = match events {
         Some(task) => task
@@ -121,7 +121,7 @@ pub async fn load_span(
         "SELECT * FROM spans WHERE trace_id = '{trace_id}' AND span_id = '{span_id}'{} LIMIT 1",
         day_filter(days.as_deref())
     );
-    let output = run_read_only_sql(context, &sql, 1).await?;
+    let output = run_read_only_sql(context, &sql, SqlLimits::rows(1)).await?;
     batches_to_json_rows(&output.batches)?
         .into_iter()
         .next()

@@ -18,6 +18,11 @@
 //! `I` for integers, `R` for floats and decimals, `T` for strings, `?` for everything else
 //! (booleans, timestamps, dates, lists). A query must return fewer than [`ROW_LIMIT`] rows.
 //! Errors are matched against the message users get (`QueryError`'s display).
+//!
+//! [`sql_limits`]: the limits on a statement's answer and work (byte cap, bounded functions,
+//! constants copied into rows, time limit), checked in Rust where a limit must be set.
+
+mod sql_limits;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -34,7 +39,7 @@ use sextant_ingest::layout::DataDir;
 use sextant_ingest::otlp_decode::{OtlpEncoding, decode_request};
 use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
 use sextant_query::session::project_session;
-use sextant_query::sql::run_read_only_sql;
+use sextant_query::sql::{DEFAULT_MAX_RESULT_BYTES, SqlLimits, run_read_only_sql};
 use sextant_query::{QueryError, SessionContext};
 use sqllogictest::{DB, DBOutput, DefaultColumnType, Record, Runner, strict_column_validator};
 
@@ -174,8 +179,9 @@ impl DB for SextantSql {
     fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, QueryError> {
         let runtime = self.runtime.clone();
         let session = self.session()?;
-        let output = runtime.block_on(run_read_only_sql(session, sql, ROW_LIMIT))?;
-        if output.truncated {
+        let limits = SqlLimits::rows(ROW_LIMIT).with_max_bytes(DEFAULT_MAX_RESULT_BYTES);
+        let output = runtime.block_on(run_read_only_sql(session, sql, limits))?;
+        if output.is_truncated() {
             return Err(QueryError::InvalidQuery(format!(
                 "test query returned more than {ROW_LIMIT} rows"
             )));

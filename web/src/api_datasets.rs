@@ -4,10 +4,9 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use sextant_evals::dataset_source::{DatasetSource, add_from_source};
-use sextant_evals::datasets::{
-    AddedVersion, Annotation, DatasetSummary, list_datasets, load_examples,
-};
+use sextant_evals::datasets::{Annotation, DatasetSummary, list_datasets, load_examples};
 use sextant_evals::error::EvalError;
 
 use crate::api_error::ApiError;
@@ -121,7 +120,7 @@ pub async fn post_dataset(
     State(state): State<AppState>,
     ReadAccess(principal): ReadAccess,
     body: Result<Json<CreateDataset>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<AddedVersion>, ApiError> {
+) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|rejection| {
         ApiError::bad_request(format!(
             "expected a JSON body {{\"name\", \"search\" | \"sql\" | \"traces\"}}: {rejection}"
@@ -140,6 +139,14 @@ pub async fn post_dataset(
             ));
         }
     };
+    // A dataset's SQL is a user's statement like `/api/sql`'s: it takes a query slot.
+    let _slot = match &source {
+        DatasetSource::Sql(_) => match state.query_slots.acquire(&principal.project_id).await {
+            Ok(slot) => Some(slot),
+            Err(busy) => return Ok(busy.into_response()),
+        },
+        _ => None,
+    };
     let added = add_from_source(
         &state.access,
         state.data_dir(),
@@ -152,5 +159,5 @@ pub async fn post_dataset(
         },
     )
     .await?;
-    Ok(Json(added))
+    Ok(Json(added).into_response())
 }

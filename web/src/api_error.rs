@@ -47,6 +47,12 @@ impl From<QueryError> for ApiError {
                 code: "forbidden",
                 message: message.clone(),
             },
+            // The same statement would be refused again: a 4xx, unlike a busy server.
+            QueryError::LimitExceeded(message) => ApiError {
+                status: StatusCode::BAD_REQUEST,
+                code: "limit_exceeded",
+                message: message.clone(),
+            },
             _ if error.is_user_error() => ApiError::bad_request(error.to_string()),
             QueryError::DataFusion(inner)
                 if matches!(

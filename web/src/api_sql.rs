@@ -1,4 +1,5 @@
-//! `POST /api/sql`: read-only SQL over the caller's project, as JSON, CSV or Arrow IPC.
+//! `POST /api/sql`: read-only SQL over the caller's project, as JSON, CSV or Arrow IPC,
+//! within the project's and the server's query slots and the `[query]` limits.
 
 use axum::Json;
 use axum::body::Body;
@@ -7,7 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
 use sextant_query::session::project_session;
-use sextant_query::sql::{SqlOutput, run_read_only_sql};
+use sextant_query::sql::{SqlOutput, Truncation, run_read_only_sql};
 
 use sextant_query::sql::arrow;
 use sextant_query::sql::arrow::ipc::writer::StreamWriter;
@@ -52,8 +53,13 @@ pub async fn post_sql(
         .limit
         .unwrap_or(DEFAULT_ROW_LIMIT)
         .clamp(1, MAX_ROW_LIMIT);
+    let _slot = match state.query_slots.acquire(&principal.project_id).await {
+        Ok(slot) => slot,
+        Err(busy) => return Ok(busy.into_response()),
+    };
+    let limits = state.query_slots.settings().limits(row_limit);
     let context = project_session(state.data_dir(), &principal.project_id).await?;
-    let output = run_read_only_sql(&context, &body.sql, row_limit).await?;
+    let output = run_read_only_sql(&context, &body.sql, limits).await?;
     match format {
         "csv" => {
             let csv = batches_to_csv(&output.batches)?;
@@ -87,7 +93,8 @@ fn json_answer(output: &SqlOutput) -> Result<Response, ApiError> {
         "columns": columns,
         "rows": rows,
         "row_count": output.row_count,
-        "truncated": output.truncated,
+        "truncated": output.is_truncated(),
+        "truncated_by": output.truncated.map(Truncation::as_str),
     });
     Ok(Json(body).into_response())
 }
@@ -100,17 +107,25 @@ fn arrow_ipc(output: &SqlOutput) -> Result<Vec<u8>, arrow::error::ArrowError> {
     writer.into_inner()
 }
 
+/// `body` with its content type and `x-sextant-truncated: true|false` (and, when true,
+/// `x-sextant-truncated-by: rows|bytes`).
 pub(crate) fn with_content_type(
     body: Vec<u8>,
     content_type: &'static str,
-    truncated: bool,
+    truncated: Option<Truncation>,
 ) -> Response {
     let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         "x-sextant-truncated",
-        HeaderValue::from_static(if truncated { "true" } else { "false" }),
+        HeaderValue::from_static(if truncated.is_some() { "true" } else { "false" }),
     );
+    if let Some(truncation) = truncated {
+        headers.insert(
+            "x-sextant-truncated-by",
+            HeaderValue::from_static(truncation.as_str()),
+        );
+    }
     response
 }

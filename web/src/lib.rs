@@ -28,6 +28,7 @@ pub mod page_session;
 pub mod page_sql;
 pub mod page_trace;
 pub mod page_usage;
+pub mod query_slots;
 pub mod router;
 pub mod span_view;
 pub mod state;

@@ -1,5 +1,6 @@
 //! The SQL console (`/sql?q=…`): read-only SQL over the project, results as a table, and
 //! `/sql.csv?q=…` to download them. The query is in the URL, so a result can be shared.
+//! Both take a query slot and run within the `[query]` limits, like `/api/sql`.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -7,7 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::context;
 use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
 use sextant_query::session::project_session;
-use sextant_query::sql::run_read_only_sql;
+use sextant_query::sql::{Truncation, run_read_only_sql};
 
 use crate::api_error::ApiError;
 use crate::api_sql::with_content_type;
@@ -62,8 +63,20 @@ pub async fn get_sql_page(
     if sql.is_empty() {
         return page(StatusCode::OK, context! {});
     }
+    let _slot = match state
+        .query_slots
+        .acquire(&access.principal.project_id)
+        .await
+    {
+        Ok(slot) => slot,
+        Err(busy) => {
+            let error = busy.error();
+            return Ok(busy.retry_after(page(error.status, context! { error => error.message })?));
+        }
+    };
+    let limits = state.query_slots.settings().limits(PAGE_ROW_LIMIT);
     let context = project_session(state.data_dir(), &access.principal.project_id).await?;
-    let output = match run_read_only_sql(&context, sql, PAGE_ROW_LIMIT).await {
+    let output = match run_read_only_sql(&context, sql, limits).await {
         Ok(output) => output,
         Err(error) => {
             // A refused or mistyped query stays in the console with the reason beside it.
@@ -97,7 +110,7 @@ pub async fn get_sql_page(
             columns,
             cells,
             row_count => output.row_count,
-            truncated => output.truncated,
+            truncated => output.truncated.map(Truncation::as_str),
             csv_url => format!("/sql.csv?{}", serde_urlencoded::to_string([("q", sql)]).unwrap_or_default()),
         },
     )
@@ -108,8 +121,17 @@ pub async fn get_sql_csv(
     access: PageAccess,
     Query(params): Query<SqlPageParams>,
 ) -> Result<Response, ApiError> {
+    let _slot = match state
+        .query_slots
+        .acquire(&access.principal.project_id)
+        .await
+    {
+        Ok(slot) => slot,
+        Err(busy) => return Ok(busy.into_response()),
+    };
+    let limits = state.query_slots.settings().limits(CSV_ROW_LIMIT);
     let context = project_session(state.data_dir(), &access.principal.project_id).await?;
-    let output = run_read_only_sql(&context, params.q.trim(), CSV_ROW_LIMIT).await?;
+    let output = run_read_only_sql(&context, params.q.trim(), limits).await?;
     let csv = batches_to_csv(&output.batches)?;
     let mut response = with_content_type(csv, "text/csv; charset=utf-8", output.truncated);
     response.headers_mut().insert(

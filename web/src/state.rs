@@ -8,6 +8,8 @@ use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::IngestPipeline;
 use sextant_ingest::request_budget::RequestBudget;
 
+use crate::query_slots::QuerySlots;
+
 #[derive(Clone)]
 pub struct AppState {
     pub pipeline: Arc<IngestPipeline>,
@@ -21,6 +23,8 @@ pub struct AppState {
     pub gateway: Arc<GatewayRegistry>,
     /// In-flight request bytes, shared by OTLP/HTTP, OTLP/gRPC and the gateway.
     pub request_budget: RequestBudget,
+    /// Users' SQL: the statements running at once and the limits each runs within.
+    pub query_slots: Arc<QuerySlots>,
 }
 
 impl AppState {

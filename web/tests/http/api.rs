@@ -1,12 +1,17 @@
-//! The JSON API: status codes, error bodies, the read-only SQL guard, agent telemetry
-//! become sessions with cost.
+//! The JSON API: status codes, error bodies, the read-only SQL guard and its limits (bytes,
+//! bombs, concurrent queries), agent telemetry become sessions with cost.
+
+use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{Request, StatusCode, header};
 use serde_json::Value;
+use sextant_ingest::layout::DEFAULT_PROJECT;
+use sextant_web::query_slots::SqlSettings;
 
 use crate::{
-    app, app_with_ui_fixture, call, call_text, capture, export_json, flush, get_json, sql,
+    app, app_with_sql, app_with_ui_fixture, call, call_text, capture, export_json, flush, get_json,
+    respond, sql, ui_fixture,
 };
 
 #[tokio::test]
@@ -16,6 +21,7 @@ async fn select_works_on_an_empty_store() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["rows"][0]["n"], 0);
     assert_eq!(body["truncated"], false);
+    assert_eq!(body["truncated_by"], Value::Null);
 }
 
 #[tokio::test]
@@ -31,6 +37,144 @@ async fn row_limit_sets_the_truncated_flag() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["row_count"], 3);
     assert_eq!(body["truncated"], true);
+    assert_eq!(body["truncated_by"], "rows");
+}
+
+/// An answer past `max_result_bytes` keeps the rows that fit, flagged as cut by size, in
+/// JSON and in CSV.
+#[tokio::test]
+async fn the_byte_cap_sets_the_truncated_flag() {
+    let app = app_with_sql(SqlSettings {
+        max_result_bytes: 64 * 1024,
+        ..SqlSettings::default()
+    });
+    let wide_rows = "SELECT value, repeat('x', 1000) AS s FROM generate_series(1, 1000)";
+    let (status, body) = sql(&app, wide_rows).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["truncated"], true);
+    assert_eq!(body["truncated_by"], "bytes");
+    let row_count = body["row_count"].as_u64().expect("row_count");
+    assert!(
+        (1..100).contains(&row_count),
+        "64 KiB of 1 KB rows, not {row_count}"
+    );
+    assert_eq!(
+        body["rows"].as_array().map(Vec::len),
+        Some(row_count as usize)
+    );
+
+    let request = Request::post("/api/sql?format=csv")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            serde_json::json!({ "sql": wide_rows }).to_string(),
+        ))
+        .expect("request");
+    let response = respond(&app, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-sextant-truncated"], "true");
+    assert_eq!(response.headers()["x-sextant-truncated-by"], "bytes");
+}
+
+/// The hardening issue's bombs: a 16 GB range, 8 GB batches of a repeated constant, and a
+/// cross join of spans with itself that cannot finish (times a billion rows, as the fixture
+/// is small) answer 400 `limit_exceeded` saying what to change, and the server answers next.
+#[tokio::test]
+async fn resource_bombs_are_refused_and_the_server_keeps_answering() {
+    let app = app_with_sql(SqlSettings {
+        time_limit: Duration::from_secs(1),
+        ..SqlSettings::default()
+    });
+    export_json(&app, "traces", ui_fixture()).await;
+    flush(&app);
+    let bombs = [
+        (
+            "SELECT cardinality(range(0, 2000000000))",
+            "range(…) would build up to 14.9 GiB",
+        ),
+        (
+            "SELECT repeat('x', 1000000) FROM generate_series(1, 100000)",
+            "would be copied into each of up to 8192 rows at once",
+        ),
+        (
+            "SELECT count(*) FROM spans a, spans b, generate_series(1, 1000000000) c",
+            "query ran longer than 1 s and was cancelled",
+        ),
+    ];
+    for (bomb, expected) in bombs {
+        let (status, body) = sql(&app, bomb).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bomb}: {body}");
+        assert_eq!(body["error"]["code"], "limit_exceeded", "{bomb}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "{bomb}: {message}");
+    }
+    let (status, body) = sql(&app, "SELECT count(*) AS n FROM spans a, spans b").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["rows"][0]["n"].as_u64().unwrap_or_default() > 1,
+        "{body}"
+    );
+}
+
+/// With the project's (or the server's) query slots held, a query waits the queue time and
+/// gets 503 with `Retry-After`, from the API and the console; once they are free it runs.
+#[tokio::test]
+async fn queries_past_the_concurrency_limit_get_503_with_retry_after() {
+    let app = app_with_sql(SqlSettings {
+        queue_wait: Duration::from_millis(20),
+        ..SqlSettings::default()
+    });
+    let slots = app.state.query_slots.clone();
+    let settings = *slots.settings();
+    let sql_request = || {
+        Request::post("/api/sql")
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"sql": "SELECT 1 AS one"}"#))
+            .expect("request")
+    };
+    let refused = |response: axum::response::Response, why: &'static str| async move {
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        assert!(text.contains(why), "{text}");
+        text
+    };
+
+    let project_slots = slots
+        .project_semaphore(DEFAULT_PROJECT)
+        .acquire_many_owned(settings.max_concurrent_per_project as u32)
+        .await
+        .expect("hold the project's slots");
+    let body = refused(
+        respond(&app, sql_request()).await,
+        "this project already runs 4 SQL queries",
+    )
+    .await;
+    let body: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(body["error"]["code"], "overloaded");
+    let console = Request::get("/sql?q=SELECT%201")
+        .body(Body::empty())
+        .expect("request");
+    let page = refused(respond(&app, console).await, "this project already runs").await;
+    assert!(page.contains("id=\"sql-error\""), "{page}");
+    drop(project_slots);
+
+    let server_slots = slots
+        .overall_semaphore()
+        .acquire_many_owned(settings.max_concurrent as u32)
+        .await
+        .expect("hold the server's slots");
+    refused(
+        respond(&app, sql_request()).await,
+        "the server already runs 8 SQL queries",
+    )
+    .await;
+    drop(server_slots);
+
+    let (status, body) = sql(&app, "SELECT 1 AS one").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 #[tokio::test]

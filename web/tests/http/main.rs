@@ -19,6 +19,7 @@ use sextant_ingest::access::limits::{LimitRates, LimitsConfig};
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
 use sextant_ingest::request_budget::{DEFAULT_REQUEST_BUDGET_BYTES, RequestBudget};
+use sextant_web::query_slots::{QuerySlots, SqlSettings};
 use sextant_web::router::router;
 use sextant_web::state::AppState;
 use tower::ServiceExt;
@@ -34,6 +35,15 @@ pub fn app() -> TestApp {
 
 /// A fresh app whose projects have the given rate limits.
 pub fn app_with_limits(limits: LimitsConfig) -> TestApp {
+    app_with(limits, SqlSettings::default())
+}
+
+/// A fresh app whose users' SQL runs within `sql`.
+pub fn app_with_sql(sql: SqlSettings) -> TestApp {
+    app_with(LimitsConfig::default(), sql)
+}
+
+fn app_with(limits: LimitsConfig, sql: SqlSettings) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = DataDir::open(dir.path()).expect("data dir");
     let pipeline = IngestPipeline::open(data_dir, PipelineConfig::default()).expect("pipeline");
@@ -49,15 +59,21 @@ pub fn app_with_limits(limits: LimitsConfig) -> TestApp {
             secure_cookies: false,
             gateway: Default::default(),
             request_budget: RequestBudget::new(DEFAULT_REQUEST_BUDGET_BYTES),
+            query_slots: Arc::new(QuerySlots::new(sql)),
         },
     }
 }
 
-pub async fn call_text(app: &TestApp, request: Request<Body>) -> (StatusCode, String) {
-    let response = router(app.state.clone())
+/// The router's response to `request`, headers and all.
+pub async fn respond(app: &TestApp, request: Request<Body>) -> axum::response::Response {
+    router(app.state.clone())
         .oneshot(request)
         .await
-        .expect("response");
+        .expect("response")
+}
+
+pub async fn call_text(app: &TestApp, request: Request<Body>) -> (StatusCode, String) {
+    let response = respond(app, request).await;
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
@@ -138,11 +154,20 @@ pub async fn app_with_ui_fixture() -> TestApp {
 /// A fresh app holding the OTLP/JSON traces of `web/tests/fixtures/<name>`, flushed.
 pub async fn app_with_fixture(name: &str) -> TestApp {
     let app = app();
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let fixture = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
-    export_json(&app, "traces", fixture).await;
+    export_json(&app, "traces", fixture(name)).await;
     flush(&app);
     app
+}
+
+/// `web/tests/fixtures/<name>`.
+pub fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+/// `fixtures/ui-traces.json` (see [`app_with_ui_fixture`]).
+pub fn ui_fixture() -> String {
+    fixture("ui-traces.json")
 }
 
 pub fn flush(app: &TestApp) {
