@@ -1,6 +1,6 @@
 //! Sign-in and sign-out of the web UI (`GET`/`POST /login`, `POST /logout`).
 //!
-//! Signing in with a read or admin key sets an HttpOnly, SameSite=Strict session cookie.
+//! Signing in with a read, admin or operator key sets an HttpOnly, SameSite=Strict session cookie.
 //! Every state-changing form carries a CSRF token: the sign-in form a double-submit token
 //! (the same random value in a short-lived cookie and in the form), the signed-in forms
 //! their session's token.
@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 use minijinja::context;
-use sextant_ingest::access::keys::{Scope, random_token};
+use sextant_ingest::access::keys::random_token;
 
 use crate::api_error::ApiError;
 use crate::auth::{SESSION_COOKIE, cookie_value};
@@ -147,8 +147,9 @@ pub async fn post_sign_out(
     let Some(token) = cookie_value(&headers, SESSION_COOKIE) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let Ok((principal, csrf_token)) = state.access.authorize_web_session(&token, Scope::Read)
-    else {
+    // Any live session may end, whatever its key's scope: an operator's key reads no
+    // project, and a scope check here once left operators signed in.
+    let Ok((principal, csrf_token)) = state.access.web_session(&token) else {
         return Ok(Redirect::to("/login").into_response());
     };
     if csrf_token != form.csrf_token {
