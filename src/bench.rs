@@ -88,6 +88,7 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
         body_limit_bytes: 64 * 1024 * 1024,
         secure_cookies: false,
         gateway: Default::default(),
+        public_url: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);

@@ -179,6 +179,7 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         body_limit_bytes: 16 * 1024 * 1024,
         secure_cookies: false,
         gateway: Default::default(),
+        public_url: None,
     };
     let page = |path: String| {
         let state = state.clone();

@@ -16,6 +16,7 @@ pub mod api_usage;
 pub mod assets;
 pub mod auth;
 pub mod charts;
+pub mod host_check;
 pub mod metrics;
 pub mod page_add_to_dataset;
 pub mod page_dashboards;

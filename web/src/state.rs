@@ -7,6 +7,8 @@ use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::IngestPipeline;
 
+use crate::host_check::PublicUrl;
+
 #[derive(Clone)]
 pub struct AppState {
     pub pipeline: Arc<IngestPipeline>,
@@ -18,6 +20,9 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The eval runs the model gateway serves (`/gateway/…`).
     pub gateway: Arc<GatewayRegistry>,
+    /// The address the server is reached at from outside; in open local mode its host is
+    /// the only one besides loopback that is answered (`host_check.rs`).
+    pub public_url: Option<PublicUrl>,
 }
 
 impl AppState {

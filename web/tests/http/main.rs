@@ -1,9 +1,11 @@
 //! HTTP tests of the router driven with `oneshot`, no socket: the JSON API ([`api`]) and the
 //! web UI's pages ([`pages`]), compaction and retention ([`maintenance`]), the model gateway
-//! ([`gateway`]), over a fresh data dir per test.
+//! ([`gateway`]), access ([`access`]), datasets ([`datasets`]) and the browser-facing
+//! defences ([`browser_defences`]), over a fresh data dir per test.
 
 mod access;
 mod api;
+mod browser_defences;
 mod datasets;
 mod gateway;
 mod maintenance;
@@ -47,6 +49,7 @@ pub fn app_with_limits(limits: LimitsConfig) -> TestApp {
             body_limit_bytes: 1024 * 1024,
             secure_cookies: false,
             gateway: Default::default(),
+            public_url: None,
         },
     }
 }
