@@ -29,6 +29,7 @@ pub mod page_sql;
 pub mod page_trace;
 pub mod page_usage;
 pub mod router;
+pub mod security_headers;
 pub mod span_view;
 pub mod state;
 pub mod templates;
