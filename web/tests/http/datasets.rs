@@ -295,3 +295,27 @@ async fn only_an_admin_adds_examples() {
         "{dataset}"
     );
 }
+
+/// One version adds at most 1000 examples: more trace ids, or a larger search limit, is a
+/// 400 naming the cap, before any trace is loaded.
+#[tokio::test]
+async fn a_version_past_the_example_cap_is_refused_naming_it() {
+    let app = app_with_ui_fixture().await;
+    let ids: Vec<String> = (0..1001).map(|index| format!("{index:032x}")).collect();
+    let cases = [
+        json!({"name": "too-many", "traces": ids}),
+        json!({"name": "too-many", "search": "tool:bash", "limit": 1001}),
+    ];
+    for body in cases {
+        let (status, refused) = post(&app, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("at most 1000")),
+            "{refused}"
+        );
+    }
+    let (status, _) = get_json(&app, "/api/datasets/too-many").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was made");
+}
