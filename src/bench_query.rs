@@ -188,6 +188,7 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         gateway: Default::default(),
         request_budget: RequestBudget::new(DEFAULT_REQUEST_BUDGET_BYTES),
         query_slots: Arc::new(QuerySlots::new(SqlSettings::default())),
+        public_url: None,
     };
     let page = |path: String| {
         let state = state.clone();

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use sextant_ingest::access::limits::LimitsConfig;
 use sextant_ingest::pipeline::PipelineConfig;
 use sextant_ingest::time_window::TimeWindow;
+use sextant_web::host_check::PublicUrl;
 use sextant_web::query_slots::SqlSettings;
 
 use crate::tls::TlsFiles;
@@ -20,6 +21,9 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     pub http_addr: Option<SocketAddr>,
     pub grpc_addr: Option<SocketAddr>,
+    /// The URL browsers reach the server at, when not a loopback address (e.g. behind a
+    /// reverse proxy): while no key exists, only it and loopback names are answered.
+    pub public_url: Option<PublicUrl>,
     #[serde(default)]
     pub ingest: IngestSection,
     /// Per-project rate limits (`[limits]`, `[limits.projects.<id>]`).
@@ -139,6 +143,8 @@ pub struct ServeConfig {
     pub eval_suites: Vec<PathBuf>,
     /// Limits on users' SQL.
     pub sql: SqlSettings,
+    /// The URL browsers reach the server at (its host is answered in open local mode).
+    pub public_url: Option<PublicUrl>,
 }
 
 /// What the command line (and `SEXTANT_*` env) says about serving.
@@ -149,6 +155,7 @@ pub struct ServeFlags {
     pub grpc_addr: Option<SocketAddr>,
     pub insecure_open: bool,
     pub tls: Option<TlsFiles>,
+    pub public_url: Option<PublicUrl>,
 }
 
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4318";
@@ -219,6 +226,7 @@ impl ServeConfig {
             tls: flags.tls,
             eval_suites: file.evals.suites,
             sql,
+            public_url: flags.public_url.or(file.public_url),
         })
     }
 }
@@ -232,6 +240,18 @@ mod tests {
         let error = toml::from_str::<ConfigFile>("data_dir = 'x'\nhttp_adr = '127.0.0.1:1'")
             .expect_err("unknown key");
         assert!(error.to_string().contains("http_adr"), "{error}");
+    }
+
+    #[test]
+    fn a_public_url_is_read_and_checked() {
+        let file: ConfigFile =
+            toml::from_str("public_url = 'https://traces.example.com'").expect("valid");
+        let config = ServeConfig::resolve(file, ServeFlags::default()).expect("resolves");
+        let public_url = config.public_url.expect("public url");
+        assert_eq!(public_url.host(), "traces.example.com");
+        let error = toml::from_str::<ConfigFile>("public_url = 'traces.example.com'")
+            .expect_err("no scheme");
+        assert!(error.to_string().contains("public_url"), "{error}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `sextant dataset create|list|show`: eval datasets of recorded traces, from the data dir.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -58,7 +59,7 @@ fn time(ms: i64) -> String {
 
 pub async fn run_dataset(data_dir: &Path, command: DatasetCommand) -> anyhow::Result<()> {
     let data = DataDir::open(data_dir).context("cannot open data dir")?;
-    let access = AccessControl::open(data_dir).context("cannot open the metadata store")?;
+    let access = Arc::new(AccessControl::open(data_dir).context("cannot open the metadata store")?);
     match command {
         DatasetCommand::Create {
             name,

@@ -74,6 +74,11 @@ struct ServeArgs {
     /// The certificate's private key (PEM).
     #[arg(long, env = "SEXTANT_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The URL browsers reach this server at, if not a loopback address (e.g.
+    /// https://traces.example.com behind a proxy); while no key exists, requests addressed
+    /// to any other host get 421.
+    #[arg(long, env = "SEXTANT_PUBLIC_URL")]
+    public_url: Option<sextant_web::host_check::PublicUrl>,
 }
 
 impl ServeArgs {
@@ -87,6 +92,7 @@ impl ServeArgs {
                 .tls_cert
                 .zip(self.tls_key)
                 .map(|(cert, key)| tls::TlsFiles { cert, key }),
+            public_url: self.public_url,
         }
     }
 }

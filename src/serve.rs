@@ -74,6 +74,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         gateway: gateway_registry.clone(),
         request_budget: request_budget.clone(),
         query_slots: Arc::new(QuerySlots::new(config.sql)),
+        public_url: config.public_url.clone(),
     };
     let http_listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
@@ -93,10 +94,13 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         "sextant listening on {http_scheme}://{http_addr} (OTLP/HTTP, API) and {grpc_scheme}://{grpc_addr} (OTLP/gRPC)"
     );
 
+    // The server's own clients (demo data, scheduled agents) call it by a loopback
+    // address when it listens on all of them: open mode answers only loopback hosts.
+    let own_addr = own_address(http_addr);
     if let Some(demo) = demo {
         let data_dir = config.data_dir.clone();
         tokio::spawn(async move {
-            if let Err(error) = load_demo_data(http_addr, data_dir, demo).await {
+            if let Err(error) = load_demo_data(own_addr, data_dir, demo).await {
                 tracing::error!(%error, "loading demo data failed");
             }
         });
@@ -104,7 +108,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
 
     // Scheduled agent suites point their CLIs at this server's own gateway, and their
     // telemetry here too unless the server needs keys (an agent's OTLP export has none).
-    let server_url = format!("{http_scheme}://{http_addr}");
+    let server_url = format!("{http_scheme}://{own_addr}");
     let gateway = ServerGateway {
         url: server_url.clone(),
         registry: gateway_registry.clone(),
@@ -161,6 +165,20 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
     .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where the server's own clients reach it: the listening address, or loopback when it
+/// listens on every address (`0.0.0.0`, `[::]`).
+fn own_address(listening: std::net::SocketAddr) -> std::net::SocketAddr {
+    match listening.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            (std::net::Ipv4Addr::LOCALHOST, listening.port()).into()
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            (std::net::Ipv6Addr::LOCALHOST, listening.port()).into()
+        }
+        _ => listening,
+    }
 }
 
 /// The suites of `[evals] suites` that have a schedule; a bad suite file stops start-up.

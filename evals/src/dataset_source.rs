@@ -1,6 +1,14 @@
 //! Where a dataset's examples come from: a full-text search, a SQL query returning
 //! `trace_id`, or a list of trace ids — resolved against one project's data, then each
 //! trace loaded and turned into a [`Recording`].
+//!
+//! ```text
+//! source ─ trace_ids (≤ MAX_EXAMPLES_PER_VERSION) ─ load_trace → Recording → ExampleBatch (byte caps)
+//!        ─ (store lock, blocking thread) add_examples → a new version
+//! ```
+//!
+//! Invariant: the queries run without the metadata store's lock, which every
+//! authentication takes; the lock is held only to insert the finished batch.
 
 use sextant_ingest::layout::DataDir;
 use sextant_query::rows::batches_to_json_rows;
@@ -9,11 +17,18 @@ use sextant_query::sql::{DEFAULT_MAX_RESULT_BYTES, SqlLimits, run_read_only_sql}
 use sextant_query::trace::{is_valid_trace_id, load_trace};
 use sextant_query::{QueryError, SessionContext};
 
+use std::sync::Arc;
+
+use sextant_ingest::access::AccessControl;
+
+use crate::datasets::{
+    AddedVersion, Annotation, ExampleBatch, MAX_EXAMPLES_PER_VERSION, add_examples, validate_name,
+};
 use crate::error::{EvalError, Result};
 use crate::recording::Recording;
 
-/// Most traces one source may add.
-pub const MAX_SOURCE_TRACES: usize = 10_000;
+/// Most rows a dataset query may return (a trace can be on many rows).
+pub const MAX_SOURCE_ROWS: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DatasetSource {
@@ -36,7 +51,14 @@ impl DatasetSource {
     }
 }
 
-/// The trace ids a source names, in its order, without repeats.
+fn too_many_traces(what: &str) -> EvalError {
+    EvalError::Invalid(format!(
+        "{what}; a dataset version adds at most {MAX_EXAMPLES_PER_VERSION} traces: narrow it, or add the rest as another version"
+    ))
+}
+
+/// The trace ids a source names, in its order, without repeats; at most
+/// [`MAX_EXAMPLES_PER_VERSION`], else an error naming the cap.
 pub async fn trace_ids(
     context: &SessionContext,
     data_dir: &DataDir,
@@ -54,14 +76,23 @@ pub async fn trace_ids(
                 }
                 push_unique(&mut ids, id);
             }
+            if ids.len() > MAX_EXAMPLES_PER_VERSION {
+                return Err(too_many_traces(&format!("{} trace ids given", ids.len())));
+            }
         }
         DatasetSource::Sql(sql) => {
             let output = run_read_only_sql(
                 context,
                 sql,
-                SqlLimits::rows(MAX_SOURCE_TRACES).with_max_bytes(DEFAULT_MAX_RESULT_BYTES),
+                SqlLimits::rows(MAX_SOURCE_ROWS).with_max_bytes(DEFAULT_MAX_RESULT_BYTES),
             )
             .await?;
+            if output.truncated.is_some() {
+                return Err(EvalError::Invalid(format!(
+                    "the dataset query returned more than {MAX_SOURCE_ROWS} rows or {} MiB; select DISTINCT trace_id, or add a LIMIT",
+                    DEFAULT_MAX_RESULT_BYTES >> 20
+                )));
+            }
             for row in batches_to_json_rows(&output.batches)? {
                 match row.get("trace_id").and_then(|value| value.as_str()) {
                     Some(id) => push_unique(&mut ids, id),
@@ -72,9 +103,18 @@ pub async fn trace_ids(
                     }
                 }
             }
+            if ids.len() > MAX_EXAMPLES_PER_VERSION {
+                return Err(too_many_traces(&format!(
+                    "the dataset query returned {} traces",
+                    ids.len()
+                )));
+            }
         }
         DatasetSource::Search { query, limit } => {
-            let limit = (*limit).clamp(1, MAX_SOURCE_TRACES);
+            if *limit > MAX_EXAMPLES_PER_VERSION {
+                return Err(too_many_traces(&format!("a limit of {limit} was asked")));
+            }
+            let limit = (*limit).max(1);
             let mut cursor = None;
             loop {
                 let request = SearchRequest {
@@ -110,14 +150,14 @@ fn push_unique(ids: &mut Vec<String>, id: &str) {
     }
 }
 
-/// The recordings of the traces a source names; a trace that is not there is an error
-/// naming it.
+/// The recordings of the traces a source names, serialized and within the caps; a trace
+/// that is not there is an error naming it.
 pub async fn collect_recordings(
     context: &SessionContext,
     data_dir: &DataDir,
     project_id: &str,
     source: &DatasetSource,
-) -> Result<Vec<Recording>> {
+) -> Result<ExampleBatch> {
     let ids = trace_ids(context, data_dir, project_id, source).await?;
     if ids.is_empty() {
         return Err(EvalError::Invalid(format!(
@@ -125,7 +165,7 @@ pub async fn collect_recordings(
             source.describe()
         )));
     }
-    let mut recordings = Vec::with_capacity(ids.len());
+    let mut batch = ExampleBatch::default();
     for id in ids {
         let tree = load_trace(context, &id)
             .await
@@ -133,31 +173,38 @@ pub async fn collect_recordings(
                 QueryError::NotFound(_) => EvalError::NotFound(format!("trace {id} not found")),
                 other => other.into(),
             })?;
-        recordings.push(Recording::from_spans(&tree.trace_id, &tree.spans));
+        batch.push(&Recording::from_spans(&tree.trace_id, &tree.spans))?;
     }
-    Ok(recordings)
+    Ok(batch)
 }
 
 /// Resolves `source` in the project and adds its traces to dataset `name` as a new
 /// version, each example annotated with `annotation`.
 pub async fn add_from_source(
-    access: &sextant_ingest::access::AccessControl,
+    access: &Arc<AccessControl>,
     data_dir: &DataDir,
     project_id: &str,
     name: &str,
     source: &DatasetSource,
-    annotation: &crate::datasets::Annotation,
-) -> Result<crate::datasets::AddedVersion> {
+    annotation: &Annotation,
+) -> Result<AddedVersion> {
+    validate_name(name)?;
     let context = sextant_query::session::project_session(data_dir, project_id).await?;
-    let recordings = collect_recordings(&context, data_dir, project_id, source).await?;
-    access.with_store(|store| {
-        crate::datasets::add_examples(
-            store,
-            project_id,
-            name,
-            &recordings,
-            &source.describe(),
-            annotation,
-        )
+    let batch = collect_recordings(&context, data_dir, project_id, source).await?;
+    // Only now the store's lock, and on a blocking thread: SQLite inserts and fsync.
+    let access = access.clone();
+    let (project_id, name, description, annotation) = (
+        project_id.to_string(),
+        name.to_string(),
+        source.describe(),
+        annotation.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        access.with_store(|store| {
+            add_examples(store, &project_id, &name, &batch, &description, &annotation)
+        })
     })
+    .await
+    // A panic in the insert is the caller's, as if it ran here.
+    .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
 }

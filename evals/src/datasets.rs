@@ -73,7 +73,90 @@ pub struct AddedVersion {
     pub already_present: usize,
 }
 
-fn validate_name(name: &str) -> Result<()> {
+/// Most examples one new version may add.
+pub const MAX_EXAMPLES_PER_VERSION: usize = 1000;
+/// Largest recording (as stored, JSON) one example may keep.
+pub const MAX_RECORDING_BYTES: usize = 16 * 1024 * 1024;
+/// Most recording bytes one new version may add: what a request holds in memory at once.
+pub const MAX_VERSION_BYTES: usize = 256 * 1024 * 1024;
+
+/// The bounds of one new version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExampleCaps {
+    pub examples: usize,
+    pub recording_bytes: usize,
+    pub version_bytes: usize,
+}
+
+impl Default for ExampleCaps {
+    fn default() -> ExampleCaps {
+        ExampleCaps {
+            examples: MAX_EXAMPLES_PER_VERSION,
+            recording_bytes: MAX_RECORDING_BYTES,
+            version_bytes: MAX_VERSION_BYTES,
+        }
+    }
+}
+
+/// The recordings of one new version, serialized as stored and within the caps. Built
+/// before the metadata store is locked (every authentication takes that lock), so the
+/// lock is held only to insert.
+#[derive(Debug, Default)]
+pub struct ExampleBatch {
+    caps: ExampleCaps,
+    /// (trace id, recording JSON).
+    recordings: Vec<(String, String)>,
+    bytes: usize,
+}
+
+impl ExampleBatch {
+    pub fn with_caps(caps: ExampleCaps) -> ExampleBatch {
+        ExampleBatch {
+            caps,
+            ..ExampleBatch::default()
+        }
+    }
+
+    /// Adds a recording; past a cap, an error naming it.
+    pub fn push(&mut self, recording: &Recording) -> Result<()> {
+        let caps = self.caps;
+        if self.recordings.len() >= caps.examples {
+            return Err(EvalError::Invalid(format!(
+                "a dataset version adds at most {} examples; add the rest as another version",
+                caps.examples
+            )));
+        }
+        let json = serde_json::to_string(recording)?;
+        if json.len() > caps.recording_bytes {
+            return Err(EvalError::Invalid(format!(
+                "the recording of trace {} is {} bytes; an example keeps at most {} bytes",
+                recording.trace_id,
+                json.len(),
+                caps.recording_bytes
+            )));
+        }
+        if self.bytes + json.len() > caps.version_bytes {
+            return Err(EvalError::Invalid(format!(
+                "these traces' recordings are over {} bytes, the most one dataset version adds; add fewer traces at a time",
+                caps.version_bytes
+            )));
+        }
+        self.bytes += json.len();
+        self.recordings.push((recording.trace_id.clone(), json));
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.recordings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.recordings.is_empty()
+    }
+}
+
+/// Checks a dataset name: letters, digits, `-`, `_`, `.`, at most 128.
+pub fn validate_name(name: &str) -> Result<()> {
     let valid = !name.is_empty()
         && name.len() <= 128
         && name
@@ -113,7 +196,7 @@ pub fn add_examples(
     store: &MetadataStore,
     project_id: &str,
     name: &str,
-    recordings: &[Recording],
+    recordings: &ExampleBatch,
     source: &str,
     annotation: &Annotation,
 ) -> Result<AddedVersion> {
@@ -131,15 +214,15 @@ pub fn add_examples(
     let previous = newest_version(&transaction, id)?;
     let version = previous + 1;
     let mut added = 0;
-    for recording in recordings {
+    for (trace_id, recording) in &recordings.recordings {
         let inserted = transaction.execute(
             "INSERT OR IGNORE INTO dataset_examples (dataset_id, trace_id, added_in, recording, expected, label)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 id,
-                recording.trace_id,
+                trace_id,
                 version,
-                serde_json::to_string(recording)?,
+                recording,
                 annotation.expected,
                 annotation.label
             ],
@@ -256,6 +339,57 @@ mod tests {
         }
     }
 
+    fn batch(trace_ids: &[&str]) -> ExampleBatch {
+        let mut batch = ExampleBatch::default();
+        for trace_id in trace_ids {
+            batch.push(&recording(trace_id)).expect("within the caps");
+        }
+        batch
+    }
+
+    #[test]
+    fn a_batch_refuses_examples_past_its_caps_naming_the_cap() {
+        let one_recording_bytes = serde_json::to_string(&recording("t1")).expect("json").len();
+        let caps = ExampleCaps {
+            examples: 2,
+            recording_bytes: one_recording_bytes,
+            version_bytes: 10 * one_recording_bytes,
+        };
+        let mut batch = ExampleBatch::with_caps(caps);
+        batch.push(&recording("t1")).expect("first");
+        batch.push(&recording("t2")).expect("second");
+        let error = batch.push(&recording("t3")).expect_err("a third");
+        assert!(error.to_string().contains("at most 2 examples"), "{error}");
+
+        let mut big = recording("t4");
+        big.root_name.push('x');
+        let error = ExampleBatch::with_caps(caps)
+            .push(&big)
+            .expect_err("too big");
+        assert!(
+            error.to_string().contains(&format!(
+                "trace t4 is {} bytes; an example keeps at most {one_recording_bytes} bytes",
+                one_recording_bytes + 1
+            )),
+            "{error}"
+        );
+
+        let mut small_version = ExampleBatch::with_caps(ExampleCaps {
+            version_bytes: one_recording_bytes + 1,
+            ..caps
+        });
+        small_version.push(&recording("t1")).expect("first");
+        let error = small_version.push(&recording("t2")).expect_err("over");
+        assert!(
+            error.to_string().contains(&format!(
+                "over {} bytes, the most one dataset version adds",
+                one_recording_bytes + 1
+            )),
+            "{error}"
+        );
+        assert_eq!(small_version.len(), 1);
+    }
+
     #[test]
     fn adding_examples_makes_versions_that_keep_their_contents() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -264,7 +398,7 @@ mod tests {
             &store,
             "default",
             "failed-runs",
-            &[recording("t1"), recording("t2")],
+            &batch(&["t1", "t2"]),
             "ids",
             &Annotation::default(),
         )
@@ -274,7 +408,7 @@ mod tests {
             &store,
             "default",
             "failed-runs",
-            &[recording("t2"), recording("t3")],
+            &batch(&["t2", "t3"]),
             "ids",
             &Annotation {
                 expected: Some(" pass ".into()),
@@ -294,7 +428,7 @@ mod tests {
             &store,
             "default",
             "failed-runs",
-            &[recording("t3")],
+            &batch(&["t3"]),
             "ids",
             &relabelled,
         )
@@ -333,11 +467,11 @@ mod tests {
         let listed = list_datasets(&store, "default").expect("list");
         assert_eq!((listed[0].version, listed[0].examples), (2, 3));
         let none = Annotation::default();
-        assert!(add_examples(&store, "default", "bad name!", &[], "ids", &none).is_err());
+        assert!(add_examples(&store, "default", "bad name!", &batch(&[]), "ids", &none).is_err());
         let long = Annotation {
             expected: None,
             label: Some("x".repeat(201)),
         };
-        assert!(add_examples(&store, "default", "ok", &[recording("t9")], "ids", &long).is_err());
+        assert!(add_examples(&store, "default", "ok", &batch(&["t9"]), "ids", &long).is_err());
     }
 }

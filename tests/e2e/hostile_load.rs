@@ -179,15 +179,28 @@ fn past_the_request_budget_the_server_answers_503_and_recovers() {
             .send()
             .expect("export")
     };
-    // The stalled bodies are read as they arrive; wait (boundedly) until the budget shows.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let refused = loop {
-        let response = post();
-        if response.status().as_u16() == 503 || Instant::now() > deadline {
-            break response;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    // The stalled bodies are read as they arrive: wait (boundedly) until the server holds
+    // both, as its /metrics says, before posting (a post racing them could push one out).
+    let held = || {
+        let metrics = server
+            .client()
+            .get(server.url("/metrics"))
+            .send()
+            .expect("metrics")
+            .text()
+            .expect("metrics text");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("sextant_request_budget_held_bytes "))
+            .and_then(|value| value.trim().parse::<usize>().ok())
+            .unwrap_or(0)
     };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while held() < 2000 * 1024 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(held(), 2000 * 1024, "both stalled uploads are held");
+    let refused = post();
     assert_eq!(refused.status().as_u16(), 503);
     assert_eq!(
         refused

@@ -1,6 +1,7 @@
 //! Eval datasets over the API: `GET /api/datasets`, `GET /api/datasets/{name}?version=`,
 //! and `POST /api/datasets` `{"name", "search" | "sql" | "traces", "limit", "expected",
-//! "label"}` (a new version, its examples annotated).
+//! "label"}` (a new version, its examples annotated). Reading needs a `read` key; adding
+//! examples changes the project, so it needs an `admin` key.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -10,7 +11,7 @@ use sextant_evals::datasets::{Annotation, DatasetSummary, list_datasets, load_ex
 use sextant_evals::error::EvalError;
 
 use crate::api_error::ApiError;
-use crate::auth::ReadAccess;
+use crate::auth::{AdminAccess, ReadAccess};
 use crate::state::AppState;
 
 impl From<EvalError> for ApiError {
@@ -118,7 +119,7 @@ fn default_limit() -> usize {
 
 pub async fn post_dataset(
     State(state): State<AppState>,
-    ReadAccess(principal): ReadAccess,
+    AdminAccess(principal): AdminAccess,
     body: Result<Json<CreateDataset>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|rejection| {

@@ -3,7 +3,7 @@
 //! - API routes ([`ReadAccess`], [`AdminAccess`]) take `Authorization: Bearer <key>`; a
 //!   browser's session cookie also works for reads (`GET`), so the UI's own fetches work.
 //! - Pages ([`PageAccess`]) take the session cookie (or a bearer key); without one they
-//!   redirect to `/login`.
+//!   redirect to `/login`. Forms that change a project take [`AdminPageAccess`].
 //!
 //! In open local mode (no key ever created) every request is the `default` project's
 //! admin. Failures are 401 (missing, malformed, unknown, revoked key; ended session) or
@@ -204,6 +204,10 @@ pub struct PageAccess {
 /// A page request of the instance's operator (or open local mode): the usage page.
 pub struct OperatorPageAccess(pub PageAccess);
 
+/// A page request with an `admin` key's session (or open local mode): the forms that
+/// change a project's datasets.
+pub struct AdminPageAccess(pub PageAccess);
+
 /// What the page header shows: the project, and a sign-out form when signed in.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Viewer {
@@ -215,6 +219,9 @@ pub struct Viewer {
     pub operator: bool,
     /// May open the usage page (an operator, or anyone in open local mode).
     pub sees_usage: bool,
+    /// May change the project (an admin key, or open local mode): the trace page's
+    /// "Add to dataset" form is shown.
+    pub admin: bool,
 }
 
 /// Why a page was not shown: sign in first, go elsewhere, an error page, or the rate.
@@ -271,6 +278,7 @@ fn admit_page(state: &AppState, parts: &Parts, needed: Scope) -> Result<PageAcce
             csrf_token,
             operator,
             sees_usage: operator || principal.key_id.is_none(),
+            admin: principal.scope == Scope::Admin,
         },
         principal,
     })
@@ -295,5 +303,16 @@ impl FromRequestParts<AppState> for OperatorPageAccess {
         state: &AppState,
     ) -> Result<Self, PageRejection> {
         admit_page(state, parts, Scope::Operator).map(OperatorPageAccess)
+    }
+}
+
+impl FromRequestParts<AppState> for AdminPageAccess {
+    type Rejection = PageRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, PageRejection> {
+        admit_page(state, parts, Scope::Admin).map(AdminPageAccess)
     }
 }

@@ -60,5 +60,12 @@ pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
         body,
         "# HELP sextant_pending_bytes Accepted data not yet flushed.\n# TYPE sextant_pending_bytes gauge\nsextant_pending_bytes {pending}"
     );
+    let budget = &state.request_budget;
+    let held = budget.total_bytes() - budget.available_bytes();
+    let _ = writeln!(
+        body,
+        "# HELP sextant_request_budget_held_bytes Request bytes held by requests being read and decoded.\n# TYPE sextant_request_budget_held_bytes gauge\nsextant_request_budget_held_bytes {held}\n# HELP sextant_request_budget_bytes The in-flight request budget.\n# TYPE sextant_request_budget_bytes gauge\nsextant_request_budget_bytes {}",
+        budget.total_bytes()
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

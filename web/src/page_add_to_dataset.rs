@@ -3,7 +3,8 @@
 //! dataset as a new version — created on first use — and redirects back to the trace,
 //! which then says what happened (`?dataset=…&version=…&added=…`).
 //!
-//! A signed-in browser's form carries the session's CSRF token; without a session (an
+//! Adding examples changes the project: it needs an admin key's session (a read key's
+//! gets 403). A signed-in browser's form carries the session's CSRF token; without a session (an
 //! open loopback server) a request another site made (its `Origin` or `Sec-Fetch-Site`
 //! says so) is refused.
 
@@ -15,7 +16,7 @@ use sextant_evals::dataset_source::{DatasetSource, add_from_source};
 use sextant_evals::datasets::Annotation;
 
 use crate::api_error::ApiError;
-use crate::auth::PageAccess;
+use crate::auth::AdminPageAccess;
 use crate::page_error::PageError;
 use crate::state::AppState;
 
@@ -58,7 +59,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 pub async fn post_add_to_dataset(
     State(state): State<AppState>,
-    access: PageAccess,
+    AdminPageAccess(access): AdminPageAccess,
     headers: HeaderMap,
     Path(trace_id): Path<String>,
     Form(form): Form<AddToDatasetForm>,

@@ -1,6 +1,6 @@
 //! Sign-in and sign-out of the web UI (`GET`/`POST /login`, `POST /logout`).
 //!
-//! Signing in with a read or admin key sets an HttpOnly, SameSite=Strict session cookie.
+//! Signing in with a read, admin or operator key sets an HttpOnly, SameSite=Strict session cookie.
 //! Every state-changing form carries a CSRF token: the sign-in form a double-submit token
 //! (the same random value in a short-lived cookie and in the form), the signed-in forms
 //! their session's token.
@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 use minijinja::context;
-use sextant_ingest::access::keys::{Scope, random_token};
+use sextant_ingest::access::keys::random_token;
 
 use crate::api_error::ApiError;
 use crate::auth::{SESSION_COOKIE, cookie_value};
@@ -41,14 +41,35 @@ pub struct SignOutForm {
     csrf_token: String,
 }
 
-/// Where to go after signing in: a path on this server, else `/`.
+/// Where to go after signing in: a path of this server, else `/`.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_string()
-        }
+        Some(path) if is_local_path(path) => path.to_string(),
         _ => "/".to_string(),
     }
+}
+
+/// True for an absolute path of this server, as sent and decoded once: a browser (or a
+/// proxy) that decodes `/%2f%2fevil.example` or `/%5cevil.example` would see another
+/// site (`//host` and `/\host` are scheme-relative to browsers), and a tab, CR or LF is
+/// dropped by URL parsers or splits the `Location` header.
+fn is_local_path(path: &str) -> bool {
+    // Graphic ASCII only, as a `Location` header value must be.
+    let sendable = path.bytes().all(|byte| byte.is_ascii_graphic());
+    let Ok(decoded) = percent_encoding::percent_decode_str(path).decode_utf8() else {
+        return false;
+    };
+    sendable
+        && [path, decoded.as_ref()]
+            .into_iter()
+            .all(is_plain_local_path)
+}
+
+fn is_plain_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control)
 }
 
 fn cookie_header(cookie: Cookie<'_>) -> Result<HeaderValue, PageError> {
@@ -147,8 +168,9 @@ pub async fn post_sign_out(
     let Some(token) = cookie_value(&headers, SESSION_COOKIE) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let Ok((principal, csrf_token)) = state.access.authorize_web_session(&token, Scope::Read)
-    else {
+    // Any live session may end, whatever its key's scope: an operator's key reads no
+    // project, and a scope check here once left operators signed in.
+    let Ok((principal, csrf_token)) = state.access.web_session(&token) else {
         return Ok(Redirect::to("/login").into_response());
     };
     if csrf_token != form.csrf_token {
@@ -174,8 +196,34 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(safe_next(Some("/traces/abc?x=1")), "/traces/abc?x=1");
-        for outside in ["https://evil.example", "//evil.example", "/\\evil", "evil"] {
-            assert_eq!(safe_next(Some(outside)), "/", "{outside}");
+        assert_eq!(
+            safe_next(Some("/runs/%C3%A9t%C3%A9")),
+            "/runs/%C3%A9t%C3%A9"
+        );
+        assert_eq!(safe_next(Some("/?q=a%20b")), "/?q=a%20b");
+        for outside in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil",
+            "/\\/evil.example",
+            "/a\\b",
+            "evil",
+            "",
+            "/%2f%2fevil.example",
+            "/%2F%2Fevil.example",
+            "%2f%2fevil.example",
+            "/%5cevil.example",
+            "/%5Cevil.example",
+            "/%09/evil.example",
+            "/\t/evil.example",
+            "/\r\nSet-Cookie:x=1",
+            "/%0d%0aSet-Cookie:x=1",
+            "/%00",
+            "/%ff",
+            "/ evil",
+            "/caf\u{e9}",
+        ] {
+            assert_eq!(safe_next(Some(outside)), "/", "{outside:?}");
         }
         assert_eq!(safe_next(None), "/");
     }

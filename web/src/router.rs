@@ -5,8 +5,13 @@
 //! Every route that touches project data takes an access extractor (`auth.rs`): a project's
 //! key for its data, the operator key for `/usage` and `/api/usage` (per-project sums); only
 //! `/healthz`, `/metrics` (Sextant's own counters), the assets and the sign-in form are open.
+//!
+//! Two layers wrap everything: in open local mode, requests addressed to a host other than
+//! loopback or the public URL's get 421 (`host_check.rs`, against DNS rebinding); every
+//! response carries the security headers (`security_headers.rs`).
 
 use axum::Router;
+use axum::middleware;
 use axum::routing::{get, post};
 use sextant_ingest::otlp_http::{OtlpState, otlp_router};
 
@@ -14,8 +19,8 @@ use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
     api_audit, api_datasets, api_evals, api_gateway, api_search, api_sessions, api_sql, api_traces,
-    api_usage, assets, metrics, page_add_to_dataset, page_dashboards, page_evals, page_login,
-    page_runs, page_session, page_sql, page_trace, page_usage,
+    api_usage, assets, host_check, metrics, page_add_to_dataset, page_dashboards, page_evals,
+    page_login, page_runs, page_session, page_sql, page_trace, page_usage, security_headers,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -75,7 +80,15 @@ pub fn router(state: AppState) -> Router {
         pipeline: Some(state.pipeline.clone()),
         budget: state.request_budget.clone(),
     });
-    otlp.merge(gateway).merge(api)
+    otlp.merge(gateway)
+        .merge(api)
+        .layer(middleware::from_fn_with_state(
+            state,
+            host_check::refuse_foreign_hosts,
+        ))
+        .layer(middleware::map_response(
+            security_headers::add_security_headers,
+        ))
 }
 
 async fn healthz() -> &'static str {

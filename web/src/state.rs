@@ -10,6 +10,8 @@ use sextant_ingest::request_budget::RequestBudget;
 
 use crate::query_slots::QuerySlots;
 
+use crate::host_check::PublicUrl;
+
 #[derive(Clone)]
 pub struct AppState {
     pub pipeline: Arc<IngestPipeline>,
@@ -25,6 +27,9 @@ pub struct AppState {
     pub request_budget: RequestBudget,
     /// Users' SQL: the statements running at once and the limits each runs within.
     pub query_slots: Arc<QuerySlots>,
+    /// The address the server is reached at from outside; in open local mode its host is
+    /// the only one besides loopback that is answered (`host_check.rs`).
+    pub public_url: Option<PublicUrl>,
 }
 
 impl AppState {

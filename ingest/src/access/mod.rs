@@ -402,11 +402,26 @@ impl AccessControl {
         Ok((token, principal))
     }
 
-    /// The principal and CSRF token of a browser's session cookie.
+    /// The principal and CSRF token of a browser's session cookie, if its key's scope
+    /// allows `needed`.
     pub fn authorize_web_session(
         &self,
         token: &str,
         needed: Scope,
+    ) -> Result<(Principal, String), AuthFailure> {
+        self.live_web_session(token, Some(needed))
+    }
+
+    /// The principal and CSRF token of a browser's live session, whatever its key's scope:
+    /// for sign-out, which every signed-in browser may do (an operator's too).
+    pub fn web_session(&self, token: &str) -> Result<(Principal, String), AuthFailure> {
+        self.live_web_session(token, None)
+    }
+
+    fn live_web_session(
+        &self,
+        token: &str,
+        needed: Option<Scope>,
     ) -> Result<(Principal, String), AuthFailure> {
         let hash = *keyed_hash(&self.pepper, token).as_bytes();
         let outcome = self.with_keys(|store, cache| -> rusqlite::Result<_> {
@@ -419,7 +434,9 @@ impl AccessControl {
             if key.revoked_at_ms.is_some() {
                 return Ok(Err(AuthFailure::SessionEnded));
             }
-            if !key.scope.allows(needed) {
+            if let Some(needed) = needed
+                && !key.scope.allows(needed)
+            {
                 return Ok(Err(AuthFailure::Forbidden {
                     key_id,
                     have: key.scope,
@@ -593,6 +610,13 @@ mod tests {
                 .authorize_web_session(&token, Scope::Read)
                 .expect_err("and reads nothing")
                 .is_forbidden()
+        );
+        let (principal, _) = access.web_session(&token).expect("a live session");
+        access.sign_out(&token, &principal);
+        assert_eq!(
+            access.authorize_web_session(&token, Scope::Operator).err(),
+            Some(AuthFailure::SessionEnded),
+            "signing out ends an operator's session too"
         );
     }
 

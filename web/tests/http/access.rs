@@ -326,7 +326,7 @@ async fn every_auth_failure_has_its_status_and_message() {
 }
 
 /// Signs in through the form (CSRF double submit) and returns the session cookie pair.
-async fn sign_in(app: &TestApp, key: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, key: &str) -> String {
     let (csrf_cookie, csrf_token) = sign_in_form(app).await;
     let form = serde_urlencoded::to_string([
         ("key", key),
@@ -479,12 +479,7 @@ async fn web_sign_in_is_a_strict_cookie_with_csrf_protected_forms() {
     // Sign-out needs the session's CSRF token, which the page carries.
     let response = post_form(&app, "/logout", &cookie, "csrf_token=guess".into()).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let csrf = html
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the sign-out form's token")
-        .to_string();
+    let csrf = csrf_token_of(&html);
     let response = post_form(&app, "/logout", &cookie, format!("csrf_token={csrf}")).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (status, _) = page(&app, "/api/traces", &cookie).await;
@@ -733,6 +728,58 @@ async fn an_operator_sees_each_projects_usage_and_no_projects_content() {
     let reader_cookie = sign_in(&app, &alpha.read.key).await;
     let (status, _) = page(&app, "/usage", &reader_cookie).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// The csrf token of a signed-in page's forms (the sign-out form's).
+pub(crate) fn csrf_token_of(html: &str) -> String {
+    html.split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form's csrf token")
+        .to_string()
+}
+
+/// An operator's browser session ends on sign-out like any other: the old cookie is sent
+/// back to the sign-in form.
+#[tokio::test]
+async fn an_operator_signs_out_and_the_old_cookie_is_refused() {
+    let app = app();
+    let operator = app
+        .state
+        .access
+        .create_key(NO_PROJECT, Scope::Operator, Some("finance"), "test")
+        .expect("operator key");
+    let cookie = sign_in(&app, &operator.key).await;
+    let (status, html) = page(&app, "/usage", &cookie).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Sign out"), "{html}");
+
+    let form = format!("csrf_token={}", csrf_token_of(&html));
+    let response = post_form(&app, "/logout", &cookie, form).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/login");
+
+    let request = Request::get("/usage")
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .expect("request");
+    let response = raw(&app, request).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "the session ended"
+    );
+    assert_eq!(response.headers()[header::LOCATION], "/login?next=%2Fusage");
+    let (status, body) = page(&app, "/api/usage", &cookie).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let audit = app
+        .state
+        .access
+        .with_store(|store| store.list_audit(None, 100).expect("audit"));
+    assert!(
+        audit.iter().any(|entry| entry.action == "web.sign_out"),
+        "{audit:?}"
+    );
 }
 
 /// Open local mode is the machine's owner: it sees the usage page of its one project.

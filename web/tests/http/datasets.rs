@@ -6,7 +6,8 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use sextant_ingest::access::keys::Scope;
 
-use crate::{app_with_ui_fixture, call, get_json};
+use crate::access::{csrf_token_of, sign_in};
+use crate::{app_with_ui_fixture, call, call_text, get_json};
 
 const FAILED_TRACE: &str = "7e1f0c0ffee0000000000000000000a1";
 const PASSING_TRACE: &str = "7e1f0c0ffee0000000000000000000b2";
@@ -198,4 +199,123 @@ async fn the_trace_page_form_adds_its_run_annotated_and_refuses_other_sites() {
     assert_eq!(status, StatusCode::OK, "{added}");
     let (_, dataset) = get_json(&app, "/api/datasets/labelled").await;
     assert_eq!(dataset["examples"][0]["label"], "critical", "{dataset}");
+}
+
+async fn post_as(app: &crate::TestApp, key: &str, body: Value) -> (StatusCode, Value) {
+    let request = Request::post("/api/datasets")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    call(app, request).await
+}
+
+async fn page_as(app: &crate::TestApp, path: &str, cookie: &str) -> String {
+    let request = Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .expect("request");
+    let (status, html) = call_text(app, request).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {html}");
+    html
+}
+
+/// The trace page's form, posted with a session cookie and its CSRF token.
+async fn post_form_as(app: &crate::TestApp, cookie: &str, csrf_token: &str) -> StatusCode {
+    let form = serde_urlencoded::to_string([("dataset", "from-ui"), ("csrf_token", csrf_token)])
+        .expect("form");
+    let request = Request::post(format!("/traces/{FAILED_TRACE}/dataset"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(form))
+        .expect("request");
+    call_text(app, request).await.0
+}
+
+/// Adding examples changes the project: a read key or a read key's session gets 403, an
+/// admin's is allowed; reading datasets stays open to readers.
+#[tokio::test]
+async fn only_an_admin_adds_examples() {
+    let app = app_with_ui_fixture().await;
+    let key = |scope| {
+        app.state
+            .access
+            .create_key("default", scope, None, "test")
+            .expect("key")
+            .key
+    };
+    let (reader, admin) = (key(Scope::Read), key(Scope::Admin));
+    let body = json!({"name": "failed-runs", "traces": [FAILED_TRACE]});
+    let (status, refused) = post_as(&app, &reader, body.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["error"]["code"], "permission_denied", "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("admin")),
+        "{refused}"
+    );
+    let (status, added) = post_as(&app, &admin, body).await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    let request = Request::get("/api/datasets/failed-runs")
+        .header(header::AUTHORIZATION, format!("Bearer {reader}"))
+        .body(Body::empty())
+        .expect("request");
+    let (status, dataset) = call(&app, request).await;
+    assert_eq!(status, StatusCode::OK, "a reader reads datasets: {dataset}");
+
+    let trace_page = format!("/traces/{FAILED_TRACE}");
+    let reader_cookie = sign_in(&app, &reader).await;
+    let html = page_as(&app, &trace_page, &reader_cookie).await;
+    assert!(!html.contains("add-to-dataset"), "no form for a reader");
+    let reader_csrf = csrf_token_of(&html);
+    assert_eq!(
+        post_form_as(&app, &reader_cookie, &reader_csrf).await,
+        StatusCode::FORBIDDEN,
+        "a reader's session cannot post the form"
+    );
+
+    let admin_cookie = sign_in(&app, &admin).await;
+    let html = page_as(&app, &trace_page, &admin_cookie).await;
+    assert!(html.contains("add-to-dataset"), "the form for an admin");
+    let admin_csrf = csrf_token_of(&html);
+    assert_eq!(
+        post_form_as(&app, &admin_cookie, &admin_csrf).await,
+        StatusCode::SEE_OTHER
+    );
+    let (_, dataset) = {
+        let request = Request::get("/api/datasets/from-ui")
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .body(Body::empty())
+            .expect("request");
+        call(&app, request).await
+    };
+    assert_eq!(
+        dataset["examples"][0]["trace_id"], FAILED_TRACE,
+        "{dataset}"
+    );
+}
+
+/// One version adds at most 1000 examples: more trace ids, or a larger search limit, is a
+/// 400 naming the cap, before any trace is loaded.
+#[tokio::test]
+async fn a_version_past_the_example_cap_is_refused_naming_it() {
+    let app = app_with_ui_fixture().await;
+    let ids: Vec<String> = (0..1001).map(|index| format!("{index:032x}")).collect();
+    let cases = [
+        json!({"name": "too-many", "traces": ids}),
+        json!({"name": "too-many", "search": "tool:bash", "limit": 1001}),
+    ];
+    for body in cases {
+        let (status, refused) = post(&app, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("at most 1000")),
+            "{refused}"
+        );
+    }
+    let (status, _) = get_json(&app, "/api/datasets/too-many").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was made");
 }

@@ -1,9 +1,11 @@
 //! HTTP tests of the router driven with `oneshot`, no socket: the JSON API ([`api`]) and the
 //! web UI's pages ([`pages`]), compaction and retention ([`maintenance`]), the model gateway
-//! ([`gateway`]), over a fresh data dir per test.
+//! ([`gateway`]), access ([`access`]), datasets ([`datasets`]) and the browser-facing
+//! defences ([`browser_defences`]), over a fresh data dir per test.
 
 mod access;
 mod api;
+mod browser_defences;
 mod datasets;
 mod gateway;
 mod maintenance;
@@ -60,6 +62,7 @@ fn app_with(limits: LimitsConfig, sql: SqlSettings) -> TestApp {
             gateway: Default::default(),
             request_budget: RequestBudget::new(DEFAULT_REQUEST_BUDGET_BYTES),
             query_slots: Arc::new(QuerySlots::new(sql)),
+            public_url: None,
         },
     }
 }

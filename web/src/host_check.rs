@@ -1,0 +1,241 @@
+//! The DNS-rebinding guard of open local mode: while no key exists every request is the
+//! `default` project's admin, so the server answers only requests addressed to it by a
+//! loopback name or address, or by the host of the configured `public_url`.
+//!
+//! A page of another site can make the browser send requests to `127.0.0.1:4318` by
+//! pointing its own name there (DNS rebinding); the browser then treats the answers as
+//! that site's. The `Host` it sends still names the other site, which is what this checks.
+//! With keys, every request needs one, and the guard stands aside.
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::api_error::ApiError;
+use crate::page_error::PageError;
+use crate::state::AppState;
+
+/// The address the server is reached at from outside (`public_url`, `SEXTANT_PUBLIC_URL`),
+/// e.g. `https://traces.example.com`: its host is accepted in open local mode.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct PublicUrl {
+    url: String,
+    /// Lowercase, without port or trailing dot.
+    host: String,
+}
+
+impl PublicUrl {
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+}
+
+impl std::fmt::Display for PublicUrl {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.url)
+    }
+}
+
+impl std::str::FromStr for PublicUrl {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<PublicUrl, String> {
+        let invalid = |why: &str| {
+            format!("invalid public_url {text:?}: {why} (expected e.g. https://traces.example.com)")
+        };
+        let uri: Uri = text.parse().map_err(|_| invalid("not a URL"))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(invalid("the scheme must be http or https"));
+        }
+        let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(invalid("user names are not allowed"));
+        }
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(invalid("Sextant is served at the root: no path or query"));
+        }
+        let host = host_name(authority.as_str()).ok_or_else(|| invalid("no host"))?;
+        Ok(PublicUrl {
+            url: text.trim_end_matches('/').to_string(),
+            host,
+        })
+    }
+}
+
+impl TryFrom<String> for PublicUrl {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<PublicUrl, String> {
+        text.parse()
+    }
+}
+
+/// The host of a `Host` header or URI authority (`name`, `name:port`, `[v6]:port`),
+/// lowercase, without port or trailing dot; `None` when it is not of that shape.
+fn host_name(authority: &str) -> Option<String> {
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+            return None;
+        }
+        format!("[{inside}]")
+    } else {
+        match authority.rsplit_once(':') {
+            Some((name, port)) if is_port(port) => name.to_string(),
+            Some(_) => return None,
+            None => authority.to_string(),
+        }
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let well_formed = !host.is_empty()
+        && host
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-._[]:".contains(&byte));
+    well_formed.then_some(host)
+}
+
+fn is_port(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 5 && text.bytes().all(|byte| byte.is_ascii_digit())
+}
+
+/// True for `localhost`, an address in 127.0.0.0/8 and `[::1]`.
+fn is_loopback(host: &str) -> bool {
+    if host == "localhost" {
+        return true;
+    }
+    if let Some(inside) = host
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+    {
+        return inside
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|address| address.is_loopback());
+    }
+    host.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|address| address.is_loopback())
+}
+
+/// True when a request may be answered in open mode: every host it names (its `Host`
+/// header, and its URI's authority in HTTP/2 or absolute form) is loopback or the public
+/// URL's. A request naming no host at all is not from a browser — every browser sends
+/// `Host` — so it cannot be a rebinding (an HTTP/1.0 client, an in-process `oneshot`).
+fn addressed_to_us(request: &Request, public_url: Option<&PublicUrl>) -> Result<(), String> {
+    let header_host = request
+        .headers()
+        .get(header::HOST)
+        .map(|value| value.to_str().unwrap_or("\u{fffd}"));
+    let uri_host = request
+        .uri()
+        .authority()
+        .map(|authority| authority.as_str());
+    for named in [header_host, uri_host].into_iter().flatten() {
+        let accepted = host_name(named).is_some_and(|host| {
+            is_loopback(&host) || public_url.is_some_and(|public| public.host() == host)
+        });
+        if !accepted {
+            return Err(named.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Middleware over the whole HTTP router: in open local mode, 421 for a request addressed
+/// to any host but a loopback one or the public URL's.
+pub async fn refuse_foreign_hosts(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Err(host) = addressed_to_us(&request, state.public_url.as_ref()) else {
+        return next.run(request).await;
+    };
+    // The store lock only for a foreign host: with keys, the extractors decide.
+    if !state.access.is_open_mode() {
+        return next.run(request).await;
+    }
+    tracing::warn!(
+        host,
+        "open mode: refused a request addressed to another host"
+    );
+    let error = ApiError {
+        status: StatusCode::MISDIRECTED_REQUEST,
+        code: "misdirected_request",
+        message: format!(
+            "this Sextant has no API key yet, so it answers only requests to localhost, 127.0.0.1 or [::1], not to {host:?}; \
+             to serve it under another name set public_url (SEXTANT_PUBLIC_URL), or create a key with `sextant keys create`"
+        ),
+    };
+    let wants_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        PageError(error).into_response()
+    } else {
+        error.into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(host: &str, expect: Option<&str>) {
+        assert_eq!(host_name(host).as_deref(), expect, "{host}");
+    }
+
+    #[test]
+    fn host_names_lose_their_port_case_and_trailing_dot() {
+        check("127.0.0.1:4318", Some("127.0.0.1"));
+        check("LocalHost.", Some("localhost"));
+        check("[::1]:4318", Some("[::1]"));
+        check("[::1]", Some("[::1]"));
+        check("traces.example.com", Some("traces.example.com"));
+        check("evil.example@127.0.0.1", None);
+        check("127.0.0.1:port", None);
+        check("[::1]x", None);
+        check("", None);
+    }
+
+    #[test]
+    fn only_loopback_names_and_addresses_are_loopback() {
+        for host in ["localhost", "127.0.0.1", "127.1.2.3", "[::1]"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "localhost.evil.example",
+            "evil.example",
+            "10.0.0.1",
+            "0.0.0.0",
+            "[::]",
+            "[::ffff:10.0.0.1]",
+            "127.0.0.1.nip.io",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn a_public_url_is_a_root_http_url_with_a_host() {
+        let public: PublicUrl = "https://Traces.Example.com:8443/".parse().expect("valid");
+        assert_eq!(public.host(), "traces.example.com");
+        assert_eq!(public.as_str(), "https://Traces.Example.com:8443");
+        for invalid in [
+            "traces.example.com",
+            "ftp://traces.example.com",
+            "https://traces.example.com/sextant",
+            "https://user@traces.example.com",
+            "https://",
+        ] {
+            let error = invalid.parse::<PublicUrl>().expect_err(invalid);
+            assert!(error.contains("public_url"), "{error}");
+        }
+    }
+}
