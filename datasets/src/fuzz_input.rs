@@ -16,6 +16,15 @@ pub fn fuzz_time() -> Duration {
     Duration::from_secs(seconds)
 }
 
+/// One fuzz case, `(seed, raw, bytes)` as the targets generate it: the bytes themselves when
+/// `raw`, else `seeds[seed]` (modulo their count) mutated by them.
+pub fn case_input(seeds: &[Vec<u8>], (seed, raw, bytes): &(u8, bool, Vec<u8>)) -> Vec<u8> {
+    if *raw || seeds.is_empty() {
+        return bytes.clone();
+    }
+    mutate(&seeds[usize::from(*seed) % seeds.len()], bytes)
+}
+
 /// `seed` changed by `script`: each 3 bytes are an operation, a position and a value.
 pub fn mutate(seed: &[u8], script: &[u8]) -> Vec<u8> {
     let mut bytes = seed.to_vec();

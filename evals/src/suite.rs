@@ -607,7 +607,7 @@ max_p95_latency_ratio = 1.3
 #[cfg(test)]
 mod fuzz_tests {
     use bolero::check;
-    use sextant_datasets::fuzz_input::{fuzz_time, mutate};
+    use sextant_datasets::fuzz_input::{case_input, fuzz_time};
 
     use super::*;
 
@@ -649,13 +649,8 @@ max_cost_ratio = 1.2
             .with_type::<(u8, bool, Vec<u8>)>()
             .with_iterations(usize::MAX)
             .with_test_time(fuzz_time())
-            .for_each(|(seed, raw, bytes)| {
-                let text = if *raw {
-                    String::from_utf8_lossy(bytes).into_owned()
-                } else {
-                    let seed = &seeds[usize::from(*seed) % seeds.len()];
-                    String::from_utf8_lossy(&mutate(seed, bytes)).into_owned()
-                };
+            .for_each(|case| {
+                let text = String::from_utf8_lossy(&case_input(&seeds, case)).into_owned();
                 match Suite::parse(&text, base.path()) {
                     Ok(_) | Err(EvalError::Invalid(_)) => {}
                     Err(other) => panic!("{text:?}: unexpected error kind {other}"),

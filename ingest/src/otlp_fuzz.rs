@@ -8,7 +8,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
-use sextant_datasets::fuzz_input::{fuzz_time, mutate};
+use sextant_datasets::fuzz_input::{case_input, fuzz_time};
 
 use crate::normalize::normalize_export;
 use crate::otlp_decode::{OtlpEncoding, decode_request};
@@ -84,14 +84,7 @@ fn fuzz_encoding(encoding: OtlpEncoding, seeds: Vec<Vec<u8>>) {
         .with_type::<(u8, bool, Vec<u8>)>()
         .with_iterations(usize::MAX)
         .with_test_time(fuzz_time())
-        .for_each(|(seed, raw, bytes)| {
-            let body = if *raw {
-                bytes.clone()
-            } else {
-                mutate(&seeds[usize::from(*seed) % seeds.len()], bytes)
-            };
-            decode_and_normalize(&body, encoding);
-        });
+        .for_each(|case| decode_and_normalize(&case_input(&seeds, case), encoding));
 }
 
 #[test]

@@ -555,7 +555,7 @@ impl ParquetRead {
 #[cfg(test)]
 mod fuzz_tests {
     use bolero::check;
-    use sextant_datasets::fuzz_input::{fuzz_time, mutate};
+    use sextant_datasets::fuzz_input::{case_input, fuzz_time};
     use sextant_ingest::index::{register_tokenizers, span_index_schema};
 
     use super::*;
@@ -578,17 +578,16 @@ mod fuzz_tests {
             "类型错误 kind:log agent:codex",
             "start_time:[2024-01-01T00:00:00Z TO *] field:{a TO b}",
         ];
+        let seeds: Vec<Vec<u8>> = seeds
+            .iter()
+            .map(|seed| str::as_bytes(seed).to_vec())
+            .collect();
         check!()
             .with_type::<(u8, bool, Vec<u8>)>()
             .with_iterations(usize::MAX)
             .with_test_time(fuzz_time())
-            .for_each(|(seed, raw, bytes)| {
-                let text = if *raw {
-                    String::from_utf8_lossy(bytes).into_owned()
-                } else {
-                    let seed = seeds[usize::from(*seed) % seeds.len()];
-                    String::from_utf8_lossy(&mutate(seed.as_bytes(), bytes)).into_owned()
-                };
+            .for_each(|case| {
+                let text = String::from_utf8_lossy(&case_input(&seeds, case)).into_owned();
                 match parse_search_query(&parser, &text) {
                     Ok(_) | Err(QueryError::InvalidQuery(_)) => {}
                     Err(other) => panic!("{text:?}: unexpected error kind {other}"),
