@@ -197,22 +197,33 @@ pub async fn read_body_capped(
     let mut stream = body.into_data_stream();
     let mut collected = Vec::new();
     let mut seen = 0usize;
+    // Past the budget the body is still read, not kept (like an oversized one), so the
+    // client gets the 503 instead of a connection reset mid-upload.
+    let mut over_budget = None;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|error| {
             IngestError::InvalidInput(format!("cannot read request body: {error}"))
         })?;
         seen += chunk.len();
-        if seen > limit_bytes {
+        if seen > limit_bytes || over_budget.is_some() {
             if seen > limit_bytes + OVERSIZED_DRAIN_BYTES {
                 break;
             }
             continue;
         }
-        budget.grow(chunk.len())?;
+        if let Err(spent) = budget.grow(chunk.len()) {
+            over_budget = Some(spent);
+            collected = Vec::new();
+            budget.shrink_to(0);
+            continue;
+        }
         collected.extend_from_slice(&chunk);
     }
     if seen > limit_bytes {
         return Err(IngestError::PayloadTooLarge { limit_bytes });
+    }
+    if let Some(spent) = over_budget {
+        return Err(spent);
     }
     Ok(Bytes::from(collected))
 }

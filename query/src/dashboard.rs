@@ -142,7 +142,7 @@ pub async fn load_dashboard(
     let totals = figure(
         context,
         format!(
-            "SELECT count(*) AS runs, count(*) FILTER (WHERE has_error) AS failed, \
+            "SELECT count(*) AS runs, count(*) FILTER (WHERE outcome = 'failed') AS failed, \
              sum(cost_usd) AS cost_usd, {tokens} AS tokens FROM traces WHERE {runs_window}"
         ),
     )
@@ -167,7 +167,7 @@ pub async fn load_dashboard(
         context,
         format!(
             "SELECT to_char(start_time, '%Y-%m-%d') AS day, count(*) AS runs, \
-             count(*) FILTER (WHERE has_error) AS failed \
+             count(*) FILTER (WHERE outcome = 'failed') AS failed \
              FROM traces WHERE {runs_window} GROUP BY 1 ORDER BY 1"
         ),
     )

@@ -52,9 +52,9 @@ pub struct TraceFilters {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TraceStatus {
-    /// At least one span ended in error.
+    /// The run failed (its root span ended in error).
     Error,
-    /// No span ended in error.
+    /// The run succeeded (its root span did not end in error), failed steps or not.
     Ok,
 }
 
@@ -147,7 +147,10 @@ pub struct TraceSummary {
     pub cache_read_tokens: Option<i64>,
     pub cost_usd: Option<f64>,
     pub error_count: i64,
+    /// Some span failed (a failed step), whatever the run's outcome.
     pub has_error: bool,
+    /// `success`, `failed` or `unknown`: the run's verdict from its root span.
+    pub outcome: String,
     pub models: Option<Vec<String>>,
     /// The search match that put the trace on the page, HTML with `<b>` around matched
     /// terms (text escaped); only with a text query.
@@ -179,6 +182,7 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "cost_usd",
     "error_count",
     "has_error",
+    "outcome",
     "models",
 ];
 
@@ -193,7 +197,11 @@ fn timestamp(ns: i64) -> Expr {
 fn filter_predicate(filters: &TraceFilters) -> Option<Expr> {
     let mut predicates: Vec<Expr> = Vec::new();
     if let Some(status) = filters.status {
-        predicates.push(col("has_error").eq(lit(status == TraceStatus::Error)));
+        let outcome = match status {
+            TraceStatus::Error => "failed",
+            TraceStatus::Ok => "success",
+        };
+        predicates.push(col("outcome").eq(lit(outcome)));
     }
     if let Some(model) = &filters.model {
         predicates.push(array_has(col("models"), lit(model.as_str())));
@@ -267,7 +275,7 @@ pub async fn list_traces(
 /// The `traces` columns the filters read.
 fn filter_columns(filters: &TraceFilters) -> Vec<&'static str> {
     let wanted = [
-        ("has_error", filters.status.is_some()),
+        ("outcome", filters.status.is_some()),
         ("models", filters.model.is_some()),
         ("service_name", filters.service.is_some()),
         ("agent_name", filters.agent.is_some()),
@@ -483,7 +491,7 @@ mod tests {
             ..TraceFilters::default()
         };
         let predicate = filter_predicate(&filters).unwrap().to_string();
-        assert!(predicate.contains("has_error"), "{predicate}");
+        assert!(predicate.contains("outcome"), "{predicate}");
         assert!(predicate.contains("claude-sonnet-4-5"), "{predicate}");
         assert!(predicate.contains("cost_usd"), "{predicate}");
     }

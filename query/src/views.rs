@@ -105,6 +105,16 @@ const TRACE_COLUMNS: &[(&str, &str)] = &[
         "count(*) FILTER (WHERE status_code = 'error')",
     ),
     ("has_error", "bool_or(status_code = 'error')"),
+    // The run's own verdict, from its root span (no parent): `failed` when the root ended in
+    // error, `success` otherwise, `unknown` while the trace has no root (not arrived yet).
+    // An agent that failed a test and then fixed the code has failed steps (`has_error`,
+    // `error_count`) but succeeded. Every convention Sextant reads marks a failed run on its
+    // root (`invoke_agent`, the OpenInference agent/chain root, Claude Code's interaction).
+    (
+        "outcome",
+        "CASE WHEN bool_or(COALESCE(parent_span_id, '') = '' AND status_code = 'error') THEN 'failed' \
+         WHEN bool_or(COALESCE(parent_span_id, '') = '') THEN 'success' ELSE 'unknown' END",
+    ),
     (
         "models",
         "array_sort(array_agg(DISTINCT COALESCE(response_model, request_model)) \

@@ -96,7 +96,7 @@ fn failed_run_with_a_diff(server: &Server) -> String {
          JOIN spans s ON s.trace_id = t.trace_id AND s.tool_name = 'edit_file' \
          JOIN spans f ON f.trace_id = t.trace_id AND f.tool_name = 'bash' \
               AND f.status_message = 'exit status 101' \
-         WHERE t.has_error AND NOT EXISTS (SELECT 1 FROM spans g WHERE g.trace_id = t.trace_id \
+         WHERE t.outcome = 'failed' AND NOT EXISTS (SELECT 1 FROM spans g WHERE g.trace_id = t.trace_id \
               AND g.span_type = 'tool' AND g.status_code = 'error' AND g.start_time < f.start_time) \
          GROUP BY t.trace_id, t.start_time ORDER BY t.start_time DESC LIMIT 1",
     );
@@ -118,7 +118,7 @@ fn engineer_finds_a_failed_run_reads_its_failing_tool_and_diff_and_filters_by_mo
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start_command(
-        &["demo", "--traces", "40", "--seed", "11"],
+        &["demo", "--traces", "40", "--seed", "15"],
         &dir.path().join("data"),
         "",
     );
@@ -129,7 +129,7 @@ fn engineer_finds_a_failed_run_reads_its_failing_tool_and_diff_and_filters_by_mo
         .as_i64()
         .expect("count");
     let totals = server.sql(
-        "SELECT count(*) AS runs, count(*) FILTER (WHERE has_error) AS failed FROM traces \
+        "SELECT count(*) AS runs, count(*) FILTER (WHERE outcome = 'failed') AS failed FROM traces \
          WHERE start_time >= now() - INTERVAL '30 days'",
     );
     let runs_in_30_days = totals[0]["runs"].as_i64().expect("runs");

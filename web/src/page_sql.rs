@@ -29,7 +29,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "failed runs, newest first",
-        "SELECT trace_id, root_name, service_name, start_time, error_count, cost_usd\nFROM traces WHERE has_error\nORDER BY start_time DESC LIMIT 50",
+        "SELECT trace_id, root_name, service_name, start_time, error_count, cost_usd\nFROM traces WHERE outcome = 'failed'\nORDER BY start_time DESC LIMIT 50",
     ),
     (
         "slowest tools",

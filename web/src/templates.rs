@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("usage.html", include_str!("../templates/usage.html")),
     ("macros.html", include_str!("../templates/macros.html")),
+    ("outcome.html", include_str!("../templates/outcome.html")),
     ("sql.html", include_str!("../templates/sql.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("login.html", include_str!("../templates/login.html")),

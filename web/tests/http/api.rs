@@ -729,3 +729,88 @@ async fn a_trace_over_two_days_is_read_whole_from_its_days_only() {
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("output of child"), "{html}");
 }
+
+/// A run's outcome is its root span's. A run whose test step failed before the agent fixed
+/// it succeeded: listed as ok with "1 failed step", not under `status=error`, and not
+/// counted against the dashboards' success rate; a run whose root failed is.
+#[tokio::test]
+async fn a_run_with_a_failed_step_that_succeeded_is_not_a_failed_run() {
+    const FIXED: &str = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f";
+    const BROKEN: &str = "1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f";
+    let app = app();
+    let start_ns = chrono::Utc::now().timestamp_nanos_opt().expect("now") - 3_600_000_000_000;
+    let span = |trace: &str, span_id: &str, parent: &str, name: &str, failed: bool| {
+        let status = if failed {
+            serde_json::json!({"code": 2, "message": "exit status 101"})
+        } else {
+            serde_json::json!({"code": 1})
+        };
+        serde_json::json!({
+            "traceId": trace, "spanId": span_id, "parentSpanId": parent, "name": name,
+            "startTimeUnixNano": start_ns.to_string(),
+            "endTimeUnixNano": (start_ns + 1_000_000_000).to_string(),
+            "status": status,
+        })
+    };
+    let spans = vec![
+        span(FIXED, "0f0f0f0f0f0f0f01", "", "invoke_agent fixer", false),
+        span(
+            FIXED,
+            "0f0f0f0f0f0f0f02",
+            "0f0f0f0f0f0f0f01",
+            "execute_tool bash",
+            true,
+        ),
+        span(BROKEN, "1f1f1f1f1f1f1f01", "", "invoke_agent fixer", true),
+    ];
+    export_json(
+        &app,
+        "traces",
+        serde_json::json!({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}).to_string(),
+    )
+    .await;
+    flush(&app);
+
+    let ids = |page: &Value| -> Vec<String> {
+        page["traces"]
+            .as_array()
+            .expect("traces")
+            .iter()
+            .map(|trace| trace["trace_id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let (status, failed) = get_json(&app, "/api/traces?status=error&since=1d").await;
+    assert_eq!(status, StatusCode::OK, "{failed}");
+    assert_eq!(ids(&failed), [BROKEN]);
+    let (_, ok) = get_json(&app, "/api/traces?status=ok&since=1d").await;
+    assert_eq!(ids(&ok), [FIXED]);
+    let fixed = &ok["traces"][0];
+    assert_eq!(fixed["outcome"], "success");
+    assert_eq!(fixed["has_error"], true, "a step failed");
+    assert_eq!(fixed["error_count"], 1);
+
+    let (_, runs) = call_text(
+        &app,
+        Request::get("/?since=1d")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert!(runs.contains("1 failed step<"), "{runs}");
+    assert_eq!(
+        runs.matches(r#"<tr class="run failed">"#).count(),
+        1,
+        "{runs}"
+    );
+    let (_, dashboards) = call_text(
+        &app,
+        Request::get("/dashboards?since=1d")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert!(
+        dashboards.contains(r#"<strong data-figure="success_rate">50.0%</strong>"#),
+        "one of two runs failed: {dashboards}"
+    );
+}

@@ -226,7 +226,7 @@ async fn dashboards_draw_charts_and_their_numbers_match_sql() {
     assert!(html.contains("<svg"), "server-drawn charts");
     let (_, totals) = crate::sql(
         &app,
-        "SELECT count(*) AS runs, count(*) FILTER (WHERE has_error) AS failed FROM traces",
+        "SELECT count(*) AS runs, count(*) FILTER (WHERE outcome = 'failed') AS failed FROM traces",
     )
     .await;
     let runs = totals["rows"][0]["runs"].as_i64().expect("runs");
