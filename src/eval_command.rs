@@ -145,10 +145,9 @@ async fn refuse_a_key_that_reads(
     let Some(base) = trace_to else {
         return Ok(());
     };
-    let probe = reqwest::Client::new()
+    let probe = sextant_evals::http::client(std::time::Duration::from_secs(10), None)?
         .get(format!("{}/api/traces?limit=1", base.trim_end_matches('/')))
         .bearer_auth(key)
-        .timeout(std::time::Duration::from_secs(10))
         .send()
         .await
         .with_context(|| format!("cannot reach {base} to check the trace key"))?;

@@ -267,22 +267,20 @@ impl AccessControl {
     /// without auditing: for checking a key before handing it on, not for admitting a request.
     pub fn key_scope(&self, key: &str) -> Option<Scope> {
         self.with_keys(|_, cache| {
-            let record = cache.keys.get(key_id_of(key.trim())?)?;
-            let valid = blake3::Hash::from_bytes(record.hash)
-                == keyed_hash(&self.pepper, key.trim())
-                && record.revoked_at_ms.is_none();
-            valid.then_some(record.scope)
+            self.live_key_record(cache, key.trim())
+                .ok()
+                .map(|record| record.scope)
         })
         .ok()
         .flatten()
     }
 
-    fn check_key(
+    /// The record of a well-formed, known, matching and unrevoked key, whatever its scope.
+    fn live_key_record<'c>(
         &self,
-        cache: &KeyCache,
+        cache: &'c KeyCache,
         key: &str,
-        needed: Scope,
-    ) -> Result<Principal, AuthFailure> {
+    ) -> Result<&'c KeyRecord, AuthFailure> {
         let id = key_id_of(key).ok_or(AuthFailure::Malformed)?;
         let record = cache.keys.get(id).ok_or(AuthFailure::UnknownKey)?;
         if blake3::Hash::from_bytes(record.hash) != keyed_hash(&self.pepper, key) {
@@ -293,6 +291,16 @@ impl AccessControl {
                 key_id: record.id.clone(),
             });
         }
+        Ok(record)
+    }
+
+    fn check_key(
+        &self,
+        cache: &KeyCache,
+        key: &str,
+        needed: Scope,
+    ) -> Result<Principal, AuthFailure> {
+        let record = self.live_key_record(cache, key)?;
         if !record.scope.allows(needed) {
             return Err(AuthFailure::Forbidden {
                 key_id: record.id.clone(),
