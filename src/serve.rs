@@ -42,7 +42,17 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
     if demo.is_some() && config.tls.is_some() {
         anyhow::bail!("`demo` loads its data over plain HTTP; run it without --tls-cert/--tls-key");
     }
-    let pipeline_config = config.pipeline.clone();
+    let mut pipeline_config = config.pipeline.clone();
+    // A project keeping more than the window's days must be able to receive them.
+    let longest_retention = access
+        .with_store(|store| store.retention_days())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, days)| days)
+        .max();
+    if let Some(days) = longest_retention {
+        pipeline_config.time_window = pipeline_config.time_window.reaching_back_at_least(days);
+    }
     let pipeline =
         tokio::task::spawn_blocking(move || IngestPipeline::open(data_dir, pipeline_config))
             .await?

@@ -42,6 +42,16 @@ impl TimeWindow {
         }
     }
 
+    /// The window reaching back at least `days` (a project's retention keeps that much, so
+    /// the window must accept it); an unbounded past stays unbounded.
+    pub fn reaching_back_at_least(self, days: u32) -> TimeWindow {
+        let retained = Duration::from_secs(u64::from(days) * 86_400);
+        TimeWindow {
+            max_age: self.max_age.map(|age| age.max(retained)),
+            ..self
+        }
+    }
+
     fn bounds(&self, now_ns: i64) -> (i64, i64) {
         let nanos = |duration: Duration| i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX);
         let oldest = self
@@ -206,6 +216,19 @@ mod tests {
         let none = drop_outside_window(&mut all, &TimeWindow::UNBOUNDED, NOW_NS as i64);
         assert_eq!((none.rejected, all.item_count()), (0, 2));
         assert_eq!(none.message(&window), None);
+    }
+
+    #[test]
+    fn the_window_reaches_back_as_far_as_the_longest_retention() {
+        let window = TimeWindow::server_default();
+        let wider = window.reaching_back_at_least(730);
+        assert_eq!(wider.max_age, Some(Duration::from_secs(730 * 86_400)));
+        assert_eq!(wider.max_ahead, window.max_ahead);
+        assert_eq!(window.reaching_back_at_least(30), window, "never narrower");
+        assert_eq!(
+            TimeWindow::UNBOUNDED.reaching_back_at_least(30),
+            TimeWindow::UNBOUNDED
+        );
     }
 
     #[test]
