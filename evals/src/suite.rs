@@ -1,7 +1,7 @@
 //! A suite file (TOML), as users write it: the dataset, the candidate (and optionally a
 //! baseline model; without one the recording is the baseline), the replay mode, scorers,
 //! epochs, the gate, and an optional schedule and webhook. Every table denies unknown
-//! keys, so a typo is an error that names the key. See DESIGN.md ("Evals").
+//! keys, so a typo is an error that names the key. See docs/design.md ("Evals").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
