@@ -75,6 +75,16 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         },
     )
     .context("cannot start background compaction")?;
+    // The trace list's rollup is built from the span files when first used; build it now,
+    // in the background, so the first page after a restart does not wait for it.
+    {
+        let data_dir = pipeline.data_dir().clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = sextant_query::trace_rollup::warm(&data_dir) {
+                tracing::warn!(%error, "cannot build the trace rollup ahead of the first page");
+            }
+        });
+    }
     let request_budget = RequestBudget::new(config.request_budget_bytes);
     let state = AppState {
         pipeline: pipeline.clone(),

@@ -35,6 +35,9 @@ pub mod sql;
 pub mod trace;
 pub mod trace_days;
 pub mod trace_list;
+mod trace_part;
+pub mod trace_rollup;
+pub mod traces_table;
 pub mod usage_rollup;
 pub mod views;
 

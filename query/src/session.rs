@@ -28,6 +28,7 @@ use crate::live_files_store::live_files_store;
 use crate::prices::{PriceTable, model_cost_udf};
 use crate::search_table::SearchFunction;
 use crate::trace_days::ProjectScope;
+use crate::traces_table::TracesTable;
 use crate::usage_rollup::LlmUsageTable;
 use crate::views::register_views;
 
@@ -82,6 +83,10 @@ pub async fn project_session(data_dir: &DataDir, project_id: &str) -> Result<Ses
     context.register_table(
         "llm_usage",
         Arc::new(LlmUsageTable::new(data_dir.clone(), project_id)),
+    )?;
+    context.register_table(
+        "traces",
+        Arc::new(TracesTable::new(data_dir.clone(), project_id)),
     )?;
     context.register_udtf(
         "search",

@@ -1,29 +1,20 @@
 //! The trace list: one row per trace (the `traces` view), filtered, newest first, paged.
 //!
-//! Without a text query the list is a keyset scan ordered by (`start_time`, `trace_id`)
-//! descending, in two steps: the page's trace ids come from an aggregate of the start time
-//! and the filtered columns only, then only those traces are summed in full (`traces`). With one (`q`), full-text search finds the newest
-//! matching spans and the list is their traces, in order of the newest match, each with the
-//! match's highlighted snippet; the page cursor is then the search cursor.
-//!
-//! Filters are DataFusion expressions built from typed values, never SQL text, so a filter
-//! value cannot change the query.
+//! Rows come from the trace rollup (`trace_rollup.rs`), whose summaries equal the `traces`
+//! view's rows. Without a text query the list is a keyset walk ordered by (`start_time`,
+//! `trace_id`) descending, so a page costs the page, not the window. With one (`q`),
+//! full-text search finds the newest matching spans and the list is their traces, in order
+//! of the newest match, each with the match's highlighted snippet; the page cursor is then
+//! the search cursor. Filters are typed values compared in Rust, never SQL text.
 
 use std::collections::HashMap;
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::ScalarValue;
-use datafusion::execution::context::SessionContext;
-use datafusion::functions_nested::expr_fn::array_has;
-use datafusion::prelude::{DataFrame, Expr, cast, col, lit};
 use serde_json::Value;
 use sextant_ingest::layout::DataDir;
 
 use crate::error::{QueryError, Result};
-use crate::rows::batches_to_json_rows;
 use crate::search::{SearchCursor, SearchRequest, search_spans};
-use crate::views::traces_aggregate_sql;
+use crate::trace_rollup;
 
 /// Most traces on one page.
 pub const MAX_TRACE_PAGE: usize = 500;
@@ -165,95 +156,8 @@ pub struct TracePage {
     pub next_cursor: Option<String>,
 }
 
-const SUMMARY_COLUMNS: &[&str] = &[
-    "trace_id",
-    "root_name",
-    "service_name",
-    "session_id",
-    "agent_name",
-    "user_id",
-    "duration_ns",
-    "span_count",
-    "llm_calls",
-    "tool_calls",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cost_usd",
-    "error_count",
-    "has_error",
-    "outcome",
-    "models",
-];
-
-fn timestamp(ns: i64) -> Expr {
-    lit(ScalarValue::TimestampNanosecond(
-        Some(ns),
-        Some("UTC".into()),
-    ))
-}
-
-/// The filters as one predicate over the `traces` view, `None` when nothing filters.
-fn filter_predicate(filters: &TraceFilters) -> Option<Expr> {
-    let mut predicates: Vec<Expr> = Vec::new();
-    if let Some(status) = filters.status {
-        let outcome = match status {
-            TraceStatus::Error => "failed",
-            TraceStatus::Ok => "success",
-        };
-        predicates.push(col("outcome").eq(lit(outcome)));
-    }
-    if let Some(model) = &filters.model {
-        predicates.push(array_has(col("models"), lit(model.as_str())));
-    }
-    let equalities = [
-        ("service_name", &filters.service),
-        ("agent_name", &filters.agent),
-        ("session_id", &filters.session),
-        ("user_id", &filters.user),
-    ];
-    for (column, value) in equalities {
-        if let Some(value) = value {
-            predicates.push(col(column).eq(lit(value.as_str())));
-        }
-    }
-    if let Some(from) = filters.from_ns {
-        predicates.push(col("start_time").gt_eq(timestamp(from)));
-    }
-    if let Some(to) = filters.to_ns {
-        predicates.push(col("start_time").lt(timestamp(to)));
-    }
-    if let Some(min) = filters.min_duration_ns {
-        predicates.push(col("duration_ns").gt_eq(lit(min)));
-    }
-    if let Some(max) = filters.max_duration_ns {
-        predicates.push(col("duration_ns").lt_eq(lit(max)));
-    }
-    if let Some(min) = filters.min_cost_usd {
-        predicates.push(col("cost_usd").gt_eq(lit(min)));
-    }
-    if let Some(max) = filters.max_cost_usd {
-        predicates.push(col("cost_usd").lt_eq(lit(max)));
-    }
-    predicates.into_iter().reduce(Expr::and)
-}
-
-async fn summaries(frame: DataFrame) -> Result<Vec<TraceSummary>> {
-    let mut columns: Vec<Expr> = SUMMARY_COLUMNS.iter().map(|name| col(*name)).collect();
-    columns.push(cast(col("start_time"), DataType::Int64).alias("start_ns"));
-    let batches: Vec<RecordBatch> = frame.select(columns)?.collect().await?;
-    batches_to_json_rows(&batches)?
-        .into_iter()
-        .map(|row| {
-            serde_json::from_value(Value::Object(row))
-                .map_err(|error| QueryError::Internal(format!("trace summary row: {error}")))
-        })
-        .collect()
-}
-
 /// One page of the trace list.
 pub async fn list_traces(
-    context: &SessionContext,
     data_dir: &DataDir,
     project_id: &str,
     request: &TraceListRequest,
@@ -265,88 +169,40 @@ pub async fn list_traces(
         .map(str::trim)
         .filter(|query| !query.is_empty());
     match query {
-        Some(query) => {
-            list_matching_traces(context, data_dir, project_id, request, query, limit).await
-        }
-        None => list_all_traces(context, request, limit).await,
+        Some(query) => list_matching_traces(data_dir, project_id, request, query, limit).await,
+        None => list_all_traces(data_dir, project_id, request, limit).await,
     }
 }
 
-/// The `traces` columns the filters read.
-fn filter_columns(filters: &TraceFilters) -> Vec<&'static str> {
-    let wanted = [
-        ("outcome", filters.status.is_some()),
-        ("models", filters.model.is_some()),
-        ("service_name", filters.service.is_some()),
-        ("agent_name", filters.agent.is_some()),
-        ("session_id", filters.session.is_some()),
-        ("user_id", filters.user.is_some()),
-        (
-            "duration_ns",
-            filters.min_duration_ns.is_some() || filters.max_duration_ns.is_some(),
-        ),
-        (
-            "cost_usd",
-            filters.min_cost_usd.is_some() || filters.max_cost_usd.is_some(),
-        ),
-    ];
-    wanted
-        .into_iter()
-        .filter(|(_, needed)| *needed)
-        .map(|(column, _)| column)
-        .collect()
-}
-
-/// A plain listing in two steps: the page's trace ids from an aggregate of only the start
-/// time and the filtered columns (cheap: few columns, no ordered or distinct aggregates),
-/// then the full summaries of just those traces.
+/// A plain listing: the rollup's traces newest first, from the cursor on.
 async fn list_all_traces(
-    context: &SessionContext,
+    data_dir: &DataDir,
+    project_id: &str,
     request: &TraceListRequest,
     limit: usize,
 ) -> Result<TracePage> {
-    let mut columns = filter_columns(&request.filters);
-    columns.push("start_time");
-    let mut frame = context.sql(&traces_aggregate_sql(&columns)).await?;
-    if let Some(predicate) = filter_predicate(&request.filters) {
-        frame = frame.filter(predicate)?;
-    }
-    match &request.cursor {
-        None => {}
-        Some(TraceCursor::Time { start_ns, trace_id }) => {
-            let before = col("start_time")
-                .lt(timestamp(*start_ns))
-                .or(col("start_time")
-                    .eq(timestamp(*start_ns))
-                    .and(col("trace_id").lt(lit(trace_id.as_str()))));
-            frame = frame.filter(before)?;
-        }
+    let before = match &request.cursor {
+        None => None,
+        Some(TraceCursor::Time { start_ns, trace_id }) => Some((*start_ns, trace_id.clone())),
         Some(TraceCursor::Search(_)) => {
             return Err(QueryError::InvalidQuery(
                 "this cursor belongs to a text query; pass the same q".into(),
             ));
         }
-    }
-    let page_keys = frame
-        .sort(vec![
-            col("start_time").sort(false, false),
-            col("trace_id").sort(false, false),
-        ])?
-        .limit(0, Some(limit + 1))?
-        .select(vec![col("trace_id")])?
-        .collect()
-        .await?;
-    let mut order: Vec<String> = batches_to_json_rows(&page_keys)?
-        .into_iter()
-        .filter_map(|row| {
-            row.get("trace_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .collect();
-    let has_more = order.len() > limit;
-    order.truncate(limit);
-    let traces = summaries_in_order(context, order, None).await?;
+    };
+    let (data_dir, project_id, filters) = (
+        data_dir.clone(),
+        project_id.to_owned(),
+        request.filters.clone(),
+    );
+    let mut traces = tokio::task::spawn_blocking(move || {
+        let before = before.as_ref().map(|(start, id)| (*start, id.as_str()));
+        trace_rollup::list_page(&data_dir, &project_id, &filters, before, limit + 1)
+    })
+    .await
+    .map_err(|error| QueryError::Internal(format!("trace list task: {error}")))??;
+    let has_more = traces.len() > limit;
+    traces.truncate(limit);
     let next_cursor = match traces.last() {
         Some(last) if has_more => Some(
             TraceCursor::Time {
@@ -363,37 +219,7 @@ async fn list_all_traces(
     })
 }
 
-/// The summaries of the given traces, in the given order. Filtering on the group key is
-/// pushed below the aggregation: only these traces are summed.
-async fn summaries_in_order(
-    context: &SessionContext,
-    order: Vec<String>,
-    predicate: Option<Expr>,
-) -> Result<Vec<TraceSummary>> {
-    if order.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<Expr> = order.iter().map(|id| lit(id.as_str())).collect();
-    let mut frame = context
-        .table("traces")
-        .await?
-        .filter(col("trace_id").in_list(ids, false))?;
-    if let Some(predicate) = predicate {
-        frame = frame.filter(predicate)?;
-    }
-    let mut by_id: HashMap<String, TraceSummary> = summaries(frame)
-        .await?
-        .into_iter()
-        .map(|summary| (summary.trace_id.clone(), summary))
-        .collect();
-    Ok(order
-        .into_iter()
-        .filter_map(|trace_id| by_id.remove(&trace_id))
-        .collect())
-}
-
 async fn list_matching_traces(
-    context: &SessionContext,
     data_dir: &DataDir,
     project_id: &str,
     request: &TraceListRequest,
@@ -416,42 +242,42 @@ async fn list_matching_traces(
         limit: limit * SEARCH_HITS_PER_TRACE,
         cursor: search_cursor,
     };
-    let data_dir = data_dir.clone();
-    let project_id = project_id.to_owned();
-    let search_page =
-        tokio::task::spawn_blocking(move || search_spans(&data_dir, &project_id, &search))
-            .await
-            .map_err(|error| QueryError::Internal(format!("search task: {error}")))??;
-
-    // Newest match first; one row per trace, with the snippet of its newest match.
-    let mut order: Vec<String> = Vec::new();
-    let mut snippets: HashMap<String, Option<String>> = HashMap::new();
-    for hit in search_page.hits {
-        let Some(trace_id) = hit.row.get("trace_id").and_then(Value::as_str) else {
-            continue;
-        };
-        if !snippets.contains_key(trace_id) {
-            order.push(trace_id.to_owned());
-            snippets.insert(trace_id.to_owned(), hit.snippet);
+    let (data_dir, project_id, filters) = (
+        data_dir.clone(),
+        project_id.to_owned(),
+        request.filters.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let search_page = search_spans(&data_dir, &project_id, &search)?;
+        // Newest match first; one row per trace, with the snippet of its newest match.
+        let mut order: Vec<String> = Vec::new();
+        let mut snippets: HashMap<String, Option<String>> = HashMap::new();
+        for hit in search_page.hits {
+            let Some(trace_id) = hit.row.get("trace_id").and_then(Value::as_str) else {
+                continue;
+            };
+            if !snippets.contains_key(trace_id) {
+                order.push(trace_id.to_owned());
+                snippets.insert(trace_id.to_owned(), hit.snippet);
+            }
         }
-    }
-    if order.is_empty() {
-        return Ok(TracePage {
-            traces: Vec::new(),
-            next_cursor: None,
-        });
-    }
-    let predicate = filter_predicate(&request.filters);
-    let mut traces = summaries_in_order(context, order, predicate).await?;
-    for summary in &mut traces {
-        summary.snippet = snippets.remove(&summary.trace_id).flatten();
-    }
-    Ok(TracePage {
-        traces,
-        next_cursor: search_page
-            .next_cursor
-            .map(|cursor| TraceCursor::Search(cursor).to_string()),
+        let mut traces = if order.is_empty() {
+            Vec::new()
+        } else {
+            trace_rollup::summaries_of(&data_dir, &project_id, &order, &filters)?
+        };
+        for summary in &mut traces {
+            summary.snippet = snippets.remove(&summary.trace_id).flatten();
+        }
+        Ok(TracePage {
+            traces,
+            next_cursor: search_page
+                .next_cursor
+                .map(|cursor| TraceCursor::Search(cursor).to_string()),
+        })
     })
+    .await
+    .map_err(|error| QueryError::Internal(format!("trace list task: {error}")))?
 }
 
 #[cfg(test)]
@@ -479,21 +305,6 @@ mod tests {
         ] {
             assert!(TraceCursor::parse(garbage).is_err(), "{garbage:?} parsed");
         }
-    }
-
-    #[test]
-    fn no_filters_means_no_predicate_and_each_filter_adds_one() {
-        assert!(filter_predicate(&TraceFilters::default()).is_none());
-        let filters = TraceFilters {
-            status: Some(TraceStatus::Error),
-            model: Some("claude-sonnet-4-5".into()),
-            min_cost_usd: Some(0.5),
-            ..TraceFilters::default()
-        };
-        let predicate = filter_predicate(&filters).unwrap().to_string();
-        assert!(predicate.contains("outcome"), "{predicate}");
-        assert!(predicate.contains("claude-sonnet-4-5"), "{predicate}");
-        assert!(predicate.contains("cost_usd"), "{predicate}");
     }
 
     #[test]

@@ -138,7 +138,7 @@ fn read_rollup(path: &Path) -> Result<Rollup> {
 }
 
 /// A column of `batch` cast to `data_type`; all nulls where the file lacks it.
-fn column_as(batch: &RecordBatch, name: &str, data_type: &DataType) -> Result<ArrayRef> {
+pub(crate) fn column_as(batch: &RecordBatch, name: &str, data_type: &DataType) -> Result<ArrayRef> {
     Ok(match batch.column_by_name(name) {
         Some(column) => cast(column, data_type)?,
         None => new_null_array(data_type, batch.num_rows()),

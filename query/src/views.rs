@@ -1,4 +1,5 @@
-//! The SQL views over the stored tables: `spans` and `logs` with cost, `traces`, `sessions`.
+//! The SQL views over the stored tables: `spans` and `logs` with cost, and `sessions`; the
+//! definition of `traces`, which the trace rollup answers (`traces_table.rs`).
 //!
 //! `stored_spans` / `stored_logs` are the Parquet tables as written; the `spans` and `logs`
 //! views add the query-time cost: the cost the agent sent, else `model_cost(…)` from the price
@@ -55,7 +56,10 @@ fn with_cost_sql(
     )
 }
 
-/// The columns of the `traces` view after `trace_id`, each an aggregate over the trace's spans.
+/// The columns of `traces` after `trace_id`, each an aggregate over the trace's spans: the
+/// definition the trace rollup (`trace_part.rs`, `traces_table.rs`) implements, and the
+/// reference its tests compare it with.
+#[cfg(test)]
 const TRACE_COLUMNS: &[(&str, &str)] = &[
     (
         "root_name",
@@ -124,30 +128,15 @@ const TRACE_COLUMNS: &[(&str, &str)] = &[
     ("day", "min(day)"),
 ];
 
-/// `SELECT trace_id, <the named columns of the traces view> FROM spans GROUP BY trace_id`:
-/// the `traces` view with every column, or a cheaper aggregate with only those a caller
-/// needs (the trace list picks its page from start times before summing whole traces).
-/// Unknown names are skipped, so the text holds only the fixed expressions above.
-pub fn traces_aggregate_sql(columns: &[&str]) -> String {
-    let selected: Vec<String> = TRACE_COLUMNS
-        .iter()
-        .filter(|(name, _)| columns.contains(name))
-        .map(|(name, expression)| format!("{expression} AS {name}"))
-        .collect();
+/// `SELECT trace_id, <every column above> FROM spans GROUP BY trace_id`: what `traces`
+/// holds, computed the slow way, for tests to compare the rollup with.
+#[cfg(test)]
+pub(crate) fn traces_from_spans_sql() -> String {
     let mut select = String::from("trace_id");
-    for column in selected {
-        select.push_str(", ");
-        select.push_str(&column);
+    for (name, expression) in TRACE_COLUMNS {
+        select.push_str(&format!(", {expression} AS {name}"));
     }
     format!("SELECT {select} FROM spans GROUP BY trace_id")
-}
-
-fn traces_view_sql() -> String {
-    let every_column: Vec<&str> = TRACE_COLUMNS.iter().map(|(name, _)| *name).collect();
-    format!(
-        "CREATE VIEW traces AS {}",
-        traces_aggregate_sql(&every_column)
-    )
 }
 
 /// Sessions from spans (`session_id`) and from agent events (`logs.session_id`), joined: a
@@ -213,8 +202,8 @@ SELECT
 FROM span_side s
 FULL OUTER JOIN event_side e ON s.session_id = e.session_id";
 
-/// Registers the views on a session that already has `stored_spans`, `stored_logs`, `prices`
-/// and the `model_cost` function.
+/// Registers the views on a session that already has `stored_spans`, `stored_logs`,
+/// `traces`, `prices` and the `model_cost` function.
 pub async fn register_views(context: &SessionContext) -> Result<()> {
     let span_columns = spans_schema()
         .fields()
@@ -234,7 +223,6 @@ pub async fn register_views(context: &SessionContext) -> Result<()> {
             &span_price(),
         ),
         with_cost_sql("logs", "stored_logs", log_columns.into_iter(), &log_price()),
-        traces_view_sql(),
         SESSIONS_VIEW.to_owned(),
     ];
     for statement in statements {

@@ -19,9 +19,8 @@ pub async fn get_traces(
 ) -> Result<Json<TracePage>, ApiError> {
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
     let request = params.to_request(now_ns)?;
-    let context = project_session(state.data_dir(), &principal.project_id).await?;
     Ok(Json(
-        list_traces(&context, state.data_dir(), &principal.project_id, &request).await?,
+        list_traces(state.data_dir(), &principal.project_id, &request).await?,
     ))
 }
 

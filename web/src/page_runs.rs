@@ -6,7 +6,6 @@
 use axum::extract::{Query, State};
 use axum::response::Html;
 use minijinja::context;
-use sextant_query::session::project_session;
 use sextant_query::trace_list::list_traces;
 
 use crate::auth::PageAccess;
@@ -32,14 +31,7 @@ pub async fn get_runs(
 ) -> Result<Html<String>, PageError> {
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
     let request = params.to_request(now_ns)?;
-    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
-    let page = list_traces(
-        &context,
-        state.data_dir(),
-        &access.principal.project_id,
-        &request,
-    )
-    .await?;
+    let page = list_traces(state.data_dir(), &access.principal.project_id, &request).await?;
     let next_url = page
         .next_cursor
         .as_deref()
