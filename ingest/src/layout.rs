@@ -128,16 +128,18 @@ impl DataDir {
             let Some(project_id) = strip_key(&project_entry, "project=") else {
                 continue;
             };
-            for day_entry in read_dir_sorted(&project_entry)? {
-                if let Some(day) = strip_key(&day_entry, "day=") {
-                    partitions.push(PartitionKey {
-                        project_id: project_id.clone(),
-                        day,
-                    });
-                }
-            }
+            partitions.extend(project_partitions_in(&project_entry, &project_id)?);
         }
         Ok(partitions)
+    }
+
+    /// The partitions of one project that have files of `table`, sorted by day.
+    pub fn project_partitions(
+        &self,
+        table: Table,
+        project_id: &str,
+    ) -> io::Result<Vec<PartitionKey>> {
+        project_partitions_in(&self.project_table_dir(table, project_id), project_id)
     }
 
     /// The Parquet files of one partition of `table` that readers use, oldest first: every
@@ -280,6 +282,18 @@ pub fn parse_parquet_file_name(path: &Path) -> Option<u64> {
 fn strip_key(path: &Path, prefix: &str) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     name.strip_prefix(prefix).map(str::to_string)
+}
+
+/// The `day=` folders of one project's folder of a table, as partition keys.
+fn project_partitions_in(project_dir: &Path, project_id: &str) -> io::Result<Vec<PartitionKey>> {
+    Ok(read_dir_sorted(project_dir)?
+        .iter()
+        .filter_map(|day_entry| strip_key(day_entry, "day="))
+        .map(|day| PartitionKey {
+            project_id: project_id.to_owned(),
+            day,
+        })
+        .collect())
 }
 
 fn read_dir_sorted(dir: &Path) -> io::Result<Vec<PathBuf>> {

@@ -24,6 +24,7 @@ mod open_indexes;
 pub mod parquet_footers;
 pub mod prices;
 pub mod project_usage;
+mod pushdown;
 pub mod result_bytes;
 pub mod row_locator;
 pub mod rows;

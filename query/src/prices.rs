@@ -251,11 +251,13 @@ pub struct PricedTokens {
 }
 
 impl PricedTokens {
+    /// Adds another call's (or sum's) tokens; counts past i64 saturate rather than wrap
+    /// into a negative cost.
     pub fn add(&mut self, other: &PricedTokens) {
-        self.uncached_input += other.uncached_input;
-        self.output += other.output;
-        self.cache_read += other.cache_read;
-        self.cache_write += other.cache_write;
+        self.uncached_input = self.uncached_input.saturating_add(other.uncached_input);
+        self.output = self.output.saturating_add(other.output);
+        self.cache_read = self.cache_read.saturating_add(other.cache_read);
+        self.cache_write = self.cache_write.saturating_add(other.cache_write);
     }
 
     /// Their cost at `price`, USD.

@@ -27,7 +27,7 @@ use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TablePr
 use datafusion::common::{DataFusionError, ScalarValue, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::logical_expr::{Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use sextant_ingest::index::{
     LOGS_TABLE_CODE, SPANS_TABLE_CODE, log_status_word, span_index_schema,
@@ -40,6 +40,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, Score, SegmentReader, Term};
 
 use crate::error::{QueryError, Result};
+use crate::pushdown::{column_against_literal, literal_text, timestamp_ns};
 use crate::row_locator::{RowLocator, read_selected_rows};
 use crate::search::{open_partition, searchable_partitions};
 
@@ -141,16 +142,8 @@ impl Narrowing {
 
     /// Applies one filter if it is of a pushable shape; false otherwise.
     fn apply(&mut self, filter: &Expr) -> bool {
-        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = filter else {
+        let Some((column, op, value)) = column_against_literal(filter) else {
             return false;
-        };
-        let (column, op, value) = match (left.as_ref(), right.as_ref()) {
-            (Expr::Column(column), Expr::Literal(value, _)) => (column, *op, value),
-            (Expr::Literal(value, _), Expr::Column(column)) => match op.swap() {
-                Some(swapped) => (column, swapped, value),
-                None => return false,
-            },
-            _ => return false,
         };
         match column.name.as_str() {
             "start_time" => {
@@ -171,7 +164,7 @@ impl Narrowing {
                 true
             }
             name @ ("status" | "model" | "kind") if op == Operator::Eq => {
-                let Some(text) = string_value(value) else {
+                let Some(text) = literal_text(value).map(str::to_owned) else {
                     return false;
                 };
                 let slot = match name {
@@ -188,25 +181,6 @@ impl Narrowing {
             }
             _ => false,
         }
-    }
-}
-
-fn timestamp_ns(value: &ScalarValue) -> Option<i64> {
-    match value {
-        ScalarValue::TimestampNanosecond(Some(ns), _) => Some(*ns),
-        ScalarValue::TimestampMicrosecond(Some(us), _) => us.checked_mul(1_000),
-        ScalarValue::TimestampMillisecond(Some(ms), _) => ms.checked_mul(1_000_000),
-        ScalarValue::TimestampSecond(Some(s), _) => s.checked_mul(1_000_000_000),
-        _ => None,
-    }
-}
-
-fn string_value(value: &ScalarValue) -> Option<String> {
-    match value {
-        ScalarValue::Utf8(Some(text))
-        | ScalarValue::Utf8View(Some(text))
-        | ScalarValue::LargeUtf8(Some(text)) => Some(text.clone()),
-        _ => None,
     }
 }
 

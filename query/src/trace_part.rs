@@ -23,15 +23,14 @@ use crate::views::CLAUDE_CODE_SCOPE_PREFIX;
 
 const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 
-/// The span columns a part is summed from: no content, so reading them is cheap.
-pub(crate) const TRACE_PART_COLUMNS: &[&str] = &[
+/// The text columns a part reads.
+const TEXT_COLUMNS: [&str; 13] = [
     "trace_id",
+    "span_id",
     "parent_span_id",
     "name",
     "service_name",
     "scope_name",
-    "start_time",
-    "end_time",
     "status_code",
     "span_type",
     "session_id",
@@ -39,15 +38,31 @@ pub(crate) const TRACE_PART_COLUMNS: &[&str] = &[
     "user_id",
     "request_model",
     "response_model",
+];
+
+/// The token counts a part sums (input, output, cache read, cache write).
+const COUNT_COLUMNS: [&str; 4] = [
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
-    "cost_usd",
 ];
 
-/// One copy of each distinct text (service, agent, user, session, model and root names
-/// repeat across thousands of traces).
+/// The span columns a part is summed from: no content, so reading them is cheap.
+pub(crate) fn trace_part_columns() -> impl Iterator<Item = &'static str> {
+    TEXT_COLUMNS
+        .into_iter()
+        .chain(COUNT_COLUMNS)
+        .chain(["start_time", "end_time", "cost_usd"])
+}
+
+/// Most distinct models one trace keeps (an agent uses a handful; past this, hostile input):
+/// further models are neither listed nor priced for the trace.
+const MAX_MODELS_PER_TRACE: usize = 64;
+
+/// One copy of each distinct text kept by some trace (services, agents, users, sessions,
+/// models and root names repeat across thousands of traces). Only texts a part keeps are
+/// interned; [`Interner::prune`] lets go of those no part holds any more.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
     texts: HashSet<Arc<str>>,
@@ -62,22 +77,22 @@ impl Interner {
         self.texts.insert(shared.clone());
         shared
     }
+
+    /// Drops the texts only the interner still holds.
+    pub(crate) fn prune(&mut self) {
+        self.texts.retain(|text| Arc::strong_count(text) > 1);
+    }
 }
 
-/// The span that names the trace: the root if there is one, else the earliest span —
-/// `first_value(name ORDER BY parent_span_id IS NOT NULL, start_time)`.
+/// The span that names the trace: the root if there is one, else the earliest span, ties
+/// broken by span id — `first_value(name ORDER BY parent_span_id IS NOT NULL, start_time,
+/// span_id)`, the same for `service_name`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct LeadSpan {
-    pub(crate) has_parent: bool,
-    pub(crate) start_ns: i64,
+    /// (has a parent, start, span id as a number): the smallest leads.
+    pub(crate) key: (bool, i64, u64),
     pub(crate) name: Option<Arc<str>>,
     pub(crate) service_name: Option<Arc<str>>,
-}
-
-impl LeadSpan {
-    fn precedes(&self, other: &LeadSpan) -> bool {
-        (self.has_parent, self.start_ns) < (other.has_parent, other.start_ns)
-    }
 }
 
 /// Some of one trace's spans, summed.
@@ -85,14 +100,15 @@ impl LeadSpan {
 pub(crate) struct TracePart {
     pub(crate) start_ns: i64,
     pub(crate) end_ns: i64,
-    pub(crate) lead: LeadSpan,
+    pub(crate) lead: Option<LeadSpan>,
     pub(crate) session_id: Option<Arc<str>>,
     pub(crate) agent_name: Option<Arc<str>>,
     pub(crate) user_id: Option<Arc<str>>,
     pub(crate) span_count: i64,
     pub(crate) llm_calls: i64,
     pub(crate) tool_calls: i64,
-    /// Token sums over the llm spans; `None` while no llm span carried the count.
+    /// Token sums over the llm spans (input, output, cache read, cache write); `None` while
+    /// no llm span carried the count. Sums wrap like SQL's.
     pub(crate) tokens: [Option<i64>; 4],
     pub(crate) error_count: i64,
     /// A span without a parent arrived, and whether one of them ended in error.
@@ -106,56 +122,184 @@ pub(crate) struct TracePart {
     pub(crate) unpriced: BTreeMap<(Arc<str>, i64), PricedTokens>,
 }
 
-fn add_option<T: std::ops::Add<Output = T> + Copy>(left: Option<T>, right: Option<T>) -> Option<T> {
+/// What one span row adds to its trace.
+struct SpanFacts<'row> {
+    start_ns: i64,
+    end_ns: i64,
+    lead_key: (bool, i64, u64),
+    name: Option<&'row str>,
+    service_name: Option<&'row str>,
+    session_id: Option<&'row str>,
+    agent_name: Option<&'row str>,
+    user_id: Option<&'row str>,
+    is_llm: bool,
+    is_tool: bool,
+    failed: bool,
+    is_root: bool,
+    model: Option<&'row str>,
+    tokens: [Option<i64>; 4],
+    sent_cost: Option<f64>,
+    input_includes_cache: bool,
+}
+
+fn add_count(left: Option<i64>, right: Option<i64>) -> Option<i64> {
+    match (left, right) {
+        (Some(left), Some(right)) => Some(left.wrapping_add(right)),
+        (one, None) | (None, one) => one,
+    }
+}
+
+fn add_cost(left: Option<f64>, right: Option<f64>) -> Option<f64> {
     match (left, right) {
         (Some(left), Some(right)) => Some(left + right),
         (one, None) | (None, one) => one,
     }
 }
 
-fn max_text(left: &mut Option<Arc<str>>, right: &Option<Arc<str>>) {
-    if let Some(right) = right
-        && left.as_deref().is_none_or(|left| **right > *left)
+/// `max(…)` of a text column: keeps the greater, interning it only when it is kept.
+fn keep_max(current: &mut Option<Arc<str>>, candidate: Option<&str>, interner: &mut Interner) {
+    if let Some(candidate) = candidate
+        && current.as_deref().is_none_or(|current| candidate > current)
     {
-        *left = Some(right.clone());
+        *current = Some(interner.intern(candidate));
+    }
+}
+
+fn keep_max_shared(current: &mut Option<Arc<str>>, candidate: &Option<Arc<str>>) {
+    if let Some(candidate) = candidate
+        && current
+            .as_deref()
+            .is_none_or(|current| **candidate > *current)
+    {
+        *current = Some(candidate.clone());
     }
 }
 
 impl TracePart {
+    fn of_span(span: &SpanFacts, interner: &mut Interner) -> TracePart {
+        let mut part = TracePart {
+            start_ns: span.start_ns,
+            end_ns: span.end_ns,
+            lead: None,
+            session_id: None,
+            agent_name: None,
+            user_id: None,
+            span_count: 0,
+            llm_calls: 0,
+            tool_calls: 0,
+            tokens: [None; 4],
+            error_count: 0,
+            has_root: false,
+            root_failed: false,
+            models: BTreeSet::new(),
+            llm_sent_cost: None,
+            other_sent_cost: None,
+            unpriced: BTreeMap::new(),
+        };
+        part.add_span(span, interner);
+        part
+    }
+
+    /// Adds one span of the trace.
+    fn add_span(&mut self, span: &SpanFacts, interner: &mut Interner) {
+        self.start_ns = self.start_ns.min(span.start_ns);
+        self.end_ns = self.end_ns.max(span.end_ns);
+        if self
+            .lead
+            .as_ref()
+            .is_none_or(|lead| span.lead_key < lead.key)
+        {
+            self.lead = Some(LeadSpan {
+                key: span.lead_key,
+                name: span.name.map(|name| interner.intern(name)),
+                service_name: span.service_name.map(|name| interner.intern(name)),
+            });
+        }
+        keep_max(&mut self.session_id, span.session_id, interner);
+        keep_max(&mut self.agent_name, span.agent_name, interner);
+        keep_max(&mut self.user_id, span.user_id, interner);
+        self.span_count += 1;
+        self.llm_calls += i64::from(span.is_llm);
+        self.tool_calls += i64::from(span.is_tool);
+        self.error_count += i64::from(span.failed);
+        self.has_root |= span.is_root;
+        self.root_failed |= span.is_root && span.failed;
+        if !span.is_llm {
+            self.other_sent_cost = add_cost(self.other_sent_cost, span.sent_cost);
+            return;
+        }
+        for (sum, tokens) in self.tokens.iter_mut().zip(span.tokens) {
+            *sum = add_count(*sum, tokens);
+        }
+        self.llm_sent_cost = add_cost(self.llm_sent_cost, span.sent_cost);
+        let Some(model) = span.model else {
+            return;
+        };
+        if !self.models.contains(model) && self.models.len() < MAX_MODELS_PER_TRACE {
+            self.models.insert(interner.intern(model));
+        }
+        let Some(model) = self.models.get(model).cloned() else {
+            return;
+        };
+        if span.sent_cost.is_none()
+            && let Some(usage) = TokenUsage::from_counts(span.tokens, span.input_includes_cache)
+        {
+            let day_ns = span.start_ns.div_euclid(NANOS_PER_DAY) * NANOS_PER_DAY;
+            self.unpriced
+                .entry((model, day_ns))
+                .or_default()
+                .add(&priced_tokens(usage));
+        }
+    }
+
     /// Adds the rest of the trace's spans.
     pub(crate) fn merge(&mut self, other: &TracePart) {
         self.start_ns = self.start_ns.min(other.start_ns);
         self.end_ns = self.end_ns.max(other.end_ns);
-        if other.lead.precedes(&self.lead) {
-            self.lead = other.lead.clone();
+        if let Some(other_lead) = &other.lead
+            && self
+                .lead
+                .as_ref()
+                .is_none_or(|lead| other_lead.key < lead.key)
+        {
+            self.lead = Some(other_lead.clone());
         }
-        max_text(&mut self.session_id, &other.session_id);
-        max_text(&mut self.agent_name, &other.agent_name);
-        max_text(&mut self.user_id, &other.user_id);
+        keep_max_shared(&mut self.session_id, &other.session_id);
+        keep_max_shared(&mut self.agent_name, &other.agent_name);
+        keep_max_shared(&mut self.user_id, &other.user_id);
         self.span_count += other.span_count;
         self.llm_calls += other.llm_calls;
         self.tool_calls += other.tool_calls;
         for (mine, theirs) in self.tokens.iter_mut().zip(other.tokens) {
-            *mine = add_option(*mine, theirs);
+            *mine = add_count(*mine, theirs);
         }
         self.error_count += other.error_count;
         self.has_root |= other.has_root;
         self.root_failed |= other.root_failed;
-        self.models.extend(other.models.iter().cloned());
-        self.llm_sent_cost = add_option(self.llm_sent_cost, other.llm_sent_cost);
-        self.other_sent_cost = add_option(self.other_sent_cost, other.other_sent_cost);
-        for (key, tokens) in &other.unpriced {
-            self.unpriced.entry(key.clone()).or_default().add(tokens);
+        for model in &other.models {
+            if self.models.len() < MAX_MODELS_PER_TRACE || self.models.contains(model) {
+                self.models.insert(model.clone());
+            }
+        }
+        self.llm_sent_cost = add_cost(self.llm_sent_cost, other.llm_sent_cost);
+        self.other_sent_cost = add_cost(self.other_sent_cost, other.other_sent_cost);
+        for ((model, day_ns), tokens) in &other.unpriced {
+            if self.models.contains(model) {
+                self.unpriced
+                    .entry((model.clone(), *day_ns))
+                    .or_default()
+                    .add(tokens);
+            }
         }
     }
 
-    /// The trace's cost as the `traces` view gives it: its llm spans' costs (sent, else
-    /// priced) when any has one, else what other spans sent.
+    /// The trace's cost as `traces` gives it: its llm spans' costs (sent, else priced) when
+    /// any has one, else what other spans sent.
     pub(crate) fn cost_usd(&self, prices: &PriceTable) -> Option<f64> {
         let mut llm_cost = self.llm_sent_cost;
         for ((model, day_ns), tokens) in &self.unpriced {
             if let Some(price) = prices.price_for(model, *day_ns) {
-                llm_cost = add_option(llm_cost, Some(tokens.cost(price)));
+                llm_cost = add_cost(llm_cost, Some(tokens.cost(price)));
             }
         }
         llm_cost.or(self.other_sent_cost)
@@ -169,18 +313,26 @@ impl TracePart {
         }
     }
 
+    pub(crate) fn root_name(&self) -> Option<&str> {
+        self.lead.as_ref()?.name.as_deref()
+    }
+
+    pub(crate) fn service_name(&self) -> Option<&str> {
+        self.lead.as_ref()?.service_name.as_deref()
+    }
+
     /// The list's row for the whole trace (this part merged with all the others).
     pub(crate) fn summary(&self, trace_id: &str, prices: &PriceTable) -> TraceSummary {
-        let text = |value: &Option<Arc<str>>| value.as_deref().map(str::to_owned);
+        let text = |value: Option<&str>| value.map(str::to_owned);
         TraceSummary {
             trace_id: trace_id.to_owned(),
-            root_name: text(&self.lead.name),
-            service_name: text(&self.lead.service_name),
-            session_id: text(&self.session_id),
-            agent_name: text(&self.agent_name),
-            user_id: text(&self.user_id),
+            root_name: text(self.root_name()),
+            service_name: text(self.service_name()),
+            session_id: text(self.session_id.as_deref()),
+            agent_name: text(self.agent_name.as_deref()),
+            user_id: text(self.user_id.as_deref()),
             start_ns: self.start_ns,
-            duration_ns: Some(self.end_ns - self.start_ns),
+            duration_ns: Some(self.duration_ns()),
             span_count: self.span_count,
             llm_calls: self.llm_calls,
             tool_calls: self.tool_calls,
@@ -198,15 +350,11 @@ impl TracePart {
     }
 
     pub(crate) fn duration_ns(&self) -> i64 {
-        self.end_ns - self.start_ns
+        self.end_ns.wrapping_sub(self.start_ns)
     }
 
     pub(crate) fn has_model(&self, model: &str) -> bool {
         self.models.contains(model)
-    }
-
-    pub(crate) fn service_name(&self) -> Option<&str> {
-        self.lead.service_name.as_deref()
     }
 
     pub(crate) fn agent_name(&self) -> Option<&str> {
@@ -226,7 +374,14 @@ fn text_at(array: &StringArray, row: usize) -> Option<&str> {
     (!array.is_null(row)).then(|| array.value(row))
 }
 
-/// The parts of the traces in one batch of span rows, keyed by trace id.
+/// A span id (16 hex digits, as normalization writes it) as a number in the same order.
+fn span_number(span_id: Option<&str>) -> u64 {
+    span_id
+        .and_then(|id| u64::from_str_radix(id, 16).ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// Adds the spans of one batch of span rows to the parts of their traces.
 pub(crate) fn batch_parts(
     batch: &RecordBatch,
     interner: &mut Interner,
@@ -238,25 +393,13 @@ pub(crate) fn batch_parts(
     let end_time = column_as(batch, "end_time", &timestamp)?;
     let end_time = end_time.as_primitive::<TimestampNanosecondType>();
     let mut texts = HashMap::new();
-    for name in [
-        "trace_id",
-        "parent_span_id",
-        "name",
-        "service_name",
-        "scope_name",
-        "status_code",
-        "span_type",
-        "session_id",
-        "agent_name",
-        "user_id",
-        "request_model",
-        "response_model",
-    ] {
+    for name in TEXT_COLUMNS {
         texts.insert(name, column_as(batch, name, &DataType::Utf8)?);
     }
     let text_column = |name: &str| -> &StringArray { texts[name].as_string::<i32>() };
-    let (trace_id, parent, name, service, scope, status, span_type) = (
+    let (trace_id, span_id, parent, name, service, scope, status, span_type) = (
         text_column("trace_id"),
+        text_column("span_id"),
         text_column("parent_span_id"),
         text_column("name"),
         text_column("service_name"),
@@ -270,13 +413,8 @@ pub(crate) fn batch_parts(
         text_column("user_id"),
     );
     let models = [text_column("response_model"), text_column("request_model")];
-    let mut count_columns = Vec::with_capacity(4);
-    for name in [
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_write_tokens",
-    ] {
+    let mut count_columns = Vec::with_capacity(COUNT_COLUMNS.len());
+    for name in COUNT_COLUMNS {
         count_columns.push(column_as(batch, name, &DataType::Int64)?);
     }
     let counts: Vec<_> = count_columns
@@ -294,71 +432,45 @@ pub(crate) fn batch_parts(
             continue;
         }
         let start_ns = start_time.value(row);
-        let end_ns = if end_time.is_null(row) {
-            start_ns
-        } else {
-            end_time.value(row)
-        };
         let parent_id = text_at(parent, row);
-        let is_llm = text_at(span_type, row) == Some("llm");
-        let is_tool = text_at(span_type, row) == Some("tool");
         let failed = text_at(status, row) == Some("error");
         let is_root = parent_id.is_none_or(str::is_empty);
-        let model = models.iter().find_map(|array| text_at(array, row));
-        let tokens = [0, 1, 2, 3].map(|index| {
-            let array = counts[index];
-            (!array.is_null(row)).then(|| array.value(row))
-        });
-        let sent_cost = (!cost.is_null(row)).then(|| cost.value(row));
-        let mut intern = |value: Option<&str>| value.map(|value| interner.intern(value));
-
-        let mut part = TracePart {
+        let span = SpanFacts {
             start_ns,
-            end_ns,
-            lead: LeadSpan {
-                has_parent: parent_id.is_some(),
-                start_ns,
-                name: intern(text_at(name, row)),
-                service_name: intern(text_at(service, row)),
+            end_ns: if end_time.is_null(row) {
+                start_ns
+            } else {
+                end_time.value(row)
             },
-            session_id: intern(text_at(session, row)),
-            agent_name: intern(text_at(agent, row)),
-            user_id: intern(text_at(user, row)),
-            span_count: 1,
-            llm_calls: i64::from(is_llm),
-            tool_calls: i64::from(is_tool),
-            tokens: if is_llm { tokens } else { [None; 4] },
-            error_count: i64::from(failed),
-            has_root: is_root,
-            root_failed: is_root && failed,
-            models: BTreeSet::new(),
-            llm_sent_cost: None,
-            other_sent_cost: None,
-            unpriced: BTreeMap::new(),
+            lead_key: (
+                parent_id.is_some(),
+                start_ns,
+                span_number(text_at(span_id, row)),
+            ),
+            name: text_at(name, row),
+            service_name: text_at(service, row),
+            session_id: text_at(session, row),
+            agent_name: text_at(agent, row),
+            user_id: text_at(user, row),
+            is_llm: text_at(span_type, row) == Some("llm"),
+            is_tool: text_at(span_type, row) == Some("tool"),
+            failed,
+            is_root,
+            model: models.iter().find_map(|array| text_at(array, row)),
+            tokens: [0, 1, 2, 3].map(|index| {
+                let array = counts[index];
+                (!array.is_null(row)).then(|| array.value(row))
+            }),
+            sent_cost: (!cost.is_null(row)).then(|| cost.value(row)),
+            input_includes_cache: !text_at(scope, row)
+                .unwrap_or("")
+                .starts_with(CLAUDE_CODE_SCOPE_PREFIX),
         };
-        if is_llm {
-            if let Some(model) = model {
-                part.models.insert(interner.intern(model));
-            }
-            part.llm_sent_cost = sent_cost;
-            if sent_cost.is_none()
-                && let Some(model) = model
-            {
-                let scope = text_at(scope, row).unwrap_or("");
-                let includes_cache = !scope.starts_with(CLAUDE_CODE_SCOPE_PREFIX);
-                if let Some(usage) = TokenUsage::from_counts(tokens, includes_cache) {
-                    let day_ns = start_ns.div_euclid(NANOS_PER_DAY) * NANOS_PER_DAY;
-                    part.unpriced
-                        .insert((interner.intern(model), day_ns), priced_tokens(usage));
-                }
-            }
-        } else {
-            part.other_sent_cost = sent_cost;
-        }
         match parts.get_mut(id) {
-            Some(existing) => existing.merge(&part),
+            Some(part) => part.add_span(&span, interner),
             None => {
-                parts.insert(interner.intern(id), part);
+                let part = TracePart::of_span(&span, interner);
+                parts.insert(Arc::from(id), part);
             }
         }
     }

@@ -20,9 +20,13 @@
 //! - The summary equals the `traces` view's row for the trace (`trace_part.rs`; a test holds
 //!   them equal on generated data of every convention).
 //!
-//! The rollup lives in memory and is built from the files when first asked for (after a
-//! restart, the first page reads every span file's 19 small columns once).
+//! The rollup lives in memory and is built from the files when first asked for (`warm` at
+//! server start-up; otherwise the first page after a restart reads every span file's 20
+//! small columns once). Its size grows with the traces kept by retention: one part per trace
+//! and day, texts shared through an interner that keeps only what some part holds, at most
+//! 64 models per trace. Requests for one project wait on its lock while it catches up.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -38,7 +42,7 @@ use crate::file_cache::lock;
 use crate::parquet_footers::reader_builder;
 use crate::prices::PriceTable;
 use crate::trace_list::{TraceFilters, TraceStatus, TraceSummary};
-use crate::trace_part::{Interner, TRACE_PART_COLUMNS, TracePart, batch_parts};
+use crate::trace_part::{Interner, TracePart, batch_parts, trace_part_columns};
 
 /// One day's traces, as far as its published flushes tell.
 #[derive(Debug, Default)]
@@ -103,9 +107,9 @@ impl ProjectTraces {
     /// Brings every day of the project up to its live files.
     fn refresh(&mut self, data_dir: &DataDir, project_id: &str) -> Result<()> {
         let keys: Vec<PartitionKey> = data_dir
-            .partitions(Table::Spans)?
+            .project_partitions(Table::Spans, project_id)?
             .into_iter()
-            .filter(|key| key.project_id == project_id && !data_dir.is_dropped(key))
+            .filter(|key| !data_dir.is_dropped(key))
             .collect();
         let live_days: HashSet<&str> = keys.iter().map(|key| key.day.as_str()).collect();
         let days_before = self.days.len();
@@ -127,6 +131,7 @@ impl ProjectTraces {
                     // The day may have counted flushes whose rows it did not get.
                     self.days.remove(&key.day);
                     self.recount_across_days();
+                    self.interner.prune();
                     return Err(error);
                 }
             };
@@ -146,24 +151,27 @@ impl ProjectTraces {
         }
         if recount {
             self.recount_across_days();
+            self.interner.prune();
         }
         Ok(())
     }
 
-    /// The whole trace: its part in `day` merged with its parts in other days.
-    fn merged(&self, trace_id: &Arc<str>, part: &TracePart) -> TracePart {
-        let mut whole = part.clone();
-        if self.across_days.contains(trace_id) {
-            let others = self
-                .days
-                .values()
-                .filter_map(|day| day.parts.get(trace_id))
-                .filter(|other| !std::ptr::eq(*other, part));
-            for other in others {
-                whole.merge(other);
-            }
+    /// The whole trace: its part in one day merged with its parts in other days (borrowed
+    /// as it is when it has no others).
+    fn merged<'part>(&self, trace_id: &str, part: &'part TracePart) -> Cow<'part, TracePart> {
+        if !self.across_days.contains(trace_id) {
+            return Cow::Borrowed(part);
         }
-        whole
+        let mut whole = part.clone();
+        let others = self
+            .days
+            .values()
+            .filter_map(|day| day.parts.get(trace_id))
+            .filter(|other| !std::ptr::eq(*other, part));
+        for other in others {
+            whole.merge(other);
+        }
+        Cow::Owned(whole)
     }
 
     /// The whole trace, wherever its parts are.
@@ -234,8 +242,7 @@ fn read_parts(
 ) -> Result<()> {
     let builder = reader_builder(path)?;
     let schema = builder.schema().clone();
-    let wanted: Vec<usize> = TRACE_PART_COLUMNS
-        .iter()
+    let wanted: Vec<usize> = trace_part_columns()
         .filter_map(|column| schema.index_of(column).ok())
         .collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
@@ -272,7 +279,10 @@ pub fn warm(data_dir: &DataDir) -> Result<()> {
         .collect();
     for project_id in projects {
         let shared = project_traces(data_dir, &project_id);
-        lock(&shared).refresh(data_dir, &project_id)?;
+        if let Err(error) = lock(&shared).refresh(data_dir, &project_id) {
+            // The project's pages will try again (and say why) when asked for.
+            tracing::warn!(project = %project_id, %error, "cannot build the trace rollup");
+        }
     }
     Ok(())
 }
@@ -378,22 +388,46 @@ pub(crate) fn list_page(
     Ok(page)
 }
 
-/// Calls `visit` once per trace of the project with the whole trace, oldest day first.
+/// Which traces a scan of `traces` needs: all, or those with these ids, or those starting
+/// within these days. Each bound narrows; the scan may still return more (the caller
+/// filters again).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct TraceSelection {
+    pub(crate) trace_ids: Option<BTreeSet<String>>,
+    /// First and last day (`YYYY-MM-DD`, inclusive) a selected trace may start on.
+    pub(crate) first_day: Option<String>,
+    pub(crate) last_day: Option<String>,
+}
+
+/// Calls `visit` once per selected trace of the project with the whole trace.
 pub(crate) fn for_each_trace(
     data_dir: &DataDir,
     project_id: &str,
+    selection: &TraceSelection,
     mut visit: impl FnMut(&str, &TracePart),
 ) -> Result<()> {
     let shared = project_traces(data_dir, project_id);
     let mut traces = lock(&shared);
     traces.refresh(data_dir, project_id)?;
-    for day in traces.days.values() {
-        for (trace_id, part) in &day.parts {
-            if !traces.across_days.contains(trace_id) {
-                visit(trace_id, part);
-                continue;
+    if let Some(trace_ids) = &selection.trace_ids {
+        for trace_id in trace_ids {
+            if let Some(whole) = traces.find(trace_id) {
+                visit(trace_id, &whole);
             }
+        }
+        return Ok(());
+    }
+    let days = traces.days.iter().filter(|(day, _)| {
+        selection
+            .first_day
+            .as_ref()
+            .is_none_or(|first| *day >= first)
+            && selection.last_day.as_ref().is_none_or(|last| *day <= last)
+    });
+    for (_, day) in days {
+        for (trace_id, part) in &day.parts {
             let whole = traces.merged(trace_id, part);
+            // Visited once, from the day it started.
             if whole.start_ns == part.start_ns {
                 visit(trace_id, &whole);
             }
@@ -511,9 +545,6 @@ mod tests {
     /// The rows of `source` (a table or a parenthesized query with the columns of
     /// `traces`) as the list shows them, newest first, after `filter`.
     async fn table_rows(data_dir: &DataDir, source: &str, filter: &str) -> Vec<TraceSummary> {
-        let context = project_session(data_dir, DEFAULT_PROJECT)
-            .await
-            .expect("session");
         let sql = format!(
             "SELECT trace_id, root_name, service_name, session_id, agent_name, user_id, \
              duration_ns, span_count, llm_calls, tool_calls, input_tokens, output_tokens, \
@@ -521,18 +552,25 @@ mod tests {
              arrow_cast(start_time, 'Int64') AS start_ns FROM {source} AS rows {filter} \
              ORDER BY start_time DESC, trace_id DESC"
         );
+        json_rows(data_dir, &sql)
+            .await
+            .into_iter()
+            .map(|row| serde_json::from_value(Value::Object(row)).expect("summary"))
+            .collect()
+    }
+
+    async fn json_rows(data_dir: &DataDir, sql: &str) -> Vec<serde_json::Map<String, Value>> {
+        let context = project_session(data_dir, DEFAULT_PROJECT)
+            .await
+            .expect("session");
         let batches = context
-            .sql(&sql)
+            .sql(sql)
             .await
             .expect("sql")
             .collect()
             .await
             .expect("rows");
-        batches_to_json_rows(&batches)
-            .expect("json")
-            .into_iter()
-            .map(|row| serde_json::from_value(Value::Object(row)).expect("summary"))
-            .collect()
+        batches_to_json_rows(&batches).expect("json")
     }
 
     /// Costs summed in another order differ in the last bits.
@@ -545,6 +583,34 @@ mod tests {
 
     fn listed(data_dir: &DataDir, filters: &TraceFilters) -> Vec<TraceSummary> {
         list_page(data_dir, DEFAULT_PROJECT, filters, None, 10_000).expect("list")
+    }
+
+    /// Every column of SQL's `traces` (those the list does not show too) equals the
+    /// reference's, after `sql_filter` (which the scan narrows by where it can).
+    async fn assert_table_same(data_dir: &DataDir, sql_filter: &str) {
+        let mut results = Vec::new();
+        for source in [
+            "traces".to_owned(),
+            format!("({})", traces_from_spans_sql()),
+        ] {
+            let sql = format!(
+                "SELECT *, round(cost_usd, 9) AS rounded_cost FROM {source} AS rows {sql_filter} \
+                 ORDER BY trace_id"
+            );
+            let mut rows = json_rows(data_dir, &sql).await;
+            for row in &mut rows {
+                row.remove("cost_usd");
+            }
+            results.push(rows);
+        }
+        assert!(
+            !results[1].is_empty(),
+            "{sql_filter}: the reference lists nothing"
+        );
+        for (index, (table, reference)) in results[0].iter().zip(&results[1]).enumerate() {
+            assert_eq!(table, reference, "{sql_filter}: row {index}");
+        }
+        assert_eq!(results[0].len(), results[1].len(), "{sql_filter}: rows");
     }
 
     fn assert_same(data_dir: &DataDir, filters: &TraceFilters, sql_filter: &str, what: &str) {
@@ -655,6 +721,26 @@ mod tests {
         ];
         for (filters, sql_filter) in &cases {
             assert_same(&data_dir, filters, sql_filter, sql_filter);
+        }
+        // SQL's `traces`, whole rows, as the scan narrows by ids and days.
+        let some_ids: Vec<String> = sample
+            .iter()
+            .step_by(17)
+            .map(|row| format!("'{}'", row.trace_id))
+            .collect();
+        let first_day = day_of(sample.last().expect("rows").start_ns);
+        for sql_filter in [
+            String::new(),
+            format!("WHERE trace_id = {}", some_ids[0]),
+            format!("WHERE trace_id IN ({})", some_ids.join(", ")),
+            format!("WHERE day = '{first_day}'"),
+            format!("WHERE day > '{first_day}' AND outcome = 'success'"),
+            format!(
+                "WHERE start_time >= '{}' AND start_time < '2026-01-02T00:05:00Z'",
+                "2026-01-01T23:58:00Z"
+            ),
+        ] {
+            assert_table_same(&data_dir, &sql_filter).await;
         }
 
         // Pages of 7 from the cursor on are the whole list, in order.

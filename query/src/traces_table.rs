@@ -6,6 +6,7 @@
 //! the dashboards' runs and success rate, the `sessions` view and users' SQL over `traces`
 //! do not scan the spans. Costs are priced when the query runs, like the `spans` view's.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -18,14 +19,16 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::DataFusionError;
 use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::expr::InList;
+use datafusion::logical_expr::{Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use sextant_ingest::layout::{DataDir, day_of};
 
 use crate::error::Result;
 use crate::prices::PriceTable;
+use crate::pushdown::{column_against_literal, literal_text, timestamp_ns};
 use crate::trace_part::TracePart;
-use crate::trace_rollup::for_each_trace;
+use crate::trace_rollup::{TraceSelection, for_each_trace};
 
 /// The columns of `traces`, in order.
 pub fn traces_schema() -> SchemaRef {
@@ -96,9 +99,8 @@ struct TraceColumns {
 impl TraceColumns {
     fn push(&mut self, trace_id: &str, part: &TracePart, prices: &PriceTable) {
         self.trace_id.append_value(trace_id);
-        self.root_name.append_option(part.lead.name.as_deref());
-        self.service_name
-            .append_option(part.lead.service_name.as_deref());
+        self.root_name.append_option(part.root_name());
+        self.service_name.append_option(part.service_name());
         self.session_id.append_option(part.session_id.as_deref());
         self.agent_name.append_option(part.agent_name.as_deref());
         self.user_id.append_option(part.user_id.as_deref());
@@ -159,14 +161,110 @@ impl TraceColumns {
     }
 }
 
-/// Every trace of the project as one batch.
-fn traces_batch(data_dir: &DataDir, project_id: &str) -> Result<RecordBatch> {
+/// The selected traces of the project as one batch.
+fn traces_batch(
+    data_dir: &DataDir,
+    project_id: &str,
+    selection: &TraceSelection,
+) -> Result<RecordBatch> {
     let prices = PriceTable::load_cached(data_dir.root())?;
     let mut columns = TraceColumns::default();
-    for_each_trace(data_dir, project_id, |trace_id, part| {
+    for_each_trace(data_dir, project_id, selection, |trace_id, part| {
         columns.push(trace_id, part, &prices);
     })?;
     columns.finish()
+}
+
+fn narrow_first(first: &mut Option<String>, day: String) {
+    if first.as_ref().is_none_or(|first| day > *first) {
+        *first = Some(day);
+    }
+}
+
+fn narrow_last(last: &mut Option<String>, day: String) {
+    if last.as_ref().is_none_or(|last| day < *last) {
+        *last = Some(day);
+    }
+}
+
+/// Narrows `selection` by one filter the scan can use; false when it cannot.
+fn narrow(selection: &mut TraceSelection, filter: &Expr) -> bool {
+    if let Expr::InList(InList {
+        expr,
+        list,
+        negated: false,
+    }) = filter
+        && let Expr::Column(column) = expr.as_ref()
+        && column.name() == "trace_id"
+    {
+        let ids: Option<BTreeSet<String>> = list
+            .iter()
+            .map(|item| match item {
+                Expr::Literal(value, _) => literal_text(value).map(str::to_owned),
+                _ => None,
+            })
+            .collect();
+        let Some(ids) = ids else { return false };
+        intersect(selection, ids);
+        return true;
+    }
+    let Some((column, op, value)) = column_against_literal(filter) else {
+        return false;
+    };
+    match (column.name(), op) {
+        ("trace_id", Operator::Eq) => match literal_text(value) {
+            Some(id) => {
+                intersect(selection, BTreeSet::from([id.to_owned()]));
+                true
+            }
+            None => false,
+        },
+        ("start_time", Operator::Gt | Operator::GtEq) => match timestamp_ns(value) {
+            Some(ns) => {
+                narrow_first(&mut selection.first_day, day_of(ns));
+                true
+            }
+            None => false,
+        },
+        ("start_time", Operator::Lt | Operator::LtEq) => match timestamp_ns(value) {
+            Some(ns) => {
+                narrow_last(&mut selection.last_day, day_of(ns));
+                true
+            }
+            None => false,
+        },
+        ("day", Operator::Eq | Operator::Gt | Operator::GtEq | Operator::Lt | Operator::LtEq) => {
+            let Some(day) = literal_text(value) else {
+                return false;
+            };
+            if matches!(op, Operator::Eq | Operator::Gt | Operator::GtEq) {
+                narrow_first(&mut selection.first_day, day.to_owned());
+            }
+            if matches!(op, Operator::Eq | Operator::Lt | Operator::LtEq) {
+                narrow_last(&mut selection.last_day, day.to_owned());
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+fn intersect(selection: &mut TraceSelection, ids: BTreeSet<String>) {
+    selection.trace_ids = Some(match selection.trace_ids.take() {
+        Some(known) => known.intersection(&ids).cloned().collect(),
+        None => ids,
+    });
+}
+
+/// What the scan can narrow by: ids (`trace_id = …`, `trace_id IN (…)`) and the days a
+/// trace starts on (`start_time` or `day` against a constant). DataFusion applies every
+/// filter again on the rows (Inexact), so narrowing only needs to keep what they keep.
+fn selection_of(filters: &[Expr]) -> TraceSelection {
+    let mut selection = TraceSelection::default();
+    for filter in filters {
+        narrow(&mut selection, filter);
+    }
+    selection
 }
 
 /// The `traces` table of one project's session.
@@ -195,19 +293,37 @@ impl TableProvider for TracesTable {
         TableType::View
     }
 
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::common::Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|filter| {
+                if narrow(&mut TraceSelection::default(), filter) {
+                    TableProviderFilterPushDown::Inexact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
     async fn scan(
         &self,
         _state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         _limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
         let data_dir = self.data_dir.clone();
         let project_id = self.project_id.clone();
-        let batch = tokio::task::spawn_blocking(move || traces_batch(&data_dir, &project_id))
-            .await
-            .map_err(|error| DataFusionError::External(Box::new(error)))?
-            .map_err(|error| DataFusionError::External(Box::new(error)))?;
+        let selection = selection_of(filters);
+        let batch =
+            tokio::task::spawn_blocking(move || traces_batch(&data_dir, &project_id, &selection))
+                .await
+                .map_err(|error| DataFusionError::External(Box::new(error)))?
+                .map_err(|error| DataFusionError::External(Box::new(error)))?;
         let exec =
             MemorySourceConfig::try_new_exec(&[vec![batch]], traces_schema(), projection.cloned())?;
         Ok(exec)

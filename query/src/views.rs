@@ -16,13 +16,14 @@ use crate::error::Result;
 /// The instrumentation scope of Claude Code's spans. Claude Code reports input tokens without
 /// the cached ones; OTel GenAI and OpenAI with them (`llm_usage` applies the same rule).
 pub(crate) const CLAUDE_CODE_SCOPE_PREFIX: &str = "com.anthropic.claude_code";
-const LOG_INPUT_INCLUDES_CACHE: &str = "COALESCE(event_name, '') NOT LIKE 'claude_code.%'";
+// `starts_with`, not `LIKE`: in a LIKE pattern the `_` of `claude_code` matches any character.
+const LOG_INPUT_INCLUDES_CACHE: &str = "NOT starts_with(COALESCE(event_name, ''), 'claude_code.')";
 
 fn span_price() -> String {
     format!(
         "CASE WHEN span_type = 'llm' THEN model_cost(COALESCE(response_model, request_model), \
          start_time, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, \
-         COALESCE(scope_name, '') NOT LIKE '{CLAUDE_CODE_SCOPE_PREFIX}%') END"
+         NOT starts_with(COALESCE(scope_name, ''), '{CLAUDE_CODE_SCOPE_PREFIX}')) END"
     )
 }
 
@@ -63,11 +64,11 @@ fn with_cost_sql(
 const TRACE_COLUMNS: &[(&str, &str)] = &[
     (
         "root_name",
-        "first_value(name ORDER BY parent_span_id IS NOT NULL, start_time)",
+        "first_value(name ORDER BY parent_span_id IS NOT NULL, start_time, span_id)",
     ),
     (
         "service_name",
-        "first_value(service_name ORDER BY parent_span_id IS NOT NULL, start_time)",
+        "first_value(service_name ORDER BY parent_span_id IS NOT NULL, start_time, span_id)",
     ),
     ("session_id", "max(session_id)"),
     ("agent_name", "max(agent_name)"),
