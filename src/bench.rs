@@ -243,8 +243,18 @@ pub fn directory_bytes(dir: &Path) -> std::io::Result<u64> {
 
 /// Peak resident set size of this process (Linux `VmHWM`).
 fn peak_rss_bytes() -> Option<u64> {
+    process_status_bytes("VmHWM:")
+}
+
+/// Resident set size of this process now (Linux `VmRSS`).
+pub fn current_rss_bytes() -> Option<u64> {
+    process_status_bytes("VmRSS:")
+}
+
+/// A size line of `/proc/self/status`, in bytes.
+fn process_status_bytes(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|line| line.starts_with(key))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }

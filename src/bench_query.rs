@@ -28,6 +28,8 @@ use sextant_web::query_slots::{QuerySlots, SqlSettings};
 use sextant_web::router::router;
 use sextant_web::state::AppState;
 
+use crate::bench::current_rss_bytes;
+
 #[derive(Debug, clap::Args)]
 pub struct QueryBenchArgs {
     /// A data dir built by `sextant bench data`.
@@ -70,6 +72,15 @@ struct Figure {
     max_ms: f64,
     /// What one repetition returned (hits, rows, spans, bytes).
     result: usize,
+}
+
+/// The trace rollup built from the data dir's files at start.
+#[derive(Debug, serde::Serialize)]
+struct RollupFigures {
+    build_seconds: f64,
+    /// The process's resident memory after the build minus before (what the rollup holds,
+    /// roughly: freed memory the allocator keeps counts too).
+    rss_growth_mib: f64,
 }
 
 /// Fewest repetitions a p99 is reported from.
@@ -131,6 +142,21 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
     let data_dir = DataDir::open(&args.data_dir).context("cannot open the data dir")?;
     let reps = args.repetitions;
     let cold = args.drop_caches;
+    // The trace rollup built from the files, as a server does at start-up: how long a
+    // restart takes to serve the trace list at full speed, and what it holds in memory.
+    let rss_before = current_rss_bytes().unwrap_or(0);
+    let started = Instant::now();
+    let warm_dir = data_dir.clone();
+    tokio::task::spawn_blocking(move || sextant_query::trace_rollup::warm(&warm_dir)).await??;
+    let rollup = RollupFigures {
+        build_seconds: started.elapsed().as_secs_f64(),
+        rss_growth_mib: current_rss_bytes().unwrap_or(0).saturating_sub(rss_before) as f64
+            / (1024.0 * 1024.0),
+    };
+    eprintln!(
+        "trace rollup built in {:.1} s, RSS +{:.0} MiB",
+        rollup.build_seconds, rollup.rss_growth_mib
+    );
     let context = project_session(&data_dir, DEFAULT_PROJECT).await?;
     let spans = run_read_only_sql(
         &context,
@@ -289,7 +315,8 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "spans": span_count, "biggest_trace": big_trace, "figures": figures,
+                "spans": span_count, "biggest_trace": big_trace, "trace_rollup": rollup,
+                "figures": figures,
             }))?
         );
     } else {
@@ -298,7 +325,11 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         } else {
             "max ms"
         };
-        println!("{span_count} spans · first call, then {reps} warm repetitions each");
+        println!(
+            "{span_count} spans · trace rollup built in {:.1} s, RSS +{:.0} MiB",
+            rollup.build_seconds, rollup.rss_growth_mib
+        );
+        println!("first call, then {reps} warm repetitions each");
         println!(
             "{:<36} {:>9} {:>9} {:>9} {:>10}",
             "figure", "first ms", "p50 ms", tail, "result"

@@ -336,6 +336,10 @@ fn bench_data_builds_a_data_dir_that_bench_query_measures() {
     ]);
     assert_eq!(measured["spans"].as_u64(), Some(spans), "{measured}");
     assert_eq!(measured["biggest_trace"], long_trace.as_str());
+    assert!(
+        measured["trace_rollup"]["build_seconds"].as_f64() > Some(0.0),
+        "{measured}"
+    );
     let figures = measured["figures"].as_array().cloned().unwrap_or_default();
     let result = |name: &str| {
         figures
