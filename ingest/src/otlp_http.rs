@@ -144,6 +144,7 @@ async fn receive<S: OtlpSignal>(
     let principal = state
         .access
         .authorize_header(header_str(headers, header::AUTHORIZATION), Scope::Ingest)?;
+    principal.record_on_request_span();
     let limit_bytes = state.body_limit_bytes;
     // Every byte held from here on is taken from the server-wide budget first.
     let mut reservation = state.budget.reserve(0)?;

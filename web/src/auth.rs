@@ -72,9 +72,11 @@ fn resolve(
         && !state.access.is_open_mode()
     {
         let (principal, csrf) = state.access.authorize_web_session(&token, needed)?;
+        principal.record_on_request_span();
         return Ok((principal, Some(csrf)));
     }
     let principal = state.access.authorize_header(authorization, needed)?;
+    principal.record_on_request_span();
     Ok((principal, None))
 }
 

@@ -30,6 +30,7 @@ pub mod page_sql;
 pub mod page_trace;
 pub mod page_usage;
 pub mod query_slots;
+pub mod request_span;
 pub mod router;
 pub mod security_headers;
 pub mod span_view;

@@ -6,9 +6,10 @@
 //! key for its data, the operator key for `/usage` and `/api/usage` (per-project sums); only
 //! `/healthz`, `/metrics` (Sextant's own counters), the assets and the sign-in form are open.
 //!
-//! Two layers wrap everything: in open local mode, requests addressed to a host other than
-//! loopback or the public URL's get 421 (`host_check.rs`, against DNS rebinding); every
-//! response carries the security headers (`security_headers.rs`).
+//! Three layers wrap everything: each request is served inside a tracing span naming it, and
+//! its project and key once known (`request_span.rs`); in open local mode, requests addressed
+//! to a host other than loopback or the public URL's get 421 (`host_check.rs`, against DNS
+//! rebinding); every response carries the security headers (`security_headers.rs`).
 
 use axum::Router;
 use axum::middleware;
@@ -20,7 +21,8 @@ use crate::state::AppState;
 use crate::{
     api_audit, api_datasets, api_evals, api_gateway, api_search, api_sessions, api_sql, api_traces,
     api_usage, assets, host_check, metrics, page_add_to_dataset, page_dashboards, page_evals,
-    page_login, page_runs, page_session, page_sql, page_trace, page_usage, security_headers,
+    page_login, page_runs, page_session, page_sql, page_trace, page_usage, request_span,
+    security_headers,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -89,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::map_response(
             security_headers::add_security_headers,
         ))
+        .layer(middleware::from_fn(request_span::in_request_span))
 }
 
 async fn healthz() -> &'static str {

@@ -50,6 +50,18 @@ impl Principal {
             None => "open-mode".to_string(),
         }
     }
+
+    /// Names the project and key on the current request's span (the HTTP server opens one
+    /// per request with these fields empty), so what is logged while serving it says whose
+    /// request it was.
+    pub fn record_on_request_span(&self) {
+        let span = tracing::Span::current();
+        span.record("project", tracing::field::display(&self.project_id));
+        span.record(
+            "key_id",
+            tracing::field::display(self.key_id.as_deref().unwrap_or("open-mode")),
+        );
+    }
 }
 
 /// Why a request was refused. `Forbidden` is 403; every other kind is 401.

@@ -802,3 +802,77 @@ async fn open_mode_sees_the_usage_page() {
         "the runs page links it too"
     );
 }
+
+/// What a tracing subscriber writes, kept for the test to read.
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("logs").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every request is logged inside a span naming its method, path, project and key, so a
+/// line Sextant logs while serving it says whose request it was.
+#[tokio::test]
+async fn requests_are_logged_with_their_project_and_key() {
+    let app = app();
+    let keys = create_project(&app, "alpha");
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let request = Request::get("/api/traces")
+        .header(header::AUTHORIZATION, bearer(&keys.read))
+        .body(Body::empty())
+        .expect("request");
+    let (status, _) = call(&app, request).await;
+    assert_eq!(status, StatusCode::OK);
+    let request = Request::post("/v1/traces")
+        .header(header::AUTHORIZATION, bearer(&keys.ingest))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(trace_json(
+            "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
+            "logged",
+        )))
+        .expect("request");
+    let (status, _) = call(&app, request).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let text = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("utf-8");
+    let served: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("request served"))
+        .collect();
+    assert_eq!(served.len(), 2, "{text}");
+    let read_id = &keys.read.record.id;
+    let ingest_id = &keys.ingest.record.id;
+    for (line, path, key_id) in [
+        (served[0], "path=/api/traces", read_id),
+        (served[1], "path=/v1/traces", ingest_id),
+    ] {
+        for expected in [
+            path.to_owned(),
+            "project=alpha".to_owned(),
+            format!("key_id={key_id}"),
+            "status=200".to_owned(),
+        ] {
+            assert!(line.contains(&expected), "{expected} not in {line}");
+        }
+    }
+    assert!(
+        !text.contains(&keys.read.key),
+        "a secret was logged: {text}"
+    );
+}
