@@ -356,18 +356,6 @@ impl TracePart {
     pub(crate) fn has_model(&self, model: &str) -> bool {
         self.models.contains(model)
     }
-
-    pub(crate) fn agent_name(&self) -> Option<&str> {
-        self.agent_name.as_deref()
-    }
-
-    pub(crate) fn session_id(&self) -> Option<&str> {
-        self.session_id.as_deref()
-    }
-
-    pub(crate) fn user_id(&self) -> Option<&str> {
-        self.user_id.as_deref()
-    }
 }
 
 fn text_at(array: &StringArray, row: usize) -> Option<&str> {

@@ -305,9 +305,9 @@ fn passes(part: &TracePart, filters: &TraceFilters, prices: &PriceTable) -> bool
     }
     let equalities = [
         (part.service_name(), &filters.service),
-        (part.agent_name(), &filters.agent),
-        (part.session_id(), &filters.session),
-        (part.user_id(), &filters.user),
+        (part.agent_name.as_deref(), &filters.agent),
+        (part.session_id.as_deref(), &filters.session),
+        (part.user_id.as_deref(), &filters.user),
     ];
     for (value, wanted) in equalities {
         if let Some(wanted) = wanted
