@@ -8,10 +8,10 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::Subcommand;
-use sextant_ingest::access::AccessControl;
-use sextant_ingest::access::audit::AuditEntry;
-use sextant_ingest::access::keys::{NO_PROJECT, Scope};
 use sextant_ingest::layout::is_valid_project_id;
+use sextant_meta::AccessControl;
+use sextant_meta::audit::AuditEntry;
+use sextant_meta::keys::{NO_PROJECT, Scope};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -106,7 +106,7 @@ pub fn run_keys(data_dir: &Path, command: KeysCommand) -> anyhow::Result<()> {
             crate::say!("{}", created.key);
         }
         KeysCommand::List { project } => {
-            let keys = access.with_store(|store| store.list_keys(project.as_deref()))?;
+            let keys = access.with_store(|store| store.keys().list(project.as_deref()))?;
             crate::say!(
                 "{:<12}  {:<20}  {:<8}  {:<19}  {:<19}  name",
                 "id",
@@ -144,7 +144,7 @@ pub fn run_projects(data_dir: &Path, command: ProjectsCommand) -> anyhow::Result
                     "invalid project id {id:?}: use lowercase letters, digits, '-' and '_' (at most 64)"
                 );
             }
-            if access.with_store(|store| store.create_project(&id))? {
+            if access.with_store(|store| store.projects().create(&id))? {
                 access.audit(AuditEntry::now(
                     Some(&id),
                     "cli",
@@ -158,7 +158,7 @@ pub fn run_projects(data_dir: &Path, command: ProjectsCommand) -> anyhow::Result
             }
         }
         ProjectsCommand::List => {
-            let projects = access.with_store(|store| store.list_projects())?;
+            let projects = access.with_store(|store| store.projects().list())?;
             crate::say!(
                 "{:<20}  {:<19}  {:<11}  retention",
                 "project",
@@ -179,7 +179,7 @@ pub fn run_projects(data_dir: &Path, command: ProjectsCommand) -> anyhow::Result
         }
         ProjectsCommand::Retention { id, days } => {
             let days = parse_retention(&days)?;
-            if !access.with_store(|store| store.set_retention_days(&id, days))? {
+            if !access.with_store(|store| store.projects().set_retention_days(&id, days))? {
                 anyhow::bail!("no project {id:?}; create it with `sextant projects create {id}`");
             }
             let detail = days.map_or("off".to_owned(), |days| days.to_string());
@@ -201,7 +201,7 @@ pub fn run_projects(data_dir: &Path, command: ProjectsCommand) -> anyhow::Result
 
 pub fn run_audit(data_dir: &Path, project: Option<&str>, limit: usize) -> anyhow::Result<()> {
     let access = open(data_dir)?;
-    let entries = access.with_store(|store| store.list_audit(project, limit))?;
+    let entries = access.with_store(|store| store.audit().list(project, limit))?;
     for entry in entries {
         crate::say!(
             "{}  {:<12}  {:<16}  {:<14}  {:<6}  {}",

@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::{DEFAULT_PROJECT, DataDir};
 use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
 use sextant_ingest::request_budget::{DEFAULT_REQUEST_BUDGET_BYTES, RequestBudget};
+use sextant_meta::AccessControl;
 use sextant_query::search::{SearchRequest, search_spans};
 use sextant_query::session::project_session;
 use sextant_query::sql::{SqlLimits, run_read_only_sql};

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::maintenance::{MaintenanceConfig, MaintenanceLock, run_pass};
+use sextant_meta::AccessControl;
 
 #[derive(Debug, clap::Args)]
 pub struct CompactArgs {
@@ -23,7 +23,7 @@ pub fn run_compact(data_dir: &Path, args: CompactArgs) -> anyhow::Result<()> {
     let _lock = MaintenanceLock::acquire(&data_dir)?;
     let retention = AccessControl::open(data_dir.root())
         .context("cannot open the metadata store")?
-        .with_store(|store| store.retention_days())?;
+        .with_store(|store| store.projects().retention_days())?;
     let config = MaintenanceConfig {
         grace: Duration::from_secs(args.grace_secs),
         ..MaintenanceConfig::default()

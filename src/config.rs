@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
-use sextant_ingest::access::limits::LimitsConfig;
 use sextant_ingest::pipeline::PipelineConfig;
 use sextant_ingest::time_window::TimeWindow;
-use sextant_web::host_check::PublicUrl;
+use sextant_meta::limits::LimitsConfig;
+use sextant_web::public_url::PublicUrl;
 use sextant_web::query_slots::SqlSettings;
 
 use crate::tls::TlsFiles;

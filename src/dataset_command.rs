@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::Subcommand;
 use sextant_evals::dataset_source::{DatasetSource, add_from_source};
 use sextant_evals::datasets::{Annotation, list_datasets, load_examples};
-use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
+use sextant_meta::AccessControl;
 
 #[derive(Debug, Subcommand)]
 pub enum DatasetCommand {
@@ -78,8 +78,15 @@ pub async fn run_dataset(data_dir: &Path, command: DatasetCommand) -> anyhow::Re
                 _ => anyhow::bail!("give one of --from-search, --from-sql or --traces"),
             };
             let annotation = Annotation { expected, label };
-            let added =
-                add_from_source(&access, &data, &project, &name, &source, &annotation).await?;
+            let added = add_from_source(
+                access.metadata(),
+                &data,
+                &project,
+                &name,
+                &source,
+                &annotation,
+            )
+            .await?;
             crate::say!(
                 "dataset {name} version {}: {} examples added, {} already in it",
                 added.version,

@@ -13,10 +13,10 @@ use sextant_evals::agent_replay::AgentHost;
 use sextant_evals::gateway::registry::GatewayRegistry;
 use sextant_evals::run::{SuiteRun, run_suite_with};
 use sextant_evals::suite::{ReplayMode, Suite};
-use sextant_ingest::access::AccessControl;
-use sextant_ingest::access::keys::Scope;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::request_budget::{DEFAULT_REQUEST_BUDGET_BYTES, RequestBudget};
+use sextant_meta::AccessControl;
+use sextant_meta::keys::Scope;
 use sextant_web::api_gateway::{GatewayState, gateway_router};
 
 use crate::otlp_sender::{OtlpBody, export_with_retry};
@@ -86,7 +86,7 @@ async fn run(data_dir: &Path, command: EvalCommand) -> anyhow::Result<i32> {
     let SuiteRun {
         report,
         mut replays,
-    } = run_suite_with(&access, &data, &project, &suite, host).await?;
+    } = run_suite_with(access.metadata(), &data, &project, &suite, host).await?;
     if let Some((host, server)) = gateway {
         for calls in host.take_spans() {
             replays.resource_spans.extend(calls.resource_spans);

@@ -78,7 +78,7 @@ struct ServeArgs {
     /// https://traces.example.com behind a proxy); while no key exists, requests addressed
     /// to any other host get 421.
     #[arg(long, env = "SEXTANT_PUBLIC_URL")]
-    public_url: Option<sextant_web::host_check::PublicUrl>,
+    public_url: Option<sextant_web::public_url::PublicUrl>,
 }
 
 impl ServeArgs {

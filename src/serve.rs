@@ -7,14 +7,14 @@ use anyhow::Context;
 use sextant_evals::gateway::registry::GatewayRegistry;
 use sextant_evals::schedule::{ServerGateway, spawn_schedules};
 use sextant_evals::suite::Suite;
-use sextant_ingest::access::AccessControl;
-use sextant_ingest::grpc_budget::GrpcBudgetLayer;
-use sextant_ingest::grpc_connections::limit_connections;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::maintenance::{MaintenanceConfig, MaintenanceTask};
-use sextant_ingest::otlp_grpc::grpc_services;
 use sextant_ingest::pipeline::IngestPipeline;
 use sextant_ingest::request_budget::RequestBudget;
+use sextant_meta::AccessControl;
+use sextant_web::otlp::grpc::grpc_services;
+use sextant_web::otlp::grpc_budget::GrpcBudgetLayer;
+use sextant_web::otlp::grpc_connections::limit_connections;
 use sextant_web::query_slots::QuerySlots;
 use sextant_web::router::router;
 use sextant_web::state::AppState;
@@ -45,7 +45,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
     let mut pipeline_config = config.pipeline.clone();
     // A project keeping more than the window's days must be able to receive them.
     let longest_retention = access
-        .with_store(|store| store.retention_days())
+        .with_store(|store| store.projects().retention_days())
         .unwrap_or_default()
         .into_iter()
         .map(|(_, days)| days)
@@ -66,7 +66,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
             let access = access.clone();
             move || {
                 access
-                    .with_store(|store| store.retention_days())
+                    .with_store(|store| store.projects().retention_days())
                     .unwrap_or_else(|error| {
                         tracing::error!(%error, "cannot read the projects' retention; nothing is dropped this pass");
                         Vec::new()
@@ -134,7 +134,12 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         registry: gateway_registry.clone(),
         otlp_endpoint: access.is_open_mode().then_some(server_url),
     };
-    let schedules = spawn_schedules(access.clone(), pipeline.clone(), scheduled, gateway);
+    let schedules = spawn_schedules(
+        access.metadata().clone(),
+        pipeline.clone(),
+        scheduled,
+        gateway,
+    );
 
     let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
     let services = grpc_services(pipeline.clone(), access, config.body_limit_bytes);

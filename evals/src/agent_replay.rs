@@ -36,6 +36,7 @@ use crate::recording::Recording;
 use crate::replay_step::SideOutcome;
 use crate::replay_trajectory::first_user_message;
 use crate::repository_policy::RepositoryPolicy;
+pub use crate::side_outcome::AgentRunFacts;
 use crate::suite::{AgentApi, AgentConfig, ModelConfig};
 
 /// Attempts per example and epoch while the failure is infra or a timeout.
@@ -117,17 +118,6 @@ struct AgentRun {
     files_changed: Vec<String>,
 }
 
-/// What an agent run did, for the report.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct AgentRunFacts {
-    /// Model turns, by the CLI's own count.
-    pub turns: usize,
-    pub tool_calls: usize,
-    /// Files of the workdir the run added, changed or removed, sorted.
-    pub files_changed: Vec<String>,
-    pub duration_ms: f64,
-}
-
 enum AttemptFailure {
     Infra(String),
     Timeout,
@@ -145,7 +135,7 @@ impl<'a> AgentSide<'a> {
         run_key: &str,
         project_id: &str,
     ) -> Result<AgentSide<'a>> {
-        let token = sextant_ingest::access::keys::random_token().map_err(|error| {
+        let token = sextant_meta::keys::random_token().map_err(|error| {
             EvalError::Invalid(format!("no randomness for a gateway token: {error}"))
         })?;
         let cassette = match &side {

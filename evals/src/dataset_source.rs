@@ -17,9 +17,7 @@ use sextant_query::sql::{DEFAULT_MAX_RESULT_BYTES, SqlLimits, run_read_only_sql}
 use sextant_query::trace::{is_valid_trace_id, load_trace};
 use sextant_query::{QueryError, SessionContext};
 
-use std::sync::Arc;
-
-use sextant_ingest::access::AccessControl;
+use sextant_meta::SharedMetadata;
 
 use crate::datasets::{
     AddedVersion, Annotation, ExampleBatch, MAX_EXAMPLES_PER_VERSION, add_examples, validate_name,
@@ -181,7 +179,7 @@ pub async fn collect_recordings(
 /// Resolves `source` in the project and adds its traces to dataset `name` as a new
 /// version, each example annotated with `annotation`.
 pub async fn add_from_source(
-    access: &Arc<AccessControl>,
+    metadata: &SharedMetadata,
     data_dir: &DataDir,
     project_id: &str,
     name: &str,
@@ -192,7 +190,7 @@ pub async fn add_from_source(
     let context = sextant_query::session::project_session(data_dir, project_id).await?;
     let batch = collect_recordings(&context, data_dir, project_id, source).await?;
     // Only now the store's lock, and on a blocking thread: SQLite inserts and fsync.
-    let access = access.clone();
+    let metadata = metadata.clone();
     let (project_id, name, description, annotation) = (
         project_id.to_string(),
         name.to_string(),
@@ -200,7 +198,7 @@ pub async fn add_from_source(
         annotation.clone(),
     );
     tokio::task::spawn_blocking(move || {
-        access.with_store(|store| {
+        metadata.with(|store| {
             add_examples(store, &project_id, &name, &batch, &description, &annotation)
         })
     })

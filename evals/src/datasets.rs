@@ -7,21 +7,12 @@
 //! added twice. Examples may carry an [`Annotation`] given when they are added: an
 //! expected outcome and a label (`critical`: a regression on it always fails the gate).
 
-use rusqlite::{Connection, OptionalExtension, params};
-use sextant_ingest::access::store::{MetadataStore, now_ms};
+use sextant_meta::MetadataStore;
+pub use sextant_meta::datasets::{AddedVersion, DatasetSummary};
+use sextant_meta::datasets::{LoadedVersion, NewVersion};
 
 use crate::error::{EvalError, Result};
 use crate::recording::Recording;
-
-/// A dataset and its newest version.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct DatasetSummary {
-    pub name: String,
-    pub version: i64,
-    pub examples: i64,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-}
 
 /// One example of a dataset version.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -61,16 +52,6 @@ impl Annotation {
             label: field(&self.label, "label")?,
         })
     }
-}
-
-/// The outcome of adding examples.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct AddedVersion {
-    pub name: String,
-    /// The version now newest (unchanged when nothing new was added).
-    pub version: i64,
-    pub added: usize,
-    pub already_present: usize,
 }
 
 /// Most examples one new version may add.
@@ -171,24 +152,6 @@ pub fn validate_name(name: &str) -> Result<()> {
     }
 }
 
-fn dataset_id(connection: &Connection, project_id: &str, name: &str) -> Result<Option<i64>> {
-    Ok(connection
-        .query_row(
-            "SELECT id FROM datasets WHERE project_id = ?1 AND name = ?2",
-            params![project_id, name],
-            |row| row.get(0),
-        )
-        .optional()?)
-}
-
-fn newest_version(connection: &Connection, dataset_id: i64) -> Result<i64> {
-    Ok(connection.query_row(
-        "SELECT coalesce(max(version), 0) FROM dataset_versions WHERE dataset_id = ?1",
-        params![dataset_id],
-        |row| row.get(0),
-    )?)
-}
-
 /// Adds recordings to a dataset (created on first use) as one new version, each with the
 /// annotation. A trace already in the dataset keeps its example (and annotation) as it
 /// was: versions never change once made.
@@ -202,74 +165,21 @@ pub fn add_examples(
 ) -> Result<AddedVersion> {
     validate_name(name)?;
     let annotation = annotation.validated()?;
-    let connection = store.connection();
-    let transaction = connection.unchecked_transaction()?;
-    let now = now_ms();
-    transaction.execute(
-        "INSERT OR IGNORE INTO datasets (project_id, name, created_at) VALUES (?1, ?2, ?3)",
-        params![project_id, name, now],
-    )?;
-    let id = dataset_id(&transaction, project_id, name)?
-        .ok_or_else(|| EvalError::NotFound(format!("dataset {name} vanished")))?;
-    let previous = newest_version(&transaction, id)?;
-    let version = previous + 1;
-    let mut added = 0;
-    for (trace_id, recording) in &recordings.recordings {
-        let inserted = transaction.execute(
-            "INSERT OR IGNORE INTO dataset_examples (dataset_id, trace_id, added_in, recording, expected, label)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                id,
-                trace_id,
-                version,
-                recording,
-                annotation.expected,
-                annotation.label
-            ],
-        )?;
-        added += inserted;
-    }
-    if added == 0 {
-        // Nothing new: no empty version.
-        transaction.commit()?;
-        return Ok(AddedVersion {
-            name: name.to_string(),
-            version: previous,
-            added: 0,
-            already_present: recordings.len(),
-        });
-    }
-    transaction.execute(
-        "INSERT INTO dataset_versions (dataset_id, version, created_at, source) VALUES (?1, ?2, ?3, ?4)",
-        params![id, version, now, source],
-    )?;
-    transaction.commit()?;
-    Ok(AddedVersion {
-        name: name.to_string(),
-        version,
-        added,
-        already_present: recordings.len() - added,
-    })
+    Ok(store.datasets().add_version(
+        project_id,
+        name,
+        &NewVersion {
+            examples: &recordings.recordings,
+            expected: annotation.expected.as_deref(),
+            label: annotation.label.as_deref(),
+            source,
+        },
+    )?)
 }
 
 /// The project's datasets, by name.
 pub fn list_datasets(store: &MetadataStore, project_id: &str) -> Result<Vec<DatasetSummary>> {
-    let mut statement = store.connection().prepare(
-        "SELECT d.name, coalesce(max(v.version), 0), d.created_at, coalesce(max(v.created_at), d.created_at),
-                (SELECT count(*) FROM dataset_examples e WHERE e.dataset_id = d.id)
-         FROM datasets d LEFT JOIN dataset_versions v ON v.dataset_id = d.id
-         WHERE d.project_id = ?1 GROUP BY d.id ORDER BY d.name",
-    )?;
-    let rows = statement.query_map(params![project_id], |row| {
-        Ok(DatasetSummary {
-            name: row.get(0)?,
-            version: row.get(1)?,
-            created_at_ms: row.get(2)?,
-            updated_at_ms: row.get(3)?,
-            examples: row.get(4)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(store.datasets().list(project_id)?)
 }
 
 /// The examples of a version (the newest when `None`), oldest first, with the version.
@@ -279,44 +189,30 @@ pub fn load_examples(
     name: &str,
     version: Option<i64>,
 ) -> Result<(i64, Vec<Example>)> {
-    let connection = store.connection();
-    let id = dataset_id(connection, project_id, name)?.ok_or_else(|| {
-        EvalError::NotFound(format!(
+    match store.datasets().load(project_id, name, version)? {
+        LoadedVersion::NoSuchDataset => Err(EvalError::NotFound(format!(
             "no dataset {name:?}; `sextant dataset list` shows the datasets"
-        ))
-    })?;
-    let newest = newest_version(connection, id)?;
-    let version = version.unwrap_or(newest);
-    if version < 1 || version > newest {
-        return Err(EvalError::NotFound(format!(
-            "dataset {name:?} has versions 1 to {newest}, not {version}"
-        )));
+        ))),
+        LoadedVersion::NoSuchVersion { newest } => Err(EvalError::NotFound(format!(
+            "dataset {name:?} has versions 1 to {newest}, not {}",
+            version.unwrap_or(newest)
+        ))),
+        LoadedVersion::Examples { version, examples } => {
+            let examples = examples
+                .into_iter()
+                .map(|stored| {
+                    Ok(Example {
+                        trace_id: stored.trace_id,
+                        added_in: stored.added_in,
+                        recording: serde_json::from_str(&stored.recording)?,
+                        expected: stored.expected,
+                        label: stored.label,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            Ok((version, examples))
+        }
     }
-    let mut statement = connection.prepare(
-        "SELECT trace_id, added_in, recording, expected, label FROM dataset_examples
-         WHERE dataset_id = ?1 AND added_in <= ?2 ORDER BY added_in, trace_id",
-    )?;
-    let rows = statement.query_map(params![id, version], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, i64>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, Option<String>>(3)?,
-            row.get::<_, Option<String>>(4)?,
-        ))
-    })?;
-    let mut examples = Vec::new();
-    for row in rows {
-        let (trace_id, added_in, recording, expected, label) = row?;
-        examples.push(Example {
-            trace_id,
-            added_in,
-            recording: serde_json::from_str(&recording)?,
-            expected,
-            label,
-        });
-    }
-    Ok((version, examples))
 }
 
 #[cfg(test)]

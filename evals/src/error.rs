@@ -8,7 +8,7 @@ pub enum EvalError {
     #[error("{0}")]
     NotFound(String),
     #[error("metadata store: {0}")]
-    Store(#[from] rusqlite::Error),
+    Store(#[from] sextant_meta::StoreError),
     #[error(transparent)]
     Query(#[from] sextant_query::QueryError),
     #[error("recording JSON: {0}")]

@@ -20,7 +20,7 @@ use std::path::Path;
 use minijinja::{Environment, UndefinedBehavior, context};
 use serde::Serialize;
 use serde_json::Value;
-use sextant_ingest::access::AccessControl;
+use sextant_meta::SharedMetadata;
 
 use crate::error::{EvalError, Result};
 use crate::messages::{Message, Part, Role, Turn};
@@ -164,7 +164,7 @@ impl Judge {
     /// Asks the judge (through the response cache) and reads its verdict.
     pub async fn judge(
         &self,
-        access: &AccessControl,
+        metadata: &SharedMetadata,
         input: &JudgeInput<'_>,
         epoch: u32,
     ) -> std::result::Result<Judgement, String> {
@@ -182,7 +182,7 @@ impl Judge {
             tools: Vec::new(),
             params,
         };
-        let answer = response_cache::ask(access, &self.client, &request, epoch)
+        let answer = response_cache::ask(metadata, &self.client, &request, epoch)
             .await
             .map_err(|error| format!("judge {}: {error}", self.name))?;
         parse_verdict(&answer.turn.text, &self.choices).ok_or_else(|| {

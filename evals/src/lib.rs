@@ -43,5 +43,6 @@ pub mod runs;
 pub mod schedule;
 pub mod scorers;
 pub mod scoring;
+pub mod side_outcome;
 pub mod stats;
 pub mod suite;

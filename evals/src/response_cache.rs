@@ -4,10 +4,8 @@
 //! The hash covers the endpoint URL and the exact JSON body (model, messages, tools,
 //! parameters). Only answers are cached, never failures.
 
-use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
-use sextant_ingest::access::AccessControl;
-use sextant_ingest::access::store::now_ms;
+use sextant_meta::SharedMetadata;
 
 use crate::messages::Turn;
 use crate::providers::{ModelRequest, ProviderClient, ProviderError};
@@ -23,14 +21,14 @@ pub struct CachedAnswer {
 
 /// Sends `request` to `client` unless this epoch already has its answer.
 pub async fn ask(
-    access: &AccessControl,
+    metadata: &SharedMetadata,
     client: &ProviderClient,
     request: &ModelRequest,
     epoch: u32,
 ) -> Result<CachedAnswer, ProviderError> {
     let (url, body) = client.wire_request(request);
     let hash = request_hash(&url, &body);
-    if let Some((turn, latency_ms)) = lookup(access, &hash, epoch) {
+    if let Some((turn, latency_ms)) = lookup(metadata, &hash, epoch) {
         return Ok(CachedAnswer {
             turn,
             latency_ms,
@@ -39,7 +37,7 @@ pub async fn ask(
     }
     let answer = client.complete(request).await?;
     let latency_ms = answer.latency.as_secs_f64() * 1e3;
-    store(access, &hash, epoch, &answer.turn, latency_ms);
+    store(metadata, &hash, epoch, &answer.turn, latency_ms);
     Ok(CachedAnswer {
         turn: answer.turn,
         latency_ms,
@@ -57,32 +55,17 @@ pub fn request_hash(url: &str, body: &Value) -> String {
 }
 
 /// A cached answer and the latency it had when it was fresh.
-pub fn lookup(access: &AccessControl, hash: &str, epoch: u32) -> Option<(Turn, f64)> {
-    let found = access.with_store(|store| {
-        store
-            .connection()
-            .query_row(
-                "SELECT turn, latency_ms FROM model_responses WHERE request_hash = ?1 AND epoch = ?2",
-                params![hash, epoch],
-                |row| Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?)),
-            )
-            .optional()
-    });
+pub fn lookup(metadata: &SharedMetadata, hash: &str, epoch: u32) -> Option<(Turn, f64)> {
+    let found = metadata.with(|store| store.response_cache().get(hash, epoch));
     let (turn, latency_ms) = found.ok().flatten()?;
     Some((serde_json::from_str(&turn).ok()?, latency_ms))
 }
 
-pub fn store(access: &AccessControl, hash: &str, epoch: u32, turn: &Turn, latency_ms: f64) {
+pub fn store(metadata: &SharedMetadata, hash: &str, epoch: u32, turn: &Turn, latency_ms: f64) {
     let Ok(text) = serde_json::to_string(turn) else {
         return;
     };
-    let stored = access.with_store(|store| {
-        store.connection().execute(
-            "INSERT OR REPLACE INTO model_responses (request_hash, epoch, turn, latency_ms, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![hash, epoch, text, latency_ms, now_ms()],
-        )
-    });
+    let stored = metadata.with(|store| store.response_cache().put(hash, epoch, &text, latency_ms));
     if let Err(error) = stored {
         // A cache that cannot be written only costs a repeat call next time.
         tracing::warn!(%error, "cannot cache a model answer");

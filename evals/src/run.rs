@@ -5,10 +5,10 @@
 use std::time::Instant;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use rusqlite::params;
-use sextant_ingest::access::AccessControl;
-use sextant_ingest::access::store::now_ms;
 use sextant_ingest::layout::DataDir;
+use sextant_meta::SharedMetadata;
+use sextant_meta::clock::now_ms;
+use sextant_meta::eval_runs::NewRun;
 use sextant_query::prices::PriceTable;
 
 use crate::agent_replay::{AgentHost, AgentSide, SideModel, recorded_agent_side};
@@ -35,26 +35,25 @@ pub struct SuiteRun {
 
 /// Runs `suite` against the project's data (step and trajectory suites).
 pub async fn run_suite(
-    access: &AccessControl,
+    metadata: &SharedMetadata,
     data_dir: &DataDir,
     project_id: &str,
     suite: &Suite,
 ) -> Result<SuiteRun> {
-    run_suite_with(access, data_dir, project_id, suite, None).await
+    run_suite_with(metadata, data_dir, project_id, suite, None).await
 }
 
 /// Runs `suite`; an `agent` suite's CLIs reach the model gateway `agent_host` serves.
 pub async fn run_suite_with(
-    access: &AccessControl,
+    metadata: &SharedMetadata,
     data_dir: &DataDir,
     project_id: &str,
     suite: &Suite,
     agent_host: Option<&AgentHost>,
 ) -> Result<SuiteRun> {
     let scoring = Scoring::new(&suite.scorers, suite.gate.pass_score)?;
-    let (dataset_version, examples) = access.with_store(|store| {
-        load_examples(store, project_id, &suite.dataset, suite.dataset_version)
-    })?;
+    let (dataset_version, examples) = metadata
+        .with(|store| load_examples(store, project_id, &suite.dataset, suite.dataset_version))?;
     let started_at_ms = now_ms();
     let started = Instant::now();
     let outcomes = match suite.mode {
@@ -68,10 +67,10 @@ pub async fn run_suite_with(
             })?;
             agent_outcomes(host, project_id, suite, &examples, started_at_ms).await?
         }
-        _ => model_outcomes(access, data_dir, suite, &scoring, &examples).await?,
+        _ => model_outcomes(metadata, data_dir, suite, &scoring, &examples).await?,
     };
     finish_run(
-        access,
+        metadata,
         project_id,
         suite,
         &scoring,
@@ -152,7 +151,7 @@ async fn agent_outcomes(
 
 /// Every example replayed on the model sides (step or trajectory).
 async fn model_outcomes(
-    access: &AccessControl,
+    metadata: &SharedMetadata,
     data_dir: &DataDir,
     suite: &Suite,
     scoring: &Scoring,
@@ -168,7 +167,7 @@ async fn model_outcomes(
     let pass_score = suite.gate.pass_score;
     let side = |client| ModelSide {
         client,
-        access,
+        metadata,
         prices: &prices,
         scorers: &scoring.turn,
         pass_score,
@@ -186,7 +185,7 @@ async fn model_outcomes(
         for epoch in 0..suite.epochs {
             let mut outcome = replay(&candidate, recording, epoch, trajectory, policy).await;
             scoring
-                .finish(access, &mut outcome, recording, trajectory, epoch)
+                .finish(metadata, &mut outcome, recording, trajectory, epoch)
                 .await;
             candidate_epochs.push(outcome);
             let baseline_outcome = match &baseline {
@@ -203,7 +202,7 @@ async fn model_outcomes(
             };
             if let Some(mut outcome) = baseline_outcome {
                 scoring
-                    .finish(access, &mut outcome, recording, trajectory, epoch)
+                    .finish(metadata, &mut outcome, recording, trajectory, epoch)
                     .await;
                 baseline_epochs.push(outcome);
             }
@@ -230,7 +229,7 @@ fn example_outcome(
 /// The gate's verdict on the outcomes, the report, the run stored and its replays traced.
 #[allow(clippy::too_many_arguments)]
 fn finish_run(
-    access: &AccessControl,
+    metadata: &SharedMetadata,
     project_id: &str,
     suite: &Suite,
     scoring: &Scoring,
@@ -272,7 +271,7 @@ fn finish_run(
             })
             .collect(),
     };
-    let run_id = store_run(access, project_id, &report)?;
+    let run_id = store_run(metadata, project_id, &report)?;
     report.run_id = Some(run_id);
     let replays = traced_replays(run_id, suite, &report, outcomes);
     Ok(SuiteRun { report, replays })
@@ -331,23 +330,17 @@ async fn replay(
 }
 
 /// Stores a finished run's report in `eval_runs`; returns its id.
-pub fn store_run(access: &AccessControl, project_id: &str, report: &RunReport) -> Result<i64> {
+pub fn store_run(metadata: &SharedMetadata, project_id: &str, report: &RunReport) -> Result<i64> {
     let verdict = serde_json::to_value(report.gate.verdict)?;
-    access.with_store(|store| {
-        store.connection().execute(
-            "INSERT INTO eval_runs (project_id, suite, dataset, dataset_version, started_at, verdict, report)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                project_id,
-                report.suite,
-                report.dataset,
-                report.dataset_version,
-                report.started_at_ms,
-                verdict.as_str().unwrap_or_default(),
-                report.to_json()
-            ],
-        )?;
-        Ok::<_, rusqlite::Error>(store.connection().last_insert_rowid())
-    })
-    .map_err(Into::into)
+    let report_json = report.to_json();
+    let run = NewRun {
+        project_id,
+        suite: &report.suite,
+        dataset: &report.dataset,
+        dataset_version: report.dataset_version,
+        started_at_ms: report.started_at_ms,
+        verdict: verdict.as_str().unwrap_or_default(),
+        report: &report_json,
+    };
+    Ok(metadata.with(|store| store.eval_runs().insert(&run))?)
 }

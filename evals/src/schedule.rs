@@ -8,9 +8,9 @@ use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DEFAULT_PROJECT;
 use sextant_ingest::pipeline::IngestPipeline;
+use sextant_meta::SharedMetadata;
 
 use crate::agent_replay::AgentHost;
 use crate::gate::Verdict;
@@ -87,7 +87,7 @@ pub struct ServerGateway {
 
 /// Starts one task per scheduled suite; they run until the runtime stops.
 pub fn spawn_schedules(
-    access: Arc<AccessControl>,
+    metadata: SharedMetadata,
     pipeline: Arc<IngestPipeline>,
     suites: Vec<Suite>,
     gateway: ServerGateway,
@@ -96,7 +96,7 @@ pub fn spawn_schedules(
         .into_iter()
         .filter_map(|suite| {
             let cron = croner::Cron::from_str(suite.schedule.as_deref()?).ok()?;
-            let access = access.clone();
+            let metadata = metadata.clone();
             let pipeline = pipeline.clone();
             let gateway = gateway.clone();
             Some(tokio::spawn(async move {
@@ -115,7 +115,7 @@ pub fn spawn_schedules(
                         gateway.otlp_endpoint.clone(),
                         None,
                     );
-                    match run_suite_with(&access, pipeline.data_dir(), project, &suite, Some(&host)).await {
+                    match run_suite_with(&metadata, pipeline.data_dir(), project, &suite, Some(&host)).await {
                         Ok(mut run) => {
                             for calls in host.take_spans() {
                                 run.replays.resource_spans.extend(calls.resource_spans);

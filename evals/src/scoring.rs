@@ -11,7 +11,7 @@
 //! recording did, ½ at twice as much. A ratio with an unknown side (a model without a
 //! price, a recording without durations) is left out of the example's scores.
 
-use sextant_ingest::access::AccessControl;
+use sextant_meta::SharedMetadata;
 
 use crate::error::{EvalError, Result};
 use crate::judge::{Judge, JudgeInput, conversation_text};
@@ -145,7 +145,7 @@ impl Scoring {
     /// Adds the judges' and the ratios' scores to a replayed side and settles its score.
     pub async fn finish(
         &self,
-        access: &AccessControl,
+        metadata: &SharedMetadata,
         outcome: &mut SideOutcome,
         recording: &Recording,
         trajectory: bool,
@@ -155,7 +155,7 @@ impl Scoring {
             return;
         }
         if let Err(reason) = self
-            .judge(access, outcome, recording, trajectory, epoch)
+            .judge(metadata, outcome, recording, trajectory, epoch)
             .await
         {
             *outcome = SideOutcome::void(reason);
@@ -171,7 +171,7 @@ impl Scoring {
 
     async fn judge(
         &self,
-        access: &AccessControl,
+        metadata: &SharedMetadata,
         outcome: &mut SideOutcome,
         recording: &Recording,
         trajectory: bool,
@@ -188,7 +188,7 @@ impl Scoring {
                 let candidate = outcome.trajectory.clone().unwrap_or_default();
                 let judgement = judge
                     .judge(
-                        access,
+                        metadata,
                         &JudgeInput {
                             task: &task,
                             conversation: &first_input,
@@ -213,7 +213,7 @@ impl Scoring {
                     .unwrap_or_default();
                 let judgement = judge
                     .judge(
-                        access,
+                        metadata,
                         &JudgeInput {
                             task: &task,
                             conversation: &messages,

@@ -33,8 +33,8 @@ use crate::layout::{DataDir, FlushRange, PartitionKey, fsync_dir};
 use crate::log_row::logs_schema;
 use crate::metric_row::metrics_schema;
 use crate::parquet_writer::{StagedParquetFile, table_writer_properties};
-use crate::rows::Table;
 use crate::schema::spans_schema;
+use crate::table::Table;
 
 /// Key-value metadata key of a compacted file: its flushes and their row counts, in order.
 pub const FLUSH_ROWS_KEY: &str = "sextant.flush_rows";

@@ -1,4 +1,5 @@
-//! The ingest crate's error type and the error code it shares with HTTP and gRPC.
+//! The ingest crate's error type and the code each receiver (HTTP, gRPC, the gateway) maps
+//! to its own status.
 
 use std::io;
 
@@ -16,12 +17,6 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// We are saturated; the client should retry after a pause.
     Overloaded,
-    /// The project is over its configured rate; retry after a pause.
-    RateLimited,
-    /// No valid credentials (missing, malformed, unknown or revoked key).
-    Unauthenticated,
-    /// A valid key whose scope does not allow this.
-    PermissionDenied,
     /// Our bug or an I/O failure; details are logged, not returned.
     Internal,
 }
@@ -39,12 +34,6 @@ pub enum IngestError {
         reason: &'static str,
         retry_after_secs: u64,
     },
-    #[error("project over its ingest limit ({what}); retry after {retry_after_secs} s")]
-    RateLimited { what: String, retry_after_secs: u64 },
-    #[error("{0}")]
-    Unauthenticated(String),
-    #[error("{0}")]
-    PermissionDenied(String),
     #[error("the write-ahead log cannot be written ({0}); retry later")]
     StorageUnavailable(String),
     #[error("ingest is shutting down")]
@@ -67,9 +56,6 @@ impl IngestError {
             IngestError::InvalidInput(_) => ErrorCode::InvalidInput,
             IngestError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             IngestError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
-            IngestError::RateLimited { .. } => ErrorCode::RateLimited,
-            IngestError::Unauthenticated(_) => ErrorCode::Unauthenticated,
-            IngestError::PermissionDenied(_) => ErrorCode::PermissionDenied,
             IngestError::Overloaded { .. }
             | IngestError::StorageUnavailable(_)
             | IngestError::ShuttingDown => ErrorCode::Overloaded,
@@ -86,39 +72,9 @@ impl IngestError {
         match self {
             IngestError::Overloaded {
                 retry_after_secs, ..
-            }
-            | IngestError::RateLimited {
-                retry_after_secs, ..
             } => Some(*retry_after_secs),
             IngestError::ShuttingDown | IngestError::StorageUnavailable(_) => Some(1),
             _ => None,
         }
-    }
-}
-
-impl From<crate::access::AuthFailure> for IngestError {
-    fn from(failure: crate::access::AuthFailure) -> Self {
-        if failure.is_forbidden() {
-            IngestError::PermissionDenied(failure.to_string())
-        } else if failure.is_internal() {
-            IngestError::Internal(failure.to_string())
-        } else {
-            IngestError::Unauthenticated(failure.to_string())
-        }
-    }
-}
-
-impl From<crate::access::limits::OverLimit> for IngestError {
-    fn from(over: crate::access::limits::OverLimit) -> Self {
-        IngestError::RateLimited {
-            what: over.what.to_string(),
-            retry_after_secs: over.retry_after_secs,
-        }
-    }
-}
-
-impl From<crate::normalize::NormalizeError> for IngestError {
-    fn from(error: crate::normalize::NormalizeError) -> Self {
-        IngestError::InvalidInput(error.to_string())
     }
 }

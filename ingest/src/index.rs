@@ -28,9 +28,9 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::Result;
 use crate::log_row::CanonicalLog;
-use crate::rows::Table;
 use crate::span::CanonicalSpan;
 use crate::stored_hit::{log_hit_bytes, span_hit_bytes};
+use crate::table::Table;
 use crate::text_tokenizer::CjkAwareTokenizer;
 
 /// Tokenizer for exact-value fields (`tool:bash`, `model:gpt-4o`): whole value, lowercased.

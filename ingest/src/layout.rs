@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::rows::Table;
+use crate::table::Table;
 
 /// The project every span goes to while Sextant runs in open local mode.
 pub const DEFAULT_PROJECT: &str = "default";

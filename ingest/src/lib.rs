@@ -1,6 +1,7 @@
 //! Sextant's write path.
 //!
-//! OTLP traces, logs and metrics arrive at [`otlp_http`] or [`otlp_grpc`], are decoded by
+//! The storage engine. OTLP traces, logs and metrics, received by the server
+//! (`sextant_web::otlp`, which authorizes them), are decoded by
 //! [`otlp_decode`] (every body's bytes taken from one [`request_budget`] first), normalized into [`span::CanonicalSpan`], [`log_row::CanonicalLog`] and
 //! [`metric_row::CanonicalMetricPoint`] rows ([`rows`]) by [`normalize`], made durable in the write-ahead log
 //! ([`wal`], [`wal_record`]) by the [`pipeline`], then flushed to Parquet
@@ -9,15 +10,13 @@
 //! nothing that was acknowledged. [`maintenance`] compacts small files ([`compaction`]) and
 //! drops partitions past a project's [`retention`] in the background.
 //!
-//! Entry points: [`pipeline::IngestPipeline::open`] and [`otlp_http::otlp_router`].
+//! Entry point: [`pipeline::IngestPipeline::open`]. No network and no metadata here: the
+//! receivers live with the server, projects and keys in `sextant_meta`.
 
-pub mod access;
 pub mod arrow_columns;
 pub mod checkpoint;
 pub mod compaction;
 pub mod error;
-pub mod grpc_budget;
-pub mod grpc_connections;
 pub mod index;
 pub mod layout;
 pub mod log_row;
@@ -27,8 +26,6 @@ pub mod normalize;
 pub mod otlp_decode;
 #[cfg(test)]
 mod otlp_fuzz;
-pub mod otlp_grpc;
-pub mod otlp_http;
 pub mod parquet_writer;
 pub mod pipeline;
 pub mod recovery;
@@ -38,6 +35,7 @@ pub mod rows;
 pub mod schema;
 pub mod span;
 pub mod stored_hit;
+pub mod table;
 pub mod text_tokenizer;
 pub mod time_window;
 pub mod wal;

@@ -16,7 +16,7 @@ use crate::compaction::{
 use crate::error::{IngestError, Result};
 use crate::layout::{DataDir, PartitionKey, day_of};
 use crate::retention::{all_partitions, delete_dropped, mark_expired};
-use crate::rows::Table;
+use crate::table::Table;
 
 /// Merges per partition and table in one pass, at most: one pass never runs for long.
 const MAX_MERGES_PER_PARTITION: usize = 4;

@@ -21,8 +21,9 @@ use crate::error::Result;
 use crate::layout::fsync_dir;
 use crate::log_row::{logs_schema, logs_to_batch};
 use crate::metric_row::{metrics_schema, metrics_to_batch};
-use crate::rows::{NormalizedRows, Table};
+use crate::rows::NormalizedRows;
 use crate::schema::{spans_schema, spans_to_batch};
+use crate::table::Table;
 
 /// Rows per row group: large enough for good compression, small enough that a trace
 /// lookup pruned by statistics reads little.

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::Result;
 use crate::layout::{DROPPED_MARKER, DataDir, PartitionKey, day_of, fsync_dir};
-use crate::rows::Table;
+use crate::table::Table;
 
 const DAY_NS: i64 = 86_400_000_000_000;
 

@@ -1,30 +1,9 @@
-//! The three stored tables and a batch of normalized rows bound for them.
+//! A batch of normalized rows bound for the three stored tables (`crate::table`).
 
 use crate::layout::PartitionKey;
 use crate::log_row::CanonicalLog;
 use crate::metric_row::CanonicalMetricPoint;
 use crate::span::CanonicalSpan;
-
-/// A stored table: a Parquet tree of its own under the data directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Table {
-    Spans,
-    Logs,
-    Metrics,
-}
-
-impl Table {
-    pub const ALL: [Table; 3] = [Table::Spans, Table::Logs, Table::Metrics];
-
-    /// The table's name in SQL and its folder in the data directory.
-    pub fn name(self) -> &'static str {
-        match self {
-            Table::Spans => "spans",
-            Table::Logs => "logs",
-            Table::Metrics => "metrics",
-        }
-    }
-}
 
 /// Rows normalized from one or more export requests.
 #[derive(Debug, Clone, Default, PartialEq)]

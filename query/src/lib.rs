@@ -38,6 +38,7 @@ pub mod trace_days;
 pub mod trace_list;
 mod trace_part;
 pub mod trace_rollup;
+pub mod trace_summary;
 pub mod traces_table;
 pub mod usage_rollup;
 pub mod views;

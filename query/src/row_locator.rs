@@ -13,7 +13,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use sextant_ingest::compaction::FlushRows;
 use sextant_ingest::layout::{DataDir, FlushRange, PartitionKey};
-use sextant_ingest::rows::Table;
+use sextant_ingest::table::Table;
 
 use crate::error::Result;
 use crate::parquet_footers::reader_builder;

@@ -21,10 +21,10 @@ use sextant_ingest::index::{
 };
 use sextant_ingest::layout::{DataDir, PartitionKey, day_of};
 use sextant_ingest::log_row::{CanonicalLog, logs_to_batch};
-use sextant_ingest::rows::Table;
 use sextant_ingest::schema::spans_to_batch;
 use sextant_ingest::span::CanonicalSpan;
 use sextant_ingest::stored_hit::{LOG_HIT_COLUMNS, SPAN_HIT_COLUMNS, read_stored_hit};
+use sextant_ingest::table::Table;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery};
 use tantivy::schema::Value as _;

@@ -33,7 +33,7 @@ use sextant_ingest::index::{
     LOGS_TABLE_CODE, SPANS_TABLE_CODE, log_status_word, span_index_schema,
 };
 use sextant_ingest::layout::DataDir;
-use sextant_ingest::rows::Table;
+use sextant_ingest::table::Table;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;

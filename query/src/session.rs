@@ -19,8 +19,8 @@ use datafusion::prelude::SessionConfig;
 use sextant_ingest::layout::{DataDir, is_valid_project_id};
 use sextant_ingest::log_row::logs_schema;
 use sextant_ingest::metric_row::metrics_schema;
-use sextant_ingest::rows::Table;
 use sextant_ingest::schema::spans_schema;
+use sextant_ingest::table::Table;
 
 use crate::bounded_functions::{MAX_BATCH_VALUE_BYTES, register_bounded_functions};
 use crate::error::{QueryError, Result};

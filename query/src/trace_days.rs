@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use datafusion::execution::context::SessionContext;
 use sextant_ingest::layout::DataDir;
-use sextant_ingest::rows::Table;
+use sextant_ingest::table::Table;
 use tantivy::Term;
 use tantivy::collector::Count;
 use tantivy::query::{BooleanQuery, TermQuery};

@@ -15,58 +15,12 @@ use sextant_ingest::layout::DataDir;
 use crate::error::{QueryError, Result};
 use crate::search::{SearchCursor, SearchRequest, search_spans};
 use crate::trace_rollup;
+pub use crate::trace_summary::{TraceFilters, TraceStatus, TraceSummary};
 
 /// Most traces on one page.
 pub const MAX_TRACE_PAGE: usize = 500;
 /// Search hits read per trace wanted on a page: several matches often fall in one trace.
 const SEARCH_HITS_PER_TRACE: usize = 4;
-
-/// Which traces to list. Every field narrows; `None` does not filter.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TraceFilters {
-    pub status: Option<TraceStatus>,
-    /// A model any LLM call of the trace used (request or response model).
-    pub model: Option<String>,
-    pub service: Option<String>,
-    pub agent: Option<String>,
-    pub session: Option<String>,
-    pub user: Option<String>,
-    /// Inclusive lower bound on the trace's start, ns since the epoch.
-    pub from_ns: Option<i64>,
-    /// Exclusive upper bound on the trace's start, ns since the epoch.
-    pub to_ns: Option<i64>,
-    pub min_duration_ns: Option<i64>,
-    pub max_duration_ns: Option<i64>,
-    pub min_cost_usd: Option<f64>,
-    pub max_cost_usd: Option<f64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TraceStatus {
-    /// The run failed (its root span ended in error).
-    Error,
-    /// The run succeeded (its root span did not end in error), failed steps or not.
-    Ok,
-}
-
-impl TraceStatus {
-    pub fn parse(text: &str) -> Result<TraceStatus> {
-        match text {
-            "error" | "failed" => Ok(TraceStatus::Error),
-            "ok" | "success" => Ok(TraceStatus::Ok),
-            other => Err(QueryError::InvalidQuery(format!(
-                "invalid status {other:?}: expected error or ok"
-            ))),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TraceStatus::Error => "error",
-            TraceStatus::Ok => "ok",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct TraceListRequest {
@@ -117,36 +71,6 @@ impl std::fmt::Display for TraceCursor {
             TraceCursor::Search(cursor) => write!(formatter, "s{cursor}"),
         }
     }
-}
-
-/// One trace of the list.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct TraceSummary {
-    pub trace_id: String,
-    pub root_name: Option<String>,
-    pub service_name: Option<String>,
-    pub session_id: Option<String>,
-    pub agent_name: Option<String>,
-    pub user_id: Option<String>,
-    pub start_ns: i64,
-    pub duration_ns: Option<i64>,
-    pub span_count: i64,
-    pub llm_calls: i64,
-    pub tool_calls: i64,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub cache_read_tokens: Option<i64>,
-    pub cost_usd: Option<f64>,
-    pub error_count: i64,
-    /// Some span failed (a failed step), whatever the run's outcome.
-    pub has_error: bool,
-    /// `success`, `failed` or `unknown`: the run's verdict from its root span.
-    pub outcome: String,
-    pub models: Option<Vec<String>>,
-    /// The search match that put the trace on the page, HTML with `<b>` around matched
-    /// terms (text escaped); only with a text query.
-    #[serde(default)]
-    pub snippet: Option<String>,
 }
 
 #[derive(Debug, serde::Serialize)]

@@ -17,7 +17,7 @@ use datafusion::arrow::datatypes::{
 
 use crate::error::Result;
 use crate::prices::{PriceTable, PricedTokens, TokenUsage, priced_tokens};
-use crate::trace_list::TraceSummary;
+use crate::trace_summary::TraceSummary;
 use crate::usage_rollup::column_as;
 use crate::views::CLAUDE_CODE_SCOPE_PREFIX;
 

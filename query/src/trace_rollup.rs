@@ -35,14 +35,14 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use sextant_ingest::compaction::FlushRows;
 use sextant_ingest::layout::{DataDir, FlushRange, PartitionKey, day_of};
-use sextant_ingest::rows::Table;
+use sextant_ingest::table::Table;
 
 use crate::error::Result;
 use crate::file_cache::lock;
 use crate::parquet_footers::reader_builder;
 use crate::prices::PriceTable;
-use crate::trace_list::{TraceFilters, TraceStatus, TraceSummary};
 use crate::trace_part::{Interner, TracePart, batch_parts, trace_part_columns};
+use crate::trace_summary::{TraceFilters, TraceStatus, TraceSummary};
 
 /// One day's traces, as far as its published flushes tell.
 #[derive(Debug, Default)]

@@ -35,7 +35,7 @@ use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use parquet::arrow::ProjectionMask;
 use sextant_ingest::layout::DataDir;
-use sextant_ingest::rows::Table;
+use sextant_ingest::table::Table;
 
 use crate::error::Result;
 use crate::file_cache::{FileCache, file_version};

@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod evals;
 mod hostile_load;
+mod import_graph;
 mod local_model;
 mod loopback;
 mod otel_exporter;

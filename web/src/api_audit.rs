@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use sextant_ingest::access::audit::AuditEntry;
+use sextant_meta::audit::AuditEntry;
 
 use crate::api_error::ApiError;
 use crate::auth::AdminAccess;
@@ -31,7 +31,7 @@ pub async fn get_audit(
     let limit = params.limit.clamp(1, 1000);
     let entries = state
         .access
-        .with_store(|store| store.list_audit(Some(&principal.project_id), limit))
+        .with_store(|store| store.audit().list(Some(&principal.project_id), limit))
         .map_err(ApiError::internal)?;
     Ok(Json(AuditPage { entries }))
 }

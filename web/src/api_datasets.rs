@@ -149,7 +149,7 @@ pub async fn post_dataset(
         _ => None,
     };
     let added = add_from_source(
-        &state.access,
+        state.access.metadata(),
         state.data_dir(),
         &principal.project_id,
         &body.name,

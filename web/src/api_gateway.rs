@@ -11,6 +11,7 @@
 use axum::Router;
 use std::sync::Arc;
 
+use crate::otlp::http::read_body_capped;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -22,7 +23,6 @@ use sextant_evals::gateway::call_span::CallTags;
 use sextant_evals::gateway::registry::{GatewayRegistry, SpanSink};
 use sextant_evals::suite::Provider;
 use sextant_ingest::ErrorCode;
-use sextant_ingest::otlp_http::read_body_capped;
 use sextant_ingest::pipeline::IngestPipeline;
 use sextant_ingest::request_budget::RequestBudget;
 

@@ -23,7 +23,7 @@ pub async fn load_usage(state: &AppState, since: &str) -> Result<(ProjectUsage, 
     let (since, from_ns, to_ns) = window_until_now(since, DEFAULT_WINDOW)?;
     let projects: Vec<String> = state
         .access
-        .with_store(|store| store.list_projects())
+        .with_store(|store| store.projects().list())
         .map_err(ApiError::internal)?
         .into_iter()
         .map(|project| project.id)

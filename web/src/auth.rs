@@ -15,9 +15,9 @@ use axum::http::HeaderValue;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use sextant_ingest::access::keys::Scope;
-use sextant_ingest::access::limits::OverLimit;
-use sextant_ingest::access::{AuthFailure, Principal};
+use sextant_meta::keys::Scope;
+use sextant_meta::limits::OverLimit;
+use sextant_meta::{AuthFailure, Principal};
 
 use crate::api_error::ApiError;
 use crate::page_error::PageError;

@@ -19,6 +19,7 @@ pub mod charts;
 pub mod host_check;
 pub mod http_server;
 pub mod metrics;
+pub mod otlp;
 pub mod page_add_to_dataset;
 pub mod page_dashboards;
 pub mod page_error;
@@ -29,6 +30,7 @@ pub mod page_session;
 pub mod page_sql;
 pub mod page_trace;
 pub mod page_usage;
+pub mod public_url;
 pub mod query_slots;
 pub mod request_span;
 pub mod router;
@@ -39,3 +41,14 @@ pub mod templates;
 pub mod tls_listener;
 pub mod trace_list_params;
 pub mod trace_view;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_metadata_store_and_the_storage_engine_name_the_same_default_project() {
+        assert_eq!(
+            sextant_meta::DEFAULT_PROJECT,
+            sextant_ingest::layout::DEFAULT_PROJECT
+        );
+    }
+}

@@ -73,7 +73,7 @@ pub async fn post_add_to_dataset(
     }
     let name = form.dataset.trim();
     let added = add_from_source(
-        &state.access,
+        state.access.metadata(),
         state.data_dir(),
         &access.principal.project_id,
         name,

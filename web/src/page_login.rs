@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 use minijinja::context;
-use sextant_ingest::access::keys::random_token;
+use sextant_meta::keys::random_token;
 
 use crate::api_error::ApiError;
 use crate::auth::{SESSION_COOKIE, cookie_value};

@@ -11,10 +11,10 @@
 //! to a host other than loopback or the public URL's get 421 (`host_check.rs`, against DNS
 //! rebinding); every response carries the security headers (`security_headers.rs`).
 
+use crate::otlp::http::{OtlpState, otlp_router};
 use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
-use sextant_ingest::otlp_http::{OtlpState, otlp_router};
 
 use crate::api_error::ApiError;
 use crate::state::AppState;

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use sextant_evals::gateway::registry::GatewayRegistry;
-use sextant_ingest::access::AccessControl;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::pipeline::IngestPipeline;
 use sextant_ingest::request_budget::RequestBudget;
+use sextant_meta::AccessControl;
 
 use crate::query_slots::QuerySlots;
 
-use crate::host_check::PublicUrl;
+use crate::public_url::PublicUrl;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -125,6 +125,12 @@ pub enum NormalizeError {
     },
 }
 
+impl From<NormalizeError> for IngestError {
+    fn from(error: NormalizeError) -> Self {
+        IngestError::InvalidInput(error.to_string())
+    }
+}
+
 impl NormalizeError {
     /// The span the error is about.
     pub fn span(&self) -> &SpanLabel {

@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::Value;
-use sextant_ingest::access::keys::{CreatedKey, NO_PROJECT, Scope};
+use sextant_meta::keys::{CreatedKey, NO_PROJECT, Scope};
 
 use crate::{LimitRates, LimitsConfig, TestApp, app, app_with_limits, call, call_text, flush};
 
@@ -18,7 +18,7 @@ struct ProjectKeys {
 
 fn create_project(app: &TestApp, project: &str) -> ProjectKeys {
     let access = &app.state.access;
-    access.with_store(|store| store.create_project(project).expect("project"));
+    access.with_store(|store| store.projects().create(project).expect("project"));
     let key = |scope| {
         access
             .create_key(project, scope, None, "test")
@@ -775,7 +775,7 @@ async fn an_operator_signs_out_and_the_old_cookie_is_refused() {
     let audit = app
         .state
         .access
-        .with_store(|store| store.list_audit(None, 100).expect("audit"));
+        .with_store(|store| store.audit().list(None, 100).expect("audit"));
     assert!(
         audit.iter().any(|entry| entry.action == "web.sign_out"),
         "{audit:?}"
@@ -818,20 +818,33 @@ impl std::io::Write for CapturedLogs {
     }
 }
 
+/// The process's request log lines, kept for the tests to read. A global subscriber, set
+/// once: a scoped one (`set_default`) was seen to miss every event while other tests of
+/// this binary ran in parallel. Other tests' requests are logged here too; a test reads
+/// the lines of its own project.
+fn request_logs() -> &'static CapturedLogs {
+    static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = CapturedLogs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("sextant_web::request_span=debug")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("the only global subscriber of the http tests");
+        logs
+    })
+}
+
 /// Every request is logged inside a span naming its method, path, project and key, so a
 /// line Sextant logs while serving it says whose request it was.
 #[tokio::test]
 async fn requests_are_logged_with_their_project_and_key() {
+    let logs = request_logs();
     let app = app();
-    let keys = create_project(&app, "alpha");
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let keys = create_project(&app, "logged");
 
     let request = Request::get("/api/traces")
         .header(header::AUTHORIZATION, bearer(&keys.read))
@@ -853,7 +866,7 @@ async fn requests_are_logged_with_their_project_and_key() {
     let text = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("utf-8");
     let served: Vec<&str> = text
         .lines()
-        .filter(|line| line.contains("request served"))
+        .filter(|line| line.contains("request served") && line.contains("project=logged"))
         .collect();
     assert_eq!(served.len(), 2, "{text}");
     let read_id = &keys.read.record.id;
@@ -864,7 +877,7 @@ async fn requests_are_logged_with_their_project_and_key() {
     ] {
         for expected in [
             path.to_owned(),
-            "project=alpha".to_owned(),
+            "project=logged".to_owned(),
             format!("key_id={key_id}"),
             "status=200".to_owned(),
         ] {

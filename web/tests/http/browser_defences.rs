@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use sextant_ingest::access::keys::Scope;
+use sextant_meta::keys::Scope;
 use sextant_web::security_headers::CONTENT_SECURITY_POLICY;
 use tower::ServiceExt;
 

@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
-use sextant_ingest::access::keys::Scope;
+use sextant_meta::keys::Scope;
 
 use crate::access::{csrf_token_of, sign_in};
 use crate::{app_with_ui_fixture, call, call_text, get_json};
@@ -105,7 +105,7 @@ async fn datasets_are_versioned_sets_of_recorded_traces() {
 
     // Datasets belong to their project: another project's reader sees none.
     let access = &app.state.access;
-    access.with_store(|store| store.create_project("alpha").expect("project"));
+    access.with_store(|store| store.projects().create("alpha").expect("project"));
     let key = access
         .create_key("alpha", Scope::Read, None, "test")
         .expect("key");

@@ -9,7 +9,7 @@ use serde_json::json;
 use sextant_ingest::compaction::CompactionPolicy;
 use sextant_ingest::layout::{PartitionKey, parse_parquet_file_range};
 use sextant_ingest::maintenance::{MaintenanceConfig, MaintenanceReport, run_pass};
-use sextant_ingest::rows::Table;
+use sextant_ingest::table::Table;
 
 use crate::{TestApp, app, export_json, flush, get_json, sql};
 

@@ -6,10 +6,9 @@
 //!
 //! A call is authorized by [`IngestAuthInterceptor`] from its metadata before tonic reads or
 //! decodes the message, and its body bytes come from the request budget
-//! ([`crate::grpc_budget`]), so a keyless client makes the server decode nothing.
+//! ([`super::grpc_budget`]), so a keyless client makes the server decode nothing.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
@@ -31,18 +30,18 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 
-use crate::access::keys::Scope;
-use crate::access::{AccessControl, Principal};
-use crate::error::{ErrorCode, IngestError};
-use crate::grpc_budget::GrpcReservation;
-use crate::otlp_http::OtlpSignal;
-use crate::pipeline::{IngestAck, IngestPipeline};
-use crate::wal_record::ExportRequest;
+use sextant_ingest::pipeline::{IngestAck, IngestPipeline};
+use sextant_ingest::wal_record::ExportRequest;
+use sextant_meta::keys::Scope;
+use sextant_meta::{AccessControl, Principal};
+
+use super::grpc_budget::GrpcReservation;
+use super::http::OtlpSignal;
+use super::refusal::grpc_status;
 
 /// Answers all three collector services from one pipeline.
 #[derive(Clone)]
@@ -80,7 +79,7 @@ impl GrpcReceiver {
         self.pipeline
             .ingest(&principal.project_id, export)
             .await
-            .map_err(|error| grpc_status(&error))
+            .map_err(|error| grpc_status(&error.into()))
     }
 }
 
@@ -187,77 +186,5 @@ pub fn grpc_services(
                 .max_decoding_message_size(body_limit_bytes),
             interceptor,
         ),
-    }
-}
-
-pub fn grpc_status(error: &IngestError) -> Status {
-    match error.code() {
-        ErrorCode::InvalidInput | ErrorCode::UnsupportedMediaType => {
-            Status::invalid_argument(error.to_string())
-        }
-        ErrorCode::PayloadTooLarge => Status::resource_exhausted(error.to_string()),
-        ErrorCode::Unauthenticated => Status::unauthenticated(error.to_string()),
-        ErrorCode::PermissionDenied => Status::permission_denied(error.to_string()),
-        // RESOURCE_EXHAUSTED is retryable for OTLP exporters only with RetryInfo.
-        ErrorCode::RateLimited => Status::with_error_details(
-            tonic::Code::ResourceExhausted,
-            error.to_string(),
-            ErrorDetails::with_retry_info(Some(Duration::from_secs(
-                error.retry_after_secs().unwrap_or(1),
-            ))),
-        ),
-        // RetryInfo tells OTLP exporters how long to back off (the HTTP twin is Retry-After).
-        ErrorCode::Overloaded => {
-            let delay = Duration::from_secs(error.retry_after_secs().unwrap_or(1));
-            Status::with_error_details(
-                tonic::Code::Unavailable,
-                error.to_string(),
-                ErrorDetails::with_retry_info(Some(delay)),
-            )
-        }
-        ErrorCode::Internal => {
-            tracing::error!(%error, "otlp grpc export failed");
-            Status::internal("internal error; see the server log")
-        }
-    }
-}
-
-#[cfg(test)]
-mod status_tests {
-    use super::*;
-
-    #[test]
-    fn overload_is_unavailable_with_retry_info() {
-        let status = grpc_status(&IngestError::Overloaded {
-            reason: "pending bytes",
-            retry_after_secs: 2,
-        });
-        assert_eq!(status.code(), tonic::Code::Unavailable);
-        let retry = status.get_error_details().retry_info().cloned();
-        assert_eq!(
-            retry.and_then(|info| info.retry_delay),
-            Some(Duration::from_secs(2))
-        );
-    }
-
-    #[test]
-    fn over_the_project_rate_is_resource_exhausted_with_retry_info() {
-        let status = grpc_status(&IngestError::RateLimited {
-            what: "spans per second".into(),
-            retry_after_secs: 3,
-        });
-        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
-        let retry = status.get_error_details().retry_info().cloned();
-        assert_eq!(
-            retry.and_then(|info| info.retry_delay),
-            Some(Duration::from_secs(3))
-        );
-    }
-
-    #[test]
-    fn bad_input_is_invalid_argument() {
-        let status = grpc_status(&IngestError::InvalidInput("span 3: bad trace id".into()));
-        assert_eq!(status.code(), tonic::Code::InvalidArgument);
-        assert!(status.message().contains("bad trace id"));
     }
 }

@@ -1,37 +1,26 @@
-//! Projects, keys and access: who may write or read which project.
-//!
-//! - [`store`]: the metadata database (SQLite) of a data dir;
-//! - [`keys`]: API keys (format, scopes, hashing), created and revoked by `sextant keys`;
-//! - [`web_sessions`]: browser sign-in sessions;
-//! - [`audit`]: the audit log;
-//! - [`limits`]: per-project rate limits (ingest spans/s and bytes/s, API requests/s);
-//! - [`AccessControl`]: what every interface asks — "may this request do that, and as
-//!   which project?" — answered from the keys, cached in memory and reloaded when
-//!   another process (the CLI) changes them.
+//! [`AccessControl`]: what every interface asks — "may this request do that, and as which
+//! project?" — answered from the keys ([`crate::keys`]), cached in memory and reloaded
+//! when another process (the CLI) changes them; failures written to the audit log
+//! ([`crate::audit`]), browsers signed in ([`crate::web_sessions`]), and each project held
+//! to its rate limits ([`crate::limits`]).
 //!
 //! Open local mode: while no key was ever created, every request is the `default`
 //! project's admin, so `sextant demo` just works on loopback. Creating the first key ends
 //! open mode for good (revoking every key does not reopen the server).
 
-pub mod audit;
-pub mod keys;
-pub mod limits;
-pub mod store;
-pub mod web_sessions;
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use audit::{AuditEntry, FailedAuthThrottle};
-use keys::{
-    KeyError, KeyRecord, Scope, key_id_of, keyed_hash, load_or_create_pepper, random_token,
+use crate::DEFAULT_PROJECT;
+use crate::audit::{AuditEntry, FailedAuthThrottle};
+use crate::clock::now_ms;
+use crate::keys::{
+    self, KeyError, KeyRecord, Scope, key_id_of, keyed_hash, load_or_create_pepper, random_token,
 };
-use limits::{LimitsConfig, RateLimiter};
-use store::{MetadataStore, now_ms};
-use web_sessions::WebSession;
-
-use crate::layout::DEFAULT_PROJECT;
+use crate::limits::{LimitsConfig, RateLimiter};
+use crate::store::{MetadataStore, SharedMetadata};
+use crate::web_sessions::WebSession;
 
 /// Who a request acts as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +112,9 @@ struct KeyCache {
 
 /// Answers "may this request do that, and as which project?" for every interface.
 pub struct AccessControl {
-    store: Mutex<(MetadataStore, KeyCache)>,
+    metadata: SharedMetadata,
+    /// Locked before `metadata` whenever both are.
+    key_cache: Mutex<KeyCache>,
     pepper: [u8; 32],
     throttle: Mutex<FailedAuthThrottle>,
     limits: RateLimiter,
@@ -140,7 +131,8 @@ impl AccessControl {
             keys_ever_created: 0,
         };
         let access = AccessControl {
-            store: Mutex::new((store, cache)),
+            metadata: SharedMetadata::new(store),
+            key_cache: Mutex::new(cache),
             pepper,
             throttle: Mutex::new(FailedAuthThrottle::default()),
             limits: RateLimiter::default(),
@@ -166,43 +158,46 @@ impl AccessControl {
         &self,
         body: impl FnOnce(&MetadataStore, &KeyCache) -> T,
     ) -> rusqlite::Result<T> {
-        let mut guard = self
-            .store
+        let mut cache = self
+            .key_cache
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        let (store, cache) = &mut *guard;
-        let version = store.data_version()?;
-        if cache.data_version != Some(version) {
-            cache.keys = store
-                .list_keys(None)?
-                .into_iter()
-                .map(|key| (key.id.clone(), key))
-                .collect();
-            cache.keys_ever_created = cache.keys.len() as i64;
-            cache.data_version = Some(version);
-        }
-        Ok(body(store, cache))
+        self.metadata.with(|store| {
+            let version = store.data_version()?;
+            if cache.data_version != Some(version) {
+                cache.keys = store
+                    .keys()
+                    .list(None)?
+                    .into_iter()
+                    .map(|key| (key.id.clone(), key))
+                    .collect();
+                cache.keys_ever_created = cache.keys.len() as i64;
+                cache.data_version = Some(version);
+            }
+            Ok(body(store, &cache))
+        })
     }
 
     /// Runs `body` on the store. Keys change only through [`AccessControl::create_key`]
     /// and [`AccessControl::revoke_key`], which keep the key cache true.
     pub fn with_store<T>(&self, body: impl FnOnce(&MetadataStore) -> T) -> T {
-        let guard = self
-            .store
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        body(&guard.0)
+        self.metadata.with(body)
+    }
+
+    /// The metadata store this access control reads its keys from, for the rest of the
+    /// process (eval datasets, runs, the response cache).
+    pub fn metadata(&self) -> &SharedMetadata {
+        &self.metadata
     }
 
     /// Runs a key change on the store and makes the cache reload: our own writes do not
     /// change `data_version`.
     fn change_keys<T>(&self, body: impl FnOnce(&MetadataStore) -> T) -> T {
-        let mut guard = self
-            .store
+        let mut cache = self
+            .key_cache
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        let (store, cache) = &mut *guard;
-        let result = body(store);
+        let result = self.metadata.with(body);
         cache.data_version = None;
         result
     }
@@ -216,7 +211,7 @@ impl AccessControl {
         actor: &str,
     ) -> Result<keys::CreatedKey, KeyError> {
         let created =
-            self.change_keys(|store| store.create_key(&self.pepper, project_id, scope, name))?;
+            self.change_keys(|store| store.keys().create(&self.pepper, project_id, scope, name))?;
         self.audit(AuditEntry::now(
             Some(project_id),
             actor,
@@ -229,7 +224,7 @@ impl AccessControl {
 
     /// Revokes a key (its web sessions end), audited as done by `actor`.
     pub fn revoke_key(&self, key_id: &str, actor: &str) -> Result<KeyRecord, KeyError> {
-        let record = self.change_keys(|store| store.revoke_key(key_id))?;
+        let record = self.change_keys(|store| store.keys().revoke(key_id))?;
         self.audit(AuditEntry::now(
             Some(&record.project_id),
             actor,
@@ -355,7 +350,7 @@ impl AccessControl {
         }
         let written = self.with_keys(|store, cache| -> rusqlite::Result<()> {
             if let Some(suppressed) = summary {
-                store.append_audit(&AuditEntry::now(
+                store.audit().append(&AuditEntry::now(
                     None,
                     "anonymous",
                     "auth.failed",
@@ -365,7 +360,7 @@ impl AccessControl {
             }
             if write {
                 let (project, actor) = failure.project_and_actor(&cache.keys);
-                store.append_audit(&AuditEntry::now(
+                store.audit().append(&AuditEntry::now(
                     project.as_deref(),
                     actor,
                     "auth.failed",
@@ -382,7 +377,7 @@ impl AccessControl {
 
     /// Appends to the audit log; a failure is logged, never fails the action.
     pub fn audit(&self, entry: AuditEntry) {
-        if let Err(error) = self.with_store(|store| store.append_audit(&entry)) {
+        if let Err(error) = self.with_store(|store| store.audit().append(&entry)) {
             tracing::warn!(%error, action = entry.action, "cannot write to the audit log");
         }
     }
@@ -407,7 +402,7 @@ impl AccessControl {
         let token = random_token().map_err(|_| AuthFailure::Unavailable)?;
         let csrf = random_token().map_err(|_| AuthFailure::Unavailable)?;
         let hash = *keyed_hash(&self.pepper, &token).as_bytes();
-        self.with_store(|store| store.insert_web_session(&hash, &key_id, &csrf))
+        self.with_store(|store| store.web_sessions().insert(&hash, &key_id, &csrf))
             .map_err(|error| {
                 tracing::error!(%error, "cannot store a web session");
                 AuthFailure::Unavailable
@@ -445,7 +440,7 @@ impl AccessControl {
     ) -> Result<(Principal, String), AuthFailure> {
         let hash = *keyed_hash(&self.pepper, token).as_bytes();
         let outcome = self.with_keys(|store, cache| -> rusqlite::Result<_> {
-            let Some((key_id, csrf_token)) = store.web_session(&hash)? else {
+            let Some((key_id, csrf_token)) = store.web_sessions().get(&hash)? else {
                 return Ok(Err(AuthFailure::SessionEnded));
             };
             let Some(key) = cache.keys.get(&key_id) else {
@@ -488,7 +483,7 @@ impl AccessControl {
     /// Ends a browser session.
     pub fn sign_out(&self, token: &str, principal: &Principal) {
         let hash = *keyed_hash(&self.pepper, token).as_bytes();
-        if let Err(error) = self.with_store(|store| store.delete_web_session(&hash)) {
+        if let Err(error) = self.with_store(|store| store.web_sessions().delete(&hash)) {
             tracing::warn!(%error, "cannot delete a web session");
         }
         self.audit(AuditEntry::now(
@@ -530,7 +525,7 @@ mod tests {
             .expect("open mode");
         assert_eq!(open.project_id, "default");
 
-        access.with_store(|store| store.create_project("team-a").expect("project"));
+        access.with_store(|store| store.projects().create("team-a").expect("project"));
         let ingest = access
             .create_key("team-a", Scope::Ingest, None, "test")
             .expect("key");
@@ -585,7 +580,7 @@ mod tests {
             .expect("revoke");
         assert!(!access.is_open_mode());
 
-        let failures = access.with_store(|store| store.list_audit(None, 100).expect("audit"));
+        let failures = access.with_store(|store| store.audit().list(None, 100).expect("audit"));
         assert!(
             failures.iter().any(|entry| entry.action == "auth.failed"
                 && entry.project_id.as_deref() == Some("team-a")),
@@ -648,7 +643,8 @@ mod tests {
         let cli = MetadataStore::open(dir.path()).expect("second connection");
         let pepper = load_or_create_pepper(dir.path()).expect("pepper");
         let created = cli
-            .create_key(&pepper, "default", Scope::Read, None)
+            .keys()
+            .create(&pepper, "default", Scope::Read, None)
             .expect("key");
         assert!(!access.is_open_mode());
         access

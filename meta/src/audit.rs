@@ -3,9 +3,10 @@
 //!
 //! Admins read their project's entries through `GET /api/audit`; `sextant audit` reads all.
 
-use rusqlite::params;
+use rusqlite::{Connection, params};
 
-use super::store::{MetadataStore, now_ms};
+use crate::clock::now_ms;
+use crate::schema_change::SchemaChange;
 
 /// One audit log entry.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -41,9 +42,33 @@ impl AuditEntry {
     }
 }
 
-impl MetadataStore {
-    pub fn append_audit(&self, entry: &AuditEntry) -> rusqlite::Result<()> {
-        self.connection().execute(
+pub(crate) const SCHEMA: &[SchemaChange] = &[SchemaChange {
+    version: 1,
+    sql: "
+CREATE TABLE audit_log (
+    id          INTEGER PRIMARY KEY,
+    time        INTEGER NOT NULL,
+    project_id  TEXT,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    detail      TEXT NOT NULL
+);
+CREATE INDEX audit_log_by_project ON audit_log (project_id, time);",
+}];
+
+/// The `audit_log` table.
+pub struct Audit<'a> {
+    connection: &'a Connection,
+}
+
+impl<'a> Audit<'a> {
+    pub(crate) fn new(connection: &'a Connection) -> Audit<'a> {
+        Audit { connection }
+    }
+
+    pub fn append(&self, entry: &AuditEntry) -> rusqlite::Result<()> {
+        self.connection.execute(
             "INSERT INTO audit_log (time, project_id, actor, action, outcome, detail)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -59,12 +84,12 @@ impl MetadataStore {
     }
 
     /// The newest `limit` entries, newest first; of one project when given.
-    pub fn list_audit(
+    pub fn list(
         &self,
         project_id: Option<&str>,
         limit: usize,
     ) -> rusqlite::Result<Vec<AuditEntry>> {
-        let mut statement = self.connection().prepare(
+        let mut statement = self.connection.prepare(
             "SELECT time, project_id, actor, action, outcome, detail FROM audit_log
              WHERE ?1 IS NULL OR project_id = ?1 ORDER BY time DESC, id DESC LIMIT ?2",
         )?;
@@ -119,6 +144,7 @@ impl FailedAuthThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MetadataStore;
 
     #[test]
     fn failed_attempts_are_written_up_to_a_rate_then_summarized() {
@@ -136,11 +162,12 @@ mod tests {
         for (time, project) in [(1, Some("a")), (2, Some("b")), (3, None), (4, Some("a"))] {
             let mut entry = AuditEntry::now(project, "cli", "key.create", "ok", "");
             entry.time_ms = time;
-            store.append_audit(&entry).expect("append");
+            store.audit().append(&entry).expect("append");
         }
         let times = |project| -> Vec<i64> {
             store
-                .list_audit(project, 10)
+                .audit()
+                .list(project, 10)
                 .expect("list")
                 .into_iter()
                 .map(|entry| entry.time_ms)

@@ -12,9 +12,11 @@ use std::fmt;
 use std::io::Write;
 use std::path::Path;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
-use super::store::{MetadataStore, now_ms};
+use crate::clock::now_ms;
+use crate::projects::Projects;
+use crate::schema_change::SchemaChange;
 
 /// What a key may do. `admin` includes everything `read` and `ingest` may; `operator` is
 /// the instance's own key, of no project, and includes nothing else.
@@ -166,9 +168,54 @@ pub enum KeyError {
     Random(#[from] std::io::Error),
 }
 
-impl MetadataStore {
+pub(crate) const SCHEMA: &[SchemaChange] = &[
+    SchemaChange {
+        version: 1,
+        sql: "
+CREATE TABLE api_keys (
+    id          TEXT PRIMARY KEY,
+    project_id  TEXT NOT NULL REFERENCES projects(id),
+    scope       TEXT NOT NULL CHECK (scope IN ('ingest', 'read', 'admin')),
+    name        TEXT,
+    hash        BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+);",
+    },
+    // Operator keys: of no project (NULL), the only keys without one. SQLite cannot change
+    // a CHECK in place, so the table is rebuilt (foreign keys are off while migrating).
+    SchemaChange {
+        version: 5,
+        sql: "
+CREATE TABLE api_keys_next (
+    id          TEXT PRIMARY KEY,
+    project_id  TEXT REFERENCES projects(id),
+    scope       TEXT NOT NULL CHECK (scope IN ('ingest', 'read', 'admin', 'operator')),
+    name        TEXT,
+    hash        BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER,
+    CHECK ((scope = 'operator') = (project_id IS NULL))
+);
+INSERT INTO api_keys_next (id, project_id, scope, name, hash, created_at, revoked_at)
+    SELECT id, project_id, scope, name, hash, created_at, revoked_at FROM api_keys;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_next RENAME TO api_keys;",
+    },
+];
+
+/// The `api_keys` table.
+pub struct Keys<'a> {
+    connection: &'a Connection,
+}
+
+impl<'a> Keys<'a> {
+    pub(crate) fn new(connection: &'a Connection) -> Keys<'a> {
+        Keys { connection }
+    }
+
     /// Creates a key for an existing project, or an operator key (project [`NO_PROJECT`]).
-    pub fn create_key(
+    pub fn create(
         &self,
         pepper: &[u8; 32],
         project_id: &str,
@@ -178,7 +225,9 @@ impl MetadataStore {
         let stored_project_id = match (scope, project_id) {
             (Scope::Operator, NO_PROJECT) => None,
             (Scope::Operator, _) => return Err(KeyError::OperatorOfProject),
-            (_, project_id) if self.project_exists(project_id)? => Some(project_id),
+            (_, project_id) if Projects::new(self.connection).exists(project_id)? => {
+                Some(project_id)
+            }
             (_, project_id) => return Err(KeyError::NoSuchProject(project_id.to_string())),
         };
         let id = hex::encode(random_bytes::<ID_BYTES>()?);
@@ -188,7 +237,7 @@ impl MetadataStore {
         );
         let hash = *keyed_hash(pepper, &key).as_bytes();
         let created_at_ms = now_ms();
-        self.connection().execute(
+        self.connection.execute(
             "INSERT INTO api_keys (id, project_id, scope, name, hash, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -215,22 +264,22 @@ impl MetadataStore {
     }
 
     /// Revokes a key; its web sessions end with it. Revoking twice is not an error.
-    pub fn revoke_key(&self, key_id: &str) -> Result<KeyRecord, KeyError> {
-        self.connection().execute(
+    pub fn revoke(&self, key_id: &str) -> Result<KeyRecord, KeyError> {
+        self.connection.execute(
             "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             params![key_id, now_ms()],
         )?;
-        self.connection().execute(
+        self.connection.execute(
             "DELETE FROM web_sessions WHERE key_id = ?1",
             params![key_id],
         )?;
-        self.key(key_id)?
+        self.get(key_id)?
             .ok_or_else(|| KeyError::NoSuchKey(key_id.to_string()))
     }
 
     /// One key by id.
-    pub fn key(&self, key_id: &str) -> rusqlite::Result<Option<KeyRecord>> {
-        self.connection()
+    pub fn get(&self, key_id: &str) -> rusqlite::Result<Option<KeyRecord>> {
+        self.connection
             .query_row(
                 &format!("{KEY_COLUMNS} WHERE id = ?1"),
                 params![key_id],
@@ -240,8 +289,8 @@ impl MetadataStore {
     }
 
     /// Every key (revoked ones too), oldest first; of one project when given.
-    pub fn list_keys(&self, project_id: Option<&str>) -> rusqlite::Result<Vec<KeyRecord>> {
-        let mut statement = self.connection().prepare(&format!(
+    pub fn list(&self, project_id: Option<&str>) -> rusqlite::Result<Vec<KeyRecord>> {
+        let mut statement = self.connection.prepare(&format!(
             "{KEY_COLUMNS} WHERE ?1 IS NULL OR COALESCE(project_id, '{NO_PROJECT}') = ?1 \
              ORDER BY created_at, id"
         ))?;
@@ -250,8 +299,8 @@ impl MetadataStore {
     }
 
     /// Keys ever created, revoked ones included: zero means open local mode.
-    pub fn key_count(&self) -> rusqlite::Result<i64> {
-        self.connection()
+    pub fn count(&self) -> rusqlite::Result<i64> {
+        self.connection
             .query_row("SELECT count(*) FROM api_keys", [], |row| row.get(0))
     }
 }
@@ -277,6 +326,7 @@ fn key_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MetadataStore;
 
     #[test]
     fn keys_are_well_formed_hashed_and_revocable() {
@@ -285,25 +335,30 @@ mod tests {
         let pepper = load_or_create_pepper(dir.path()).expect("pepper");
         assert_eq!(load_or_create_pepper(dir.path()).expect("again"), pepper);
         assert!(matches!(
-            store.create_key(&pepper, "nope", Scope::Read, None),
+            store.keys().create(&pepper, "nope", Scope::Read, None),
             Err(KeyError::NoSuchProject(_))
         ));
         let created = store
-            .create_key(&pepper, "default", Scope::Ingest, Some("ci"))
+            .keys()
+            .create(&pepper, "default", Scope::Ingest, Some("ci"))
             .expect("create");
         assert_eq!(key_id_of(&created.key), Some(created.record.id.as_str()));
-        let stored = store.key(&created.record.id).expect("read").expect("found");
+        let stored = store
+            .keys()
+            .get(&created.record.id)
+            .expect("read")
+            .expect("found");
         assert_eq!(stored.hash, *keyed_hash(&pepper, &created.key).as_bytes());
         assert_ne!(
             &stored.hash[..],
             created.key.as_bytes(),
             "the key itself is not stored"
         );
-        let revoked = store.revoke_key(&created.record.id).expect("revoke");
+        let revoked = store.keys().revoke(&created.record.id).expect("revoke");
         assert!(revoked.revoked_at_ms.is_some());
-        assert_eq!(store.key_count().expect("count"), 1);
+        assert_eq!(store.keys().count().expect("count"), 1);
         assert!(matches!(
-            store.revoke_key("000000000000"),
+            store.keys().revoke("000000000000"),
             Err(KeyError::NoSuchKey(_))
         ));
     }
@@ -346,21 +401,26 @@ mod tests {
         let store = MetadataStore::open(dir.path()).expect("open");
         let pepper = load_or_create_pepper(dir.path()).expect("pepper");
         assert!(matches!(
-            store.create_key(&pepper, "default", Scope::Operator, None),
+            store
+                .keys()
+                .create(&pepper, "default", Scope::Operator, None),
             Err(KeyError::OperatorOfProject)
         ));
         assert!(matches!(
-            store.create_key(&pepper, NO_PROJECT, Scope::Admin, None),
+            store.keys().create(&pepper, NO_PROJECT, Scope::Admin, None),
             Err(KeyError::NoSuchProject(_))
         ));
         let operator = store
-            .create_key(&pepper, NO_PROJECT, Scope::Operator, Some("finance"))
+            .keys()
+            .create(&pepper, NO_PROJECT, Scope::Operator, Some("finance"))
             .expect("operator key");
         let project = store
-            .create_key(&pepper, "default", Scope::Read, None)
+            .keys()
+            .create(&pepper, "default", Scope::Read, None)
             .expect("project key");
         let stored = store
-            .key(&operator.record.id)
+            .keys()
+            .get(&operator.record.id)
             .expect("read")
             .expect("found");
         assert_eq!(
@@ -380,7 +440,7 @@ mod tests {
             "stored as no project, not as a project named *"
         );
         let listed = |project: Option<&str>| -> Vec<String> {
-            let keys = store.list_keys(project).expect("list");
+            let keys = store.keys().list(project).expect("list");
             keys.into_iter().map(|key| key.id).collect()
         };
         assert_eq!(listed(Some(NO_PROJECT)), [operator.record.id.as_str()]);

@@ -27,15 +27,17 @@ use prost::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::access::AccessControl;
-use crate::access::keys::Scope;
-use crate::error::{ErrorCode, IngestError};
-use crate::otlp_decode::{
+use sextant_ingest::otlp_decode::{
     OtlpEncoding, RpcStatus, decode_content_encoding, decode_request, encode_response,
 };
-use crate::pipeline::{IngestAck, IngestPipeline};
-use crate::request_budget::{BudgetReservation, RequestBudget};
-use crate::wal_record::ExportRequest;
+use sextant_ingest::pipeline::{IngestAck, IngestPipeline};
+use sextant_ingest::request_budget::{BudgetReservation, RequestBudget};
+use sextant_ingest::wal_record::ExportRequest;
+use sextant_ingest::{ErrorCode, IngestError};
+use sextant_meta::AccessControl;
+use sextant_meta::keys::Scope;
+
+use super::refusal::{ExportRefusal, RefusalKind};
 
 /// Shared state of the OTLP routes.
 #[derive(Clone)]
@@ -122,7 +124,7 @@ async fn export<S: OtlpSignal>(State(state): State<OtlpState>, request: Request)
     let encoding = match OtlpEncoding::from_content_type(header_str(&headers, header::CONTENT_TYPE))
     {
         Ok(encoding) => encoding,
-        Err(error) => return error_response(&error, OtlpEncoding::Json),
+        Err(error) => return error_response(&error.into(), OtlpEncoding::Json),
     };
     match receive::<S>(&state, &headers, request.into_body(), encoding).await {
         Ok(ack) => otlp_response(
@@ -139,7 +141,7 @@ async fn receive<S: OtlpSignal>(
     headers: &HeaderMap,
     body: Body,
     encoding: OtlpEncoding,
-) -> Result<IngestAck, IngestError> {
+) -> Result<IngestAck, ExportRefusal> {
     // Before the body is read: an unauthenticated client costs no decoding.
     let principal = state
         .access
@@ -178,7 +180,7 @@ async fn receive<S: OtlpSignal>(
         .access
         .limits()
         .admit_ingest(&principal.project_id, export.item_count(), body_bytes)?;
-    state.pipeline.ingest(&principal.project_id, export).await
+    Ok(state.pipeline.ingest(&principal.project_id, export).await?)
 }
 
 /// A client that stalls mid-upload must not hold a connection (or a graceful shutdown) forever.
@@ -242,8 +244,8 @@ fn otlp_response(status: StatusCode, encoding: OtlpEncoding, body: Vec<u8>) -> R
     response
 }
 
-/// Maps an ingest error to the OTLP error response.
-pub fn error_response(error: &IngestError, encoding: OtlpEncoding) -> Response {
+/// Maps a refusal to the OTLP error response.
+pub fn error_response(error: &ExportRefusal, encoding: OtlpEncoding) -> Response {
     // gRPC codes, as google.rpc.Status wants them.
     const INVALID_ARGUMENT: i32 = 3;
     const PERMISSION_DENIED: i32 = 7;
@@ -251,15 +253,21 @@ pub fn error_response(error: &IngestError, encoding: OtlpEncoding) -> Response {
     const RESOURCE_EXHAUSTED: i32 = 8;
     const INTERNAL: i32 = 13;
     const UNAVAILABLE: i32 = 14;
-    let (status, rpc_code) = match error.code() {
-        ErrorCode::InvalidInput => (StatusCode::BAD_REQUEST, INVALID_ARGUMENT),
-        ErrorCode::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED),
-        ErrorCode::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, INVALID_ARGUMENT),
-        ErrorCode::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
-        ErrorCode::RateLimited => (StatusCode::TOO_MANY_REQUESTS, RESOURCE_EXHAUSTED),
-        ErrorCode::Unauthenticated => (StatusCode::UNAUTHORIZED, UNAUTHENTICATED),
-        ErrorCode::PermissionDenied => (StatusCode::FORBIDDEN, PERMISSION_DENIED),
-        ErrorCode::Internal => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL),
+    let (status, rpc_code) = match error.kind() {
+        RefusalKind::Ingest(ErrorCode::InvalidInput) => (StatusCode::BAD_REQUEST, INVALID_ARGUMENT),
+        RefusalKind::Ingest(ErrorCode::PayloadTooLarge) => {
+            (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED)
+        }
+        RefusalKind::Ingest(ErrorCode::UnsupportedMediaType) => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, INVALID_ARGUMENT)
+        }
+        RefusalKind::Ingest(ErrorCode::Overloaded) => {
+            (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
+        }
+        RefusalKind::Ingest(ErrorCode::Internal) => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL),
+        RefusalKind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, RESOURCE_EXHAUSTED),
+        RefusalKind::Unauthenticated => (StatusCode::UNAUTHORIZED, UNAUTHENTICATED),
+        RefusalKind::PermissionDenied => (StatusCode::FORBIDDEN, PERMISSION_DENIED),
     };
     let message = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
         tracing::error!(%error, "otlp export failed");

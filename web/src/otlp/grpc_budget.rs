@@ -6,7 +6,7 @@
 //! `grpc-encoding` but identity) is charged the decompressed cap once its first frame
 //! arrives, since tonic inflates it whole. Past the budget the body yields `UNAVAILABLE`
 //! with RetryInfo, which tonic answers as is. The services' auth interceptor runs before
-//! tonic polls the body at all (see `otlp_grpc.rs`), so a keyless client holds nothing.
+//! tonic polls the body at all (see `grpc.rs`), so a keyless client holds nothing.
 //! Once the message is decoded the handler shrinks the reservation to the message's size
 //! ([`GrpcReservation::shrink_to`]) and keeps it until the pipeline has the rows.
 
@@ -18,8 +18,9 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tonic::Status;
 
-use crate::otlp_grpc::grpc_status;
-use crate::request_budget::{BudgetReservation, RequestBudget};
+use sextant_ingest::request_budget::{BudgetReservation, RequestBudget};
+
+use super::refusal::grpc_status;
 
 /// Wraps the gRPC server's services (`Server::builder().layer(…)`).
 #[derive(Clone, Debug)]
@@ -117,7 +118,7 @@ impl BudgetedBody {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
             .grow(bytes + inflate)
-            .map_err(|spent| grpc_status(&spent))
+            .map_err(|spent| grpc_status(&spent.into()))
     }
 }
 
