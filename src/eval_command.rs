@@ -17,7 +17,7 @@ use sextant_ingest::layout::DataDir;
 use sextant_ingest::request_budget::{DEFAULT_REQUEST_BUDGET_BYTES, RequestBudget};
 use sextant_meta::AccessControl;
 use sextant_meta::keys::Scope;
-use sextant_web::api_gateway::{GatewayState, gateway_router};
+use sextant_web::api::gateway::{GatewayState, gateway_router};
 
 use crate::otlp_sender::{OtlpBody, export_with_retry};
 

@@ -2,45 +2,30 @@
 //!
 //! Entry point: [`router::router`], which tests drive with `tower::ServiceExt::oneshot`
 //! and the binary serves with [`http_server::serve_http`] (connection cap, header deadline).
+//!
+//! - [`otlp`]: the OTLP/HTTP and gRPC receivers;
+//! - [`api`]: the JSON API (`/api/*`) and the model gateway;
+//! - [`pages`]: the web UI's pages, their views, templates, charts and assets;
+//! - [`auth`]: who a request acts as (extractors), sign-in, the DNS-rebinding guard;
+//! - [`respond`]: how every part answers — the API's JSON error, the HTML error page, the
+//!   templates;
+//! - the server itself: [`router`], [`state`], [`http_server`], [`tls_listener`],
+//!   [`request_span`], [`security_headers`], [`query_slots`], [`metrics`], [`public_url`].
 
-pub mod api_audit;
-pub mod api_datasets;
-pub mod api_error;
-pub mod api_evals;
-pub mod api_gateway;
-pub mod api_search;
-pub mod api_sessions;
-pub mod api_sql;
-pub mod api_traces;
-pub mod api_usage;
-pub mod assets;
+pub mod api;
 pub mod auth;
-pub mod charts;
-pub mod host_check;
 pub mod http_server;
 pub mod metrics;
 pub mod otlp;
-pub mod page_add_to_dataset;
-pub mod page_dashboards;
-pub mod page_error;
-pub mod page_evals;
-pub mod page_login;
-pub mod page_runs;
-pub mod page_session;
-pub mod page_sql;
-pub mod page_trace;
-pub mod page_usage;
+pub mod pages;
 pub mod public_url;
 pub mod query_slots;
 pub mod request_span;
+pub mod respond;
 pub mod router;
 pub mod security_headers;
-pub mod span_view;
 pub mod state;
-pub mod templates;
 pub mod tls_listener;
-pub mod trace_list_params;
-pub mod trace_view;
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use sextant_query::sql::{DEFAULT_MAX_RESULT_BYTES, QUERY_TIME_LIMIT, SqlLimits};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::api_error::ApiError;
+use crate::respond::api_error::ApiError;
 
 /// The limits on users' SQL (`[query]` in the config file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

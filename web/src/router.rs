@@ -16,14 +16,10 @@ use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
 
-use crate::api_error::ApiError;
+use crate::auth::{host_check, sign_in};
+use crate::respond::api_error::ApiError;
 use crate::state::AppState;
-use crate::{
-    api_audit, api_datasets, api_evals, api_gateway, api_search, api_sessions, api_sql, api_traces,
-    api_usage, assets, host_check, metrics, page_add_to_dataset, page_dashboards, page_evals,
-    page_login, page_runs, page_session, page_sql, page_trace, page_usage, request_span,
-    security_headers,
-};
+use crate::{api, metrics, pages, request_span, security_headers};
 
 pub fn router(state: AppState) -> Router {
     let otlp = otlp_router(OtlpState {
@@ -33,51 +29,54 @@ pub fn router(state: AppState) -> Router {
         budget: state.request_budget.clone(),
     });
     let api = Router::new()
-        .route("/api/sql", post(api_sql::post_sql))
-        .route("/api/search", get(api_search::get_search))
-        .route("/api/traces", get(api_traces::get_traces))
-        .route("/api/traces/{trace_id}", get(api_traces::get_trace))
-        .route("/api/sessions/{session_id}", get(api_sessions::get_session))
-        .route("/api/audit", get(api_audit::get_audit))
-        .route("/api/usage", get(api_usage::get_usage))
+        .route("/api/sql", post(api::sql::post_sql))
+        .route("/api/search", get(api::search::get_search))
+        .route("/api/traces", get(api::traces::get_traces))
+        .route("/api/traces/{trace_id}", get(api::traces::get_trace))
+        .route(
+            "/api/sessions/{session_id}",
+            get(api::sessions::get_session),
+        )
+        .route("/api/audit", get(api::audit::get_audit))
+        .route("/api/usage", get(api::usage::get_usage))
         .route(
             "/api/datasets",
-            get(api_datasets::get_datasets).post(api_datasets::post_dataset),
+            get(api::datasets::get_datasets).post(api::datasets::post_dataset),
         )
-        .route("/api/datasets/{name}", get(api_datasets::get_dataset))
-        .route("/api/evals/runs", get(api_evals::get_runs))
-        .route("/api/evals/runs/{id}", get(api_evals::get_run))
-        .route("/evals", get(page_evals::get_evals_page))
-        .route("/evals/{id}", get(page_evals::get_eval_run_page))
+        .route("/api/datasets/{name}", get(api::datasets::get_dataset))
+        .route("/api/evals/runs", get(api::evals::get_runs))
+        .route("/api/evals/runs/{id}", get(api::evals::get_run))
+        .route("/evals", get(pages::evals::get_evals_page))
+        .route("/evals/{id}", get(pages::evals::get_eval_run_page))
         .route(
             "/login",
-            get(page_login::get_sign_in).post(page_login::post_sign_in),
+            get(sign_in::get_sign_in).post(sign_in::post_sign_in),
         )
-        .route("/logout", post(page_login::post_sign_out))
-        .route("/", get(page_runs::get_runs))
-        .route("/traces/{trace_id}", get(page_trace::get_trace_page))
+        .route("/logout", post(sign_in::post_sign_out))
+        .route("/", get(pages::runs::get_runs))
+        .route("/traces/{trace_id}", get(pages::trace::get_trace_page))
         .route(
             "/traces/{trace_id}/dataset",
-            post(page_add_to_dataset::post_add_to_dataset),
+            post(pages::add_to_dataset::post_add_to_dataset),
         )
         .route(
             "/traces/{trace_id}/spans/{span_id}",
-            get(page_trace::get_span_fragment),
+            get(pages::trace::get_span_fragment),
         )
         .route(
             "/sessions/{session_id}",
-            get(page_session::get_session_page),
+            get(pages::session::get_session_page),
         )
-        .route("/dashboards", get(page_dashboards::get_dashboards))
-        .route("/usage", get(page_usage::get_usage_page))
-        .route("/sql", get(page_sql::get_sql_page))
-        .route("/sql.csv", get(page_sql::get_sql_csv))
-        .route("/assets/{name}", get(assets::get_asset))
+        .route("/dashboards", get(pages::dashboards::get_dashboards))
+        .route("/usage", get(pages::usage::get_usage_page))
+        .route("/sql", get(pages::sql::get_sql_page))
+        .route("/sql.csv", get(pages::sql::get_sql_csv))
+        .route("/assets/{name}", get(pages::assets::get_asset))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::get_metrics))
         .fallback(not_found)
         .with_state(state.clone());
-    let gateway = api_gateway::gateway_router(api_gateway::GatewayState {
+    let gateway = api::gateway::gateway_router(api::gateway::GatewayState {
         registry: state.gateway.clone(),
         pipeline: Some(state.pipeline.clone()),
         budget: state.request_budget.clone(),

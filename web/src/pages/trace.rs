@@ -10,11 +10,11 @@ use sextant_query::session::project_session;
 use sextant_query::trace::{TraceTree, load_span, load_trace_skeleton};
 
 use crate::auth::PageAccess;
-use crate::page_error::PageError;
-use crate::span_view::span_view;
+use crate::pages::span_view::span_view;
+use crate::pages::trace_view::{page_of_span, trace_view};
+use crate::respond::page_error::PageError;
+use crate::respond::templates::render;
 use crate::state::AppState;
-use crate::templates::render;
-use crate::trace_view::{page_of_span, trace_view};
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]

@@ -10,11 +10,11 @@ use minijinja::context;
 use serde_json::Value;
 use sextant_evals::runs::{list_runs, load_run};
 
-use crate::api_evals::run_summary;
+use crate::api::evals::run_summary;
 use crate::auth::PageAccess;
-use crate::page_error::PageError;
+use crate::respond::page_error::PageError;
+use crate::respond::templates::render;
 use crate::state::AppState;
-use crate::templates::render;
 
 /// Runs listed on the page; the history strip shows up to this many per suite.
 const LISTED_RUNS: usize = 200;

@@ -13,8 +13,8 @@ use sextant_query::sql::{SqlOutput, Truncation, run_read_only_sql};
 use sextant_query::sql::arrow;
 use sextant_query::sql::arrow::ipc::writer::StreamWriter;
 
-use crate::api_error::ApiError;
 use crate::auth::ReadAccess;
+use crate::respond::api_error::ApiError;
 use crate::state::AppState;
 
 /// Rows returned when the caller sets no limit.

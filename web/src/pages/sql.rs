@@ -10,12 +10,12 @@ use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
 use sextant_query::session::project_session;
 use sextant_query::sql::{Truncation, run_read_only_sql};
 
-use crate::api_error::ApiError;
-use crate::api_sql::with_content_type;
+use crate::api::sql::with_content_type;
 use crate::auth::PageAccess;
-use crate::page_error::PageError;
+use crate::respond::api_error::ApiError;
+use crate::respond::page_error::PageError;
+use crate::respond::templates::render;
 use crate::state::AppState;
-use crate::templates::render;
 
 /// Rows shown in the page; the CSV download has up to [`CSV_ROW_LIMIT`].
 const PAGE_ROW_LIMIT: usize = 1_000;

@@ -8,11 +8,11 @@ use axum::response::Html;
 use minijinja::context;
 use sextant_query::trace_list::list_traces;
 
+use crate::api::trace_list_params::TraceListParams;
 use crate::auth::PageAccess;
-use crate::page_error::PageError;
+use crate::respond::page_error::PageError;
+use crate::respond::templates::render;
 use crate::state::AppState;
-use crate::templates::render;
-use crate::trace_list_params::TraceListParams;
 
 /// Time windows offered by the page.
 const WINDOWS: &[(&str, &str)] = &[

@@ -15,9 +15,9 @@ use axum::response::Redirect;
 use sextant_evals::dataset_source::{DatasetSource, add_from_source};
 use sextant_evals::datasets::Annotation;
 
-use crate::api_error::ApiError;
 use crate::auth::AdminPageAccess;
-use crate::page_error::PageError;
+use crate::respond::api_error::ApiError;
+use crate::respond::page_error::PageError;
 use crate::state::AppState;
 
 #[derive(Debug, serde::Deserialize)]

@@ -6,8 +6,8 @@ use axum::extract::{Path, Query, State};
 use serde_json::Value;
 use sextant_evals::runs::{StoredRun, list_runs, load_run};
 
-use crate::api_error::ApiError;
 use crate::auth::ReadAccess;
+use crate::respond::api_error::ApiError;
 use crate::state::AppState;
 
 #[derive(Debug, serde::Deserialize)]

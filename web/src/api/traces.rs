@@ -7,10 +7,10 @@ use sextant_query::session::project_session;
 use sextant_query::trace::{TraceTree, load_trace, load_trace_skeleton};
 use sextant_query::trace_list::{TracePage, list_traces};
 
-use crate::api_error::ApiError;
+use crate::api::trace_list_params::TraceListParams;
 use crate::auth::ReadAccess;
+use crate::respond::api_error::ApiError;
 use crate::state::AppState;
-use crate::trace_list_params::TraceListParams;
 
 pub async fn get_traces(
     State(state): State<AppState>,

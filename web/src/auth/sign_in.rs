@@ -13,11 +13,11 @@ use cookie::{Cookie, SameSite};
 use minijinja::context;
 use sextant_meta::keys::random_token;
 
-use crate::api_error::ApiError;
 use crate::auth::{SESSION_COOKIE, cookie_value};
-use crate::page_error::PageError;
+use crate::respond::api_error::ApiError;
+use crate::respond::page_error::PageError;
+use crate::respond::templates::render;
 use crate::state::AppState;
-use crate::templates::render;
 
 /// The cookie of the sign-in form's double-submit CSRF token.
 const SIGN_IN_CSRF_COOKIE: &str = "sextant_sign_in_csrf";

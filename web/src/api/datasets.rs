@@ -10,8 +10,8 @@ use sextant_evals::dataset_source::{DatasetSource, add_from_source};
 use sextant_evals::datasets::{Annotation, DatasetSummary, list_datasets, load_examples};
 use sextant_evals::error::EvalError;
 
-use crate::api_error::ApiError;
 use crate::auth::{AdminAccess, ReadAccess};
+use crate::respond::api_error::ApiError;
 use crate::state::AppState;
 
 impl From<EvalError> for ApiError {

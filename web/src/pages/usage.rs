@@ -6,13 +6,13 @@ use axum::extract::{Query, State};
 use axum::response::Html;
 use minijinja::context;
 
-use crate::api_usage::{UsageParams, load_usage};
+use crate::api::usage::{UsageParams, load_usage};
 use crate::auth::OperatorPageAccess;
-use crate::charts::{colored_like, series_by_key, stacked_daily_bars};
-use crate::page_dashboards::WINDOWS;
-use crate::page_error::PageError;
+use crate::pages::charts::{colored_like, series_by_key, stacked_daily_bars};
+use crate::pages::dashboards::WINDOWS;
+use crate::respond::page_error::PageError;
+use crate::respond::templates::render;
 use crate::state::AppState;
-use crate::templates::render;
 
 pub async fn get_usage_page(
     State(state): State<AppState>,

@@ -9,6 +9,12 @@
 //! admin. Failures are 401 (missing, malformed, unknown, revoked key; ended session) or
 //! 403 (a valid key of the wrong scope), with a message and never a word about other
 //! projects.
+//!
+//! Beside the extractors: [`sign_in`] (the sign-in page and sign-out) and [`host_check`]
+//! (the DNS-rebinding guard of open local mode, which accepts `crate::public_url` too).
+
+pub mod host_check;
+pub mod sign_in;
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderValue;
@@ -19,8 +25,8 @@ use sextant_meta::keys::Scope;
 use sextant_meta::limits::OverLimit;
 use sextant_meta::{AuthFailure, Principal};
 
-use crate::api_error::ApiError;
-use crate::page_error::PageError;
+use crate::respond::api_error::ApiError;
+use crate::respond::page_error::PageError;
 use crate::state::AppState;
 
 /// The cookie holding a signed-in browser's session token.

@@ -8,9 +8,9 @@ use sextant_query::session::project_session;
 use sextant_query::session_detail::load_session;
 
 use crate::auth::PageAccess;
-use crate::page_error::PageError;
+use crate::respond::page_error::PageError;
+use crate::respond::templates::render;
 use crate::state::AppState;
-use crate::templates::render;
 
 pub async fn get_session_page(
     State(state): State<AppState>,

@@ -12,9 +12,9 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api_error::ApiError;
-use crate::page_error::PageError;
 use crate::public_url::{PublicUrl, host_name};
+use crate::respond::api_error::ApiError;
+use crate::respond::page_error::PageError;
 use crate::state::AppState;
 
 /// True for `localhost`, an address in 127.0.0.0/8 and `[::1]`.

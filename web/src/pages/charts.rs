@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use charts_rs::{BarChart, Series, THEME_LIGHT};
 use serde_json::{Map, Value};
 
-use crate::api_error::ApiError;
+use crate::respond::api_error::ApiError;
 
 /// Series beyond this many are summed into one "other" series, so a chart stays readable.
 pub const MAX_SERIES: usize = 8;

@@ -6,8 +6,8 @@ use axum::extract::{Path, State};
 use sextant_query::session::project_session;
 use sextant_query::session_detail::{SessionDetail, load_session};
 
-use crate::api_error::ApiError;
 use crate::auth::ReadAccess;
+use crate::respond::api_error::ApiError;
 use crate::state::AppState;
 
 pub async fn get_session(

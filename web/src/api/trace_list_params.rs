@@ -6,8 +6,11 @@
 use serde::{Deserialize, Serialize};
 use sextant_query::trace_list::{TraceCursor, TraceFilters, TraceListRequest, TraceStatus};
 
-use crate::api_error::ApiError;
-use crate::api_search::parse_time;
+use crate::api::search::parse_time;
+use crate::respond::api_error::ApiError;
+
+/// The window dashboards and the usage figures cover when none is asked for.
+pub const DEFAULT_WINDOW: &str = "14d";
 
 /// Traces per page when `limit` is not given.
 pub const DEFAULT_PAGE_SIZE: usize = 50;

@@ -12,23 +12,26 @@ use minijinja::{Environment, Error, ErrorKind};
 
 /// (name, source) of every template, embedded at build time.
 const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../templates/base.html")),
-    ("runs.html", include_str!("../templates/runs.html")),
-    ("trace.html", include_str!("../templates/trace.html")),
-    ("span.html", include_str!("../templates/span.html")),
-    ("session.html", include_str!("../templates/session.html")),
+    ("base.html", include_str!("../../templates/base.html")),
+    ("runs.html", include_str!("../../templates/runs.html")),
+    ("trace.html", include_str!("../../templates/trace.html")),
+    ("span.html", include_str!("../../templates/span.html")),
+    ("session.html", include_str!("../../templates/session.html")),
     (
         "dashboards.html",
-        include_str!("../templates/dashboards.html"),
+        include_str!("../../templates/dashboards.html"),
     ),
-    ("usage.html", include_str!("../templates/usage.html")),
-    ("macros.html", include_str!("../templates/macros.html")),
-    ("outcome.html", include_str!("../templates/outcome.html")),
-    ("sql.html", include_str!("../templates/sql.html")),
-    ("error.html", include_str!("../templates/error.html")),
-    ("login.html", include_str!("../templates/login.html")),
-    ("evals.html", include_str!("../templates/evals.html")),
-    ("eval_run.html", include_str!("../templates/eval_run.html")),
+    ("usage.html", include_str!("../../templates/usage.html")),
+    ("macros.html", include_str!("../../templates/macros.html")),
+    ("outcome.html", include_str!("../../templates/outcome.html")),
+    ("sql.html", include_str!("../../templates/sql.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("evals.html", include_str!("../../templates/evals.html")),
+    (
+        "eval_run.html",
+        include_str!("../../templates/eval_run.html"),
+    ),
 ];
 
 /// The shared environment; templates are parsed once.

@@ -7,8 +7,8 @@ use minijinja::context;
 
 use sextant_query::QueryError;
 
-use crate::api_error::ApiError;
-use crate::templates::render;
+use crate::respond::api_error::ApiError;
+use crate::respond::templates::render;
 
 #[derive(Debug)]
 pub struct PageError(pub ApiError);

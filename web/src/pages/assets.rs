@@ -5,19 +5,19 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::api_error::ApiError;
+use crate::respond::api_error::ApiError;
 
 /// (file name, content type, bytes).
 const ASSETS: &[(&str, &str, &str)] = &[
     (
         "sextant.css",
         "text/css; charset=utf-8",
-        include_str!("../assets/sextant.css"),
+        include_str!("../../assets/sextant.css"),
     ),
     (
         "sextant.js",
         "text/javascript; charset=utf-8",
-        include_str!("../assets/sextant.js"),
+        include_str!("../../assets/sextant.js"),
     ),
 ];
 

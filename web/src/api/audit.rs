@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Query, State};
 use sextant_meta::audit::AuditEntry;
 
-use crate::api_error::ApiError;
 use crate::auth::AdminAccess;
+use crate::respond::api_error::ApiError;
 use crate::state::AppState;
 
 #[derive(Debug, serde::Deserialize)]

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Query, State};
 use sextant_query::search::{SearchCursor, SearchRequest, search_spans};
 
-use crate::api_error::ApiError;
 use crate::auth::ReadAccess;
+use crate::respond::api_error::ApiError;
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: usize = 20;

@@ -6,11 +6,10 @@ use axum::Json;
 use axum::extract::{Query, State};
 use sextant_query::project_usage::{ProjectUsage, load_project_usage};
 
-use crate::api_error::ApiError;
+use crate::api::trace_list_params::{DEFAULT_WINDOW, window_until_now};
 use crate::auth::OperatorAccess;
-use crate::page_dashboards::DEFAULT_WINDOW;
+use crate::respond::api_error::ApiError;
 use crate::state::AppState;
-use crate::trace_list_params::window_until_now;
 
 #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]

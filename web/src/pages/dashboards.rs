@@ -10,14 +10,15 @@ use serde_json::{Map, Value};
 use sextant_query::dashboard::{Dashboard, DashboardRequest, GroupBy, load_dashboard};
 use sextant_query::session::project_session;
 
+use crate::api::trace_list_params::{DEFAULT_WINDOW, window_until_now};
 use crate::auth::PageAccess;
-use crate::charts::{DailySeries, colored_like, day_positions, series_by_key, stacked_daily_bars};
-use crate::page_error::PageError;
+use crate::pages::charts::{
+    DailySeries, colored_like, day_positions, series_by_key, stacked_daily_bars,
+};
+use crate::respond::page_error::PageError;
+use crate::respond::templates::render;
 use crate::state::AppState;
-use crate::templates::render;
-use crate::trace_list_params::window_until_now;
 
-pub const DEFAULT_WINDOW: &str = "14d";
 /// Slots of the light theme's palette: green and red.
 const SUCCEEDED_COLOR: usize = 1;
 const FAILED_COLOR: usize = 3;
