@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
-use sextant_evals::dataset_source::{DatasetSource, add_from_source};
+use sextant_evals::datasets::source::{DatasetSource, add_from_source};
 use sextant_evals::datasets::{Annotation, list_datasets, load_examples};
 use sextant_ingest::layout::DataDir;
 use sextant_meta::AccessControl;

@@ -9,8 +9,8 @@ use clap::Subcommand;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use prost::Message;
-use sextant_evals::agent_replay::AgentHost;
 use sextant_evals::gateway::registry::GatewayRegistry;
+use sextant_evals::replay::agent::AgentHost;
 use sextant_evals::run::{SuiteRun, run_suite_with};
 use sextant_evals::suite::{ReplayMode, Suite};
 use sextant_ingest::layout::DataDir;
@@ -145,7 +145,7 @@ async fn refuse_a_key_that_reads(
     let Some(base) = trace_to else {
         return Ok(());
     };
-    let probe = sextant_evals::http::client(std::time::Duration::from_secs(10), None)?
+    let probe = sextant_evals::providers::http::client(std::time::Duration::from_secs(10), None)?
         .get(format!("{}/api/traces?limit=1", base.trim_end_matches('/')))
         .bearer_auth(key)
         .send()

@@ -207,7 +207,7 @@ enum BenchCommand {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Every HTTPS client (model providers, webhooks) uses ring, like the server's TLS.
-    sextant_evals::http::install_crypto_provider();
+    sextant_evals::providers::http::install_crypto_provider();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SEXTANT_LOG")

@@ -1,6 +1,6 @@
 //! Running a suite now: load its dataset version, replay every example (step, trajectory,
 //! or through an agent CLI behind the model gateway) on both sides for each epoch, decide with the gate, store the run in the metadata store,
-//! and trace its replays (`replay_trace.rs`) for the caller to ingest.
+//! and trace its replays (`replay/spans.rs`) for the caller to ingest.
 
 use std::time::Instant;
 
@@ -11,16 +11,17 @@ use sextant_meta::clock::now_ms;
 use sextant_meta::eval_runs::NewRun;
 use sextant_query::prices::PriceTable;
 
-use crate::agent_replay::{AgentHost, AgentSide, SideModel, recorded_agent_side};
 use crate::datasets::load_examples;
 use crate::error::{EvalError, Result};
 use crate::gate::{ExampleOutcome, decide};
 use crate::providers::ProviderClient;
-use crate::replay_step::{ModelSide, SideOutcome, recorded_side};
-use crate::replay_trace::{ReplayedSide, RunTags, replay_traces};
-use crate::replay_trajectory::recorded_trajectory_side;
+use crate::replay::agent::{AgentHost, AgentSide, SideModel, recorded_agent_side};
+use crate::replay::spans::{ReplayedSide, RunTags, replay_traces};
+use crate::replay::step::{ModelSide, recorded_side};
+use crate::replay::trajectory::recorded_trajectory_side;
 use crate::report::{ExampleReport, RunReport};
 use crate::scoring::Scoring;
+use crate::scoring::outcome::SideOutcome;
 use crate::suite::{ReplayMode, Suite};
 
 /// The label an annotation gives an example whose failure always fails the gate.
@@ -317,11 +318,11 @@ fn traced_replays(
 
 async fn replay(
     side: &ModelSide<'_>,
-    recording: &crate::recording::Recording,
+    recording: &crate::datasets::recording::Recording,
     epoch: u32,
     trajectory: bool,
     policy: crate::suite::DivergencePolicy,
-) -> crate::replay_step::SideOutcome {
+) -> crate::scoring::outcome::SideOutcome {
     if trajectory {
         side.replay_trajectory(recording, epoch, policy).await
     } else {

@@ -12,9 +12,9 @@ use sextant_ingest::layout::DEFAULT_PROJECT;
 use sextant_ingest::pipeline::IngestPipeline;
 use sextant_meta::SharedMetadata;
 
-use crate::agent_replay::AgentHost;
 use crate::gate::Verdict;
 use crate::gateway::registry::GatewayRegistry;
+use crate::replay::agent::AgentHost;
 use crate::report::RunReport;
 use crate::run::run_suite_with;
 use crate::suite::Suite;
@@ -49,8 +49,8 @@ pub fn webhook_summary(report: &RunReport) -> serde_json::Value {
 async fn post_webhook(url: &str, report: &RunReport) {
     // The URL's path is often its secret (Slack, Teams): only its origin is logged, and
     // reqwest's errors are stripped of the URL they would print.
-    let origin = crate::http::loggable_origin(url);
-    let client = match crate::http::client(Duration::from_secs(30), None) {
+    let origin = crate::providers::http::loggable_origin(url);
+    let client = match crate::providers::http::client(Duration::from_secs(30), None) {
         Ok(client) => client,
         Err(error) => {
             tracing::warn!(webhook = %origin, %error, "no HTTP client for the eval webhook");

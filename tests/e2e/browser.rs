@@ -55,7 +55,7 @@ impl Driver {
         let url = format!("http://127.0.0.1:{port}");
         let status = format!("{url}/status");
         let deadline = Instant::now() + Duration::from_secs(30);
-        sextant_evals::http::install_crypto_provider();
+        sextant_evals::providers::http::install_crypto_provider();
         while reqwest::blocking::get(&status).is_err() {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             std::thread::sleep(Duration::from_millis(100));

@@ -94,7 +94,7 @@ impl LlamaServer {
     /// Not a timing assertion: the deadline only stops a server that never starts from
     /// hanging CI.
     fn wait_until_ready(&mut self) {
-        sextant_evals::http::install_crypto_provider();
+        sextant_evals::providers::http::install_crypto_provider();
         let client = reqwest::blocking::Client::new();
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {

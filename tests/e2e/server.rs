@@ -60,7 +60,7 @@ impl Server {
     pub fn start_command(command: &[&str], data_dir: &Path, config: &str) -> Server {
         // reqwest (here and in the OpenTelemetry exporters) is built without a crypto
         // provider of its own: every test starts a server before building a client.
-        sextant_evals::http::install_crypto_provider();
+        sextant_evals::providers::http::install_crypto_provider();
         let config_path = data_dir.with_extension("toml");
         std::fs::write(&config_path, accepting_fixture_times(config)).expect("write config");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sextant"))

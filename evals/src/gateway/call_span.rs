@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::GatewayRequest;
 use crate::messages::{Part, Role, Turn};
-use crate::replay_trace::{
+use crate::otlp_spans::{
     error_status, export_request, id, int, output_messages, provider_name, text,
 };
 

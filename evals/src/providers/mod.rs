@@ -12,8 +12,10 @@
 //! mid-stream (Anthropic's `overloaded_error`, OpenAI's `error`) is retried like a 5xx.
 
 pub(crate) mod anthropic;
+pub mod http;
 pub(crate) mod openai_chat;
 pub(crate) mod openai_responses;
+pub mod response_cache;
 pub mod sse;
 
 use std::collections::BTreeMap;
@@ -73,7 +75,8 @@ impl ProviderClient {
             })?),
             None => None,
         };
-        let http = crate::http::client(Duration::from_secs(300), config.ca_file.as_deref())?;
+        let http =
+            crate::providers::http::client(Duration::from_secs(300), config.ca_file.as_deref())?;
         Ok(ProviderClient {
             config: config.clone(),
             api_key,

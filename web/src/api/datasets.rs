@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use sextant_evals::dataset_source::{DatasetSource, add_from_source};
+use sextant_evals::datasets::source::{DatasetSource, add_from_source};
 use sextant_evals::datasets::{Annotation, DatasetSummary, list_datasets, load_examples};
 use sextant_evals::error::EvalError;
 

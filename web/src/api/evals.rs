@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde_json::Value;
-use sextant_evals::runs::{StoredRun, list_runs, load_run};
+use sextant_evals::report::stored_runs::{StoredRun, list_runs, load_run};
 
 use crate::auth::ReadAccess;
 use crate::respond::api_error::ApiError;

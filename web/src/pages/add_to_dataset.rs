@@ -12,8 +12,8 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Redirect;
-use sextant_evals::dataset_source::{DatasetSource, add_from_source};
 use sextant_evals::datasets::Annotation;
+use sextant_evals::datasets::source::{DatasetSource, add_from_source};
 
 use crate::auth::AdminPageAccess;
 use crate::respond::api_error::ApiError;

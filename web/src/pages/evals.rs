@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::Html;
 use minijinja::context;
 use serde_json::Value;
-use sextant_evals::runs::{list_runs, load_run};
+use sextant_evals::report::stored_runs::{list_runs, load_run};
 
 use crate::api::evals::run_summary;
 use crate::auth::PageAccess;

@@ -80,7 +80,7 @@ async fn post_messages(
 
 #[tokio::test]
 async fn an_anthropic_agent_is_answered_by_an_openai_candidate_and_recorded() {
-    sextant_evals::http::install_crypto_provider();
+    sextant_evals::providers::http::install_crypto_provider();
     let app = app();
     let (base_url, seen) = scripted_candidate().await;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -3,6 +3,8 @@
 //! epochs, the gate, and an optional schedule and webhook. Every table denies unknown
 //! keys, so a typo is an error that names the key. See docs/design.md ("Evals").
 
+pub mod repository_policy;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
@@ -10,7 +12,7 @@ use std::str::FromStr as _;
 use serde::Deserialize;
 
 use crate::error::{EvalError, Result};
-use crate::repository_policy::RepositoryPolicy;
+use crate::suite::repository_policy::RepositoryPolicy;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

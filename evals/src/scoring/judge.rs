@@ -22,11 +22,11 @@ use serde::Serialize;
 use serde_json::Value;
 use sextant_meta::SharedMetadata;
 
+use crate::datasets::recording::Outcome;
 use crate::error::{EvalError, Result};
 use crate::messages::{Message, Part, Role, Turn};
+use crate::providers::response_cache;
 use crate::providers::{ModelRequest, ProviderClient, json_params};
-use crate::recording::Outcome;
-use crate::response_cache;
 use crate::suite::ModelConfig;
 
 /// A judge ready to run: its template checked, its model client made.

@@ -14,11 +14,13 @@
 //! - **inconclusive** (exit 3): anything else; the minimum detectable effect says how
 //!   many more examples or epochs it would take.
 
-use crate::replay_step::SideOutcome;
-use crate::stats::{
+pub mod stats;
+
+use crate::gate::stats::{
     Discordant, Interval, cluster_bootstrap, mcnemar_exact, minimum_detectable_effect,
     standard_deviation,
 };
+use crate::scoring::outcome::SideOutcome;
 use crate::suite::GateConfig;
 
 /// With fewer examples the percentile bootstrap is too narrow to call a regression on its

@@ -24,19 +24,19 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use crate::agent_transcript::{Transcript, parse_transcript};
 use crate::datasets::Example;
+use crate::datasets::recording::Recording;
+use crate::datasets::recording::first_user_message;
 use crate::error::{EvalError, Result};
 use crate::gateway::call_span::{CallTags, agent_run_span, example_traceparent};
 use crate::gateway::cassette::{Cassette, CassetteRecorder};
 use crate::gateway::registry::{GatewayRegistry, GatewayRun, SpanSink, Upstream};
 use crate::messages::Part;
 use crate::providers::ProviderClient;
-use crate::recording::Recording;
-use crate::replay_step::SideOutcome;
-use crate::replay_trajectory::first_user_message;
-use crate::repository_policy::RepositoryPolicy;
-pub use crate::side_outcome::AgentRunFacts;
+use crate::replay::agent_transcript::{Transcript, parse_transcript};
+use crate::scoring::outcome::AgentRunFacts;
+use crate::scoring::outcome::SideOutcome;
+use crate::suite::repository_policy::RepositoryPolicy;
 use crate::suite::{AgentApi, AgentConfig, ModelConfig};
 
 /// Attempts per example and epoch while the failure is infra or a timeout.

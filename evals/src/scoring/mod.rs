@@ -11,15 +11,18 @@
 //! recording did, ½ at twice as much. A ratio with an unknown side (a model without a
 //! price, a recording without durations) is left out of the example's scores.
 
+pub mod judge;
+pub mod outcome;
+pub mod scorers;
+
 use sextant_meta::SharedMetadata;
 
+use crate::datasets::recording::{Recording, first_user_message, recorded_trajectory};
 use crate::error::{EvalError, Result};
-use crate::judge::{Judge, JudgeInput, conversation_text};
 use crate::messages::{Part, Role, conversation};
-use crate::recording::Recording;
-use crate::replay_step::SideOutcome;
-use crate::replay_trajectory::{first_user_message, recorded_trajectory};
-use crate::scorers::Scorer;
+use crate::scoring::judge::{Judge, JudgeInput, conversation_text};
+use crate::scoring::outcome::SideOutcome;
+use crate::scoring::scorers::Scorer;
 use crate::suite::ScorerConfig;
 
 /// What a ratio scorer compares.
@@ -258,8 +261,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::recording::{LlmCall, Outcome};
-    use crate::replay_step::StepResult;
+    use crate::datasets::recording::{LlmCall, Outcome};
+    use crate::scoring::outcome::StepResult;
 
     fn recording(costs: &[Option<f64>], durations_ms: &[i64]) -> Recording {
         Recording {

@@ -7,12 +7,15 @@
 //! added twice. Examples may carry an [`Annotation`] given when they are added: an
 //! expected outcome and a label (`critical`: a regression on it always fails the gate).
 
+pub mod recording;
+pub mod source;
+
 use sextant_meta::MetadataStore;
 pub use sextant_meta::datasets::{AddedVersion, DatasetSummary};
 use sextant_meta::datasets::{LoadedVersion, NewVersion};
 
+use crate::datasets::recording::Recording;
 use crate::error::{EvalError, Result};
-use crate::recording::Recording;
 
 /// One example of a dataset version.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -218,7 +221,7 @@ pub fn load_examples(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recording::Outcome;
+    use crate::datasets::recording::Outcome;
 
     fn recording(trace_id: &str) -> Recording {
         Recording {

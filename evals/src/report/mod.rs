@@ -2,12 +2,14 @@
 //! as JSON, as JUnit XML (one test case per example, the first divergence in the failure
 //! message) and as a terminal summary.
 
+pub mod stored_runs;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::gate::{GateReport, Verdict};
-use crate::replay_step::SideOutcome;
-use crate::scorers::DivergenceKind;
+use crate::scoring::outcome::SideOutcome;
+use crate::scoring::scorers::DivergenceKind;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RunReport {
@@ -43,12 +45,12 @@ pub struct ExampleReport {
     pub first_divergence: Option<DivergenceReport>,
     pub void: Option<String>,
     /// The candidate's steps of the first epoch, recorded against replayed turns.
-    pub candidate_steps: Vec<crate::replay_step::StepResult>,
+    pub candidate_steps: Vec<crate::scoring::outcome::StepResult>,
     /// In agent replay, what the CLI did in each epoch (turns, tool calls, files changed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub candidate_agent_runs: Vec<crate::agent_replay::AgentRunFacts>,
+    pub candidate_agent_runs: Vec<crate::scoring::outcome::AgentRunFacts>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub baseline_agent_runs: Vec<crate::agent_replay::AgentRunFacts>,
+    pub baseline_agent_runs: Vec<crate::scoring::outcome::AgentRunFacts>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -79,7 +81,7 @@ fn mean_score(sides: &[SideOutcome]) -> f64 {
 
 /// Each scorer's mean over the epochs that have its score.
 fn mean_scores(sides: &[SideOutcome]) -> BTreeMap<String, f64> {
-    crate::replay_step::mean_per_scorer(sides.iter().map(|side| &side.scores))
+    crate::scoring::outcome::mean_per_scorer(sides.iter().map(|side| &side.scores))
 }
 
 impl ExampleReport {

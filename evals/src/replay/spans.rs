@@ -12,14 +12,13 @@
 //! same run twice gives the same traces.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
-use serde_json::{Value, json};
+use opentelemetry_proto::tonic::trace::v1::Span;
 
-use crate::messages::Turn;
-use crate::replay_step::SideOutcome;
-use crate::suite::{ModelConfig, Provider};
+use crate::otlp_spans::{
+    boolean, error_status, export_request, float, id, int, output_messages, provider_name, text,
+};
+use crate::scoring::outcome::SideOutcome;
+use crate::suite::ModelConfig;
 
 /// The service name replays are traced under.
 pub const SERVICE_NAME: &str = "sextant-eval";
@@ -46,81 +45,6 @@ pub struct RunTags<'a> {
     pub dataset_version: i64,
     pub mode: &'a str,
     pub started_at_ms: i64,
-}
-
-fn value(value: any_value::Value) -> Option<AnyValue> {
-    Some(AnyValue { value: Some(value) })
-}
-
-pub(crate) fn text(key: &str, text: impl Into<String>) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: value(any_value::Value::StringValue(text.into())),
-        ..KeyValue::default()
-    }
-}
-
-pub(crate) fn int(key: &str, number: i64) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: value(any_value::Value::IntValue(number)),
-        ..KeyValue::default()
-    }
-}
-
-fn float(key: &str, number: f64) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: value(any_value::Value::DoubleValue(number)),
-        ..KeyValue::default()
-    }
-}
-
-fn boolean(key: &str, flag: bool) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: value(any_value::Value::BoolValue(flag)),
-        ..KeyValue::default()
-    }
-}
-
-/// `bytes` bytes of a hash of `parts`: stable ids for the same run, example, side, epoch.
-pub(crate) fn id(parts: &[&str], bytes: usize) -> Vec<u8> {
-    let mut hasher = blake3::Hasher::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-        hasher.update(b"\0");
-    }
-    hasher.finalize().as_bytes()[..bytes].to_vec()
-}
-
-pub(crate) fn provider_name(provider: Provider) -> &'static str {
-    match provider {
-        Provider::OpenaiChat | Provider::OpenaiResponses => "openai",
-        Provider::Anthropic => "anthropic",
-    }
-}
-
-/// A turn as canonical output messages (`[{role: assistant, parts}]`).
-pub(crate) fn output_messages(turn: &Turn) -> String {
-    let mut parts: Vec<Value> = Vec::new();
-    if !turn.text.is_empty() {
-        parts.push(json!({"type": "text", "content": turn.text}));
-    }
-    for call in &turn.tool_calls {
-        parts.push(
-            json!({"type": "tool_call", "id": call.id, "name": call.name,
-            "arguments": call.arguments}),
-        );
-    }
-    json!([{"role": "assistant", "parts": parts}]).to_string()
-}
-
-pub(crate) fn error_status(message: String) -> Option<Status> {
-    Some(Status {
-        code: status::StatusCode::Error as i32,
-        message,
-    })
 }
 
 /// The spans of one replayed side.
@@ -250,39 +174,18 @@ pub fn replay_traces(tags: &RunTags<'_>, sides: &[ReplayedSide<'_>]) -> ExportTr
     export_request(SERVICE_NAME, "sextant-evals", spans)
 }
 
-/// Spans of one of Sextant's own services as one export request.
-pub(crate) fn export_request(
-    service: &str,
-    scope: &str,
-    spans: Vec<Span>,
-) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![text("service.name", service)],
-                ..Resource::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: scope.into(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                    ..InstrumentationScope::default()
-                }),
-                spans,
-                ..ScopeSpans::default()
-            }],
-            ..ResourceSpans::default()
-        }],
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
+    use opentelemetry_proto::tonic::common::v1::any_value;
+    use serde_json::json;
+
     use super::*;
     use crate::messages::ToolCallRequest;
-    use crate::replay_step::StepResult;
+    use crate::messages::Turn;
+    use crate::scoring::outcome::StepResult;
+    use crate::suite::Provider;
 
     fn model() -> ModelConfig {
         ModelConfig::new(Provider::Anthropic, "http://127.0.0.1:1", "candidate-1")

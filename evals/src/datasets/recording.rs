@@ -9,6 +9,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::messages::{Message, ToolCallRequest, Turn, conversation, recorded_turn};
+
 /// The recorded run behind one example.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recording {
@@ -202,6 +204,40 @@ impl Recording {
                 revision: first_attribute(spans, REVISION_KEYS),
             }),
         }
+    }
+}
+
+/// The whole recorded run as one turn: its tool calls in order, its final answer.
+pub fn recorded_trajectory(recording: &Recording) -> Turn {
+    let final_text = recording
+        .llm_calls
+        .last()
+        .map(|call| recorded_turn(&call.output).text)
+        .unwrap_or_default();
+    Turn {
+        text: final_text,
+        tool_calls: recording
+            .tool_calls
+            .iter()
+            .map(|call| ToolCallRequest {
+                id: call.call_id.clone().unwrap_or_default(),
+                name: call.tool_name.clone(),
+                arguments: call.arguments.clone(),
+            })
+            .collect(),
+        input_tokens: None,
+        output_tokens: None,
+    }
+}
+
+/// The recording's first input as the conversation a replay starts from.
+pub fn first_user_message(recording: &Recording) -> Vec<Message> {
+    match &recording.first_input {
+        Some(Value::Object(_)) => conversation(&Value::Array(vec![
+            recording.first_input.clone().unwrap_or(Value::Null),
+        ])),
+        Some(other) => conversation(other),
+        None => Vec::new(),
     }
 }
 

@@ -19,11 +19,11 @@ use sextant_query::{QueryError, SessionContext};
 
 use sextant_meta::SharedMetadata;
 
+use crate::datasets::recording::Recording;
 use crate::datasets::{
     AddedVersion, Annotation, ExampleBatch, MAX_EXAMPLES_PER_VERSION, add_examples, validate_name,
 };
 use crate::error::{EvalError, Result};
-use crate::recording::Recording;
 
 /// Most rows a dataset query may return (a trace can be on many rows).
 pub const MAX_SOURCE_ROWS: usize = 10_000;

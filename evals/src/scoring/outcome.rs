@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::messages::Turn;
-use crate::scorers::DivergenceKind;
+use crate::scoring::scorers::DivergenceKind;
 
 /// One replayed model call.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -21,7 +21,7 @@ pub struct StepResult {
     /// The judges' verdicts and reasoning on this step (in trajectory replay, on the whole
     /// run, kept on its last step).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub judgements: BTreeMap<String, crate::judge::Judgement>,
+    pub judgements: BTreeMap<String, crate::scoring::judge::Judgement>,
 }
 
 /// One side's replay of one example in one epoch.

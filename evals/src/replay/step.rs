@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use sextant_meta::SharedMetadata;
 use sextant_query::prices::{PriceTable, TokenUsage};
 
+use crate::datasets::recording::Recording;
 use crate::messages::{Turn, conversation, recorded_turn, tool_definition};
+use crate::providers::response_cache;
 use crate::providers::{ModelRequest, ProviderClient, json_params};
-use crate::recording::Recording;
-use crate::response_cache;
-use crate::scorers::{Scorer, ToolDefinition, divergence};
-pub use crate::side_outcome::{SideOutcome, StepResult, mean_per_scorer};
+use crate::scoring::outcome::{SideOutcome, StepResult};
+use crate::scoring::scorers::{Scorer, ToolDefinition, divergence};
 
 pub(crate) fn scores(
     scorers: &[(String, Scorer)],

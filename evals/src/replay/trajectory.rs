@@ -15,11 +15,12 @@
 
 use serde_json::Value;
 
-use crate::messages::{Message, Part, Role, ToolCallRequest, Turn, conversation};
+use crate::datasets::recording::{Recording, ToolCall, first_user_message, recorded_trajectory};
+use crate::messages::{Message, Part, Role, ToolCallRequest, Turn};
 use crate::providers::{ModelRequest, json_params};
-use crate::recording::{Recording, ToolCall};
-use crate::replay_step::{ModelSide, SideOutcome, StepResult, scores, tool_definitions};
-use crate::scorers::{DivergenceKind, ToolDefinition};
+use crate::replay::step::{ModelSide, scores, tool_definitions};
+use crate::scoring::outcome::{SideOutcome, StepResult};
+use crate::scoring::scorers::{DivergenceKind, ToolDefinition};
 use crate::suite::DivergencePolicy;
 
 /// Most model calls one replayed run may make.
@@ -36,29 +37,6 @@ pub fn offered_tools(recording: &Recording) -> Vec<ToolDefinition> {
         }
     }
     tools
-}
-
-/// The whole recorded run as one turn: its tool calls in order, its final answer.
-pub fn recorded_trajectory(recording: &Recording) -> Turn {
-    let final_text = recording
-        .llm_calls
-        .last()
-        .map(|call| crate::messages::recorded_turn(&call.output).text)
-        .unwrap_or_default();
-    Turn {
-        text: final_text,
-        tool_calls: recording
-            .tool_calls
-            .iter()
-            .map(|call| ToolCallRequest {
-                id: call.call_id.clone().unwrap_or_default(),
-                name: call.tool_name.clone(),
-                arguments: call.arguments.clone(),
-            })
-            .collect(),
-        input_tokens: None,
-        output_tokens: None,
-    }
 }
 
 /// The recorded result of a tool call, as text.
@@ -89,16 +67,6 @@ fn answer_from_recording(
         .filter(unused)
         .find(same_tool)
         .map(|index| (index, Some(DivergenceKind::Arguments)))
-}
-
-pub(crate) fn first_user_message(recording: &Recording) -> Vec<Message> {
-    match &recording.first_input {
-        Some(Value::Object(_)) => conversation(&Value::Array(vec![
-            recording.first_input.clone().unwrap_or(Value::Null),
-        ])),
-        Some(other) => conversation(other),
-        None => Vec::new(),
-    }
 }
 
 impl ModelSide<'_> {
@@ -225,10 +193,10 @@ impl ModelSide<'_> {
 /// The recording as a trajectory side: its own run scored against itself.
 pub fn recorded_trajectory_side(
     recording: &Recording,
-    scorers: &[(String, crate::scorers::Scorer)],
+    scorers: &[(String, crate::scoring::scorers::Scorer)],
     pass_score: f64,
 ) -> SideOutcome {
-    let mut outcome = crate::replay_step::recorded_side(recording, scorers, pass_score);
+    let mut outcome = crate::replay::step::recorded_side(recording, scorers, pass_score);
     let trajectory = recorded_trajectory(recording);
     outcome.scores = scores(scorers, &trajectory, &trajectory, &offered_tools(recording));
     outcome.trajectory = Some(trajectory);
