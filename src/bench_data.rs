@@ -12,11 +12,11 @@ use anyhow::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use prost::Message;
-use sextant_datasets::agent_traces::AgentTraceGenerator;
 use sextant_ingest::error::IngestError;
 use sextant_ingest::layout::{DEFAULT_PROJECT, DataDir};
 use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
 use sextant_ingest::wal_record::ExportRequest;
+use sextant_tracegen::agent_traces::AgentTraceGenerator;
 
 use crate::bench::directory_bytes;
 

@@ -19,8 +19,8 @@ use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
 use sextant_ingest::request_budget::{DEFAULT_REQUEST_BUDGET_BYTES, RequestBudget};
 use sextant_meta::AccessControl;
 use sextant_query::search::{SearchRequest, search_spans};
-use sextant_query::session::project_session;
 use sextant_query::sql::{SqlLimits, run_read_only_sql};
+use sextant_query::sql_context::project_context;
 use sextant_query::trace::load_trace_skeleton;
 use sextant_query::trace_list::{TraceListRequest, list_traces};
 use sextant_web::http_server::{ConnectionLimits, serve_http};
@@ -157,7 +157,7 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         "trace rollup built in {:.1} s, RSS +{:.0} MiB",
         rollup.build_seconds, rollup.rss_growth_mib
     );
-    let context = project_session(&data_dir, DEFAULT_PROJECT).await?;
+    let context = project_context(&data_dir, DEFAULT_PROJECT).await?;
     let spans = run_read_only_sql(
         &context,
         "SELECT count(*) AS n FROM spans",
@@ -214,7 +214,7 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
     ] {
         figures.push(
             measure(name, reps, cold, || async move {
-                let context = project_session(data_dir, DEFAULT_PROJECT).await?;
+                let context = project_context(data_dir, DEFAULT_PROJECT).await?;
                 let output = run_read_only_sql(&context, sql, SqlLimits::rows(10_000)).await?;
                 Ok(output.batches.iter().map(|batch| batch.num_rows()).sum())
             })
@@ -236,7 +236,7 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
     );
     figures.push(
         measure("biggest trace, skeleton", reps, cold, || async move {
-            let context = project_session(data_dir, DEFAULT_PROJECT).await?;
+            let context = project_context(data_dir, DEFAULT_PROJECT).await?;
             Ok(load_trace_skeleton(&context, big_trace).await?.spans.len())
         })
         .await?,

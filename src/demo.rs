@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use prost::Message;
-use sextant_datasets::agent_traces::AgentTraceGenerator;
+use sextant_tracegen::agent_traces::AgentTraceGenerator;
 
 use crate::otlp_sender::{OtlpBody, RETRY_FOREVER, export_with_retry};
 

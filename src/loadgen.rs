@@ -17,8 +17,8 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsSe
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
-use sextant_datasets::agent_traces::AgentTraceGenerator;
-use sextant_datasets::config::{Convention, GeneratorConfig};
+use sextant_tracegen::agent_traces::AgentTraceGenerator;
+use sextant_tracegen::config::{Convention, GeneratorConfig};
 use tokio::sync::Semaphore;
 
 use crate::otlp_sender::{ExportOutcome, OtlpBody, export_with_retry};

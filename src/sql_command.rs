@@ -7,10 +7,10 @@ use anyhow::Context;
 use sextant_ingest::layout::DataDir;
 use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
 use sextant_query::search::{HitKind, SearchHit, SearchRequest, search_spans};
-use sextant_query::session::project_session;
 use sextant_query::sql::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use sextant_query::sql::arrow::util::pretty::pretty_format_batches;
 use sextant_query::sql::{SqlLimits, Truncation, run_read_only_sql};
+use sextant_query::sql_context::project_context;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -28,7 +28,7 @@ pub async fn run_sql(
     limits: SqlLimits,
 ) -> anyhow::Result<()> {
     let data_dir = DataDir::open(data_dir).context("cannot open data dir")?;
-    let context = project_session(&data_dir, project_id).await?;
+    let context = project_context(&data_dir, project_id).await?;
     let output = run_read_only_sql(&context, sql, limits).await?;
     match format {
         OutputFormat::Table => println!("{}", pretty_format_batches(&output.batches)?),

@@ -8,13 +8,13 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
-use sextant_datasets::fuzz_input::{case_input, fuzz_time};
+use sextant_tracegen::fuzz_input::{case_input, fuzz_time};
 
 use crate::normalize::normalize_export;
 use crate::otlp_decode::{OtlpEncoding, decode_request};
 use crate::wal_record::ExportRequest;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets/fixtures");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tracegen/fixtures");
 
 fn json_seeds() -> Vec<Vec<u8>> {
     let mut seeds = Vec::new();

@@ -1,6 +1,6 @@
 //! Sextant's read path.
 //!
-//! [`session::project_session`] builds a DataFusion session that sees one project's spans,
+//! [`sql_context::project_context`] builds a DataFusion context that sees one project's spans,
 //! logs and metrics, with the [`views`] (`traces`, `sessions`, cost from [`prices`]), the
 //! `search()` table function ([`search_table`]), and Parquet read through
 //! [`live_files_store`] (only files not superseded by compaction nor dropped by retention);
@@ -30,9 +30,9 @@ pub mod row_locator;
 pub mod rows;
 pub mod search;
 pub mod search_table;
-pub mod session;
 pub mod session_detail;
 pub mod sql;
+pub mod sql_context;
 pub mod trace;
 pub mod trace_days;
 pub mod trace_list;

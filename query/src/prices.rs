@@ -1,4 +1,4 @@
-//! The model price table: shipped in `datasets/prices.toml`, extended by `<data-dir>/prices.toml`.
+//! The model price table: shipped in `tracegen/prices.toml`, extended by `<data-dir>/prices.toml`.
 //!
 //! Cost is computed at query time (the `model_cost` SQL function behind the `spans` view), so
 //! fixing a price reprices history. Rules, as the shipped file's header states them: `*`
@@ -25,7 +25,7 @@ use serde::Deserialize;
 use crate::error::{QueryError, Result};
 
 /// The table shipped with Sextant.
-pub const SHIPPED_PRICES: &str = include_str!("../../datasets/prices.toml");
+pub const SHIPPED_PRICES: &str = include_str!("../../tracegen/prices.toml");
 
 /// The file in a data directory whose entries extend (and win over) the shipped table.
 pub const DATA_DIR_PRICES_FILE: &str = "prices.toml";

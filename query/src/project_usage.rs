@@ -11,7 +11,7 @@ use sextant_ingest::layout::DataDir;
 
 use crate::dashboard::{DashboardRequest, GroupBy, days_between, figure, whole_hours, window};
 use crate::error::{QueryError, Result};
-use crate::session::project_session;
+use crate::sql_context::project_context;
 
 /// The counts summed per project (as integers; `cost_usd` is summed as a float).
 const COUNTS: [&str; 3] = ["calls", "errors", "tokens"];
@@ -65,7 +65,7 @@ pub async fn load_project_usage(
     let mut by_day = Vec::new();
     let mut totals = Vec::new();
     for project in projects {
-        let context = project_session(data_dir, project).await?;
+        let context = project_context(data_dir, project).await?;
         let rows = figure(&context, sql.clone()).await?.rows;
         let mut total = Map::new();
         total.insert("project".into(), Value::from(project.as_str()));

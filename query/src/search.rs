@@ -555,8 +555,8 @@ impl ParquetRead {
 #[cfg(test)]
 mod fuzz_tests {
     use bolero::check;
-    use sextant_datasets::fuzz_input::{case_input, fuzz_time};
     use sextant_ingest::index::{register_tokenizers, span_index_schema};
+    use sextant_tracegen::fuzz_input::{case_input, fuzz_time};
 
     use super::*;
 

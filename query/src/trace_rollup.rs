@@ -465,16 +465,16 @@ mod tests {
 
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use serde_json::Value;
-    use sextant_datasets::agent_traces::AgentTraceGenerator;
     use sextant_ingest::compaction::CompactionPolicy;
     use sextant_ingest::layout::DEFAULT_PROJECT;
     use sextant_ingest::maintenance::{MaintenanceConfig, run_pass};
     use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
     use sextant_ingest::wal_record::ExportRequest;
+    use sextant_tracegen::agent_traces::AgentTraceGenerator;
 
     use super::*;
     use crate::rows::batches_to_json_rows;
-    use crate::session::project_session;
+    use crate::sql_context::project_context;
     use crate::views::traces_from_spans_sql;
 
     /// 2026-01-01T23:50:00Z: traces every 5 s from here cross midnight into 2026-01-02.
@@ -560,7 +560,7 @@ mod tests {
     }
 
     async fn json_rows(data_dir: &DataDir, sql: &str) -> Vec<serde_json::Map<String, Value>> {
-        let context = project_session(data_dir, DEFAULT_PROJECT)
+        let context = project_context(data_dir, DEFAULT_PROJECT)
             .await
             .expect("session");
         let batches = context

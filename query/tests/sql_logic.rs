@@ -1,5 +1,5 @@
 //! SQL behaviour tests: every `tests/slt/*.slt` file, run with `sqllogictest` through the path
-//! user SQL takes (`project_session` + `run_read_only_sql`), so refusals are tested for real.
+//! user SQL takes (`project_context` + `run_read_only_sql`), so refusals are tested for real.
 //!
 //! Run: `cargo test --workspace --locked --test sql_logic`.
 //!
@@ -38,8 +38,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use sextant_ingest::layout::DataDir;
 use sextant_ingest::otlp_decode::{OtlpEncoding, decode_request};
 use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
-use sextant_query::session::project_session;
 use sextant_query::sql::{DEFAULT_MAX_RESULT_BYTES, SqlLimits, run_read_only_sql};
+use sextant_query::sql_context::project_context;
 use sextant_query::{QueryError, SessionContext};
 use sqllogictest::{DB, DBOutput, DefaultColumnType, Record, Runner, strict_column_validator};
 
@@ -163,7 +163,7 @@ impl SextantSql {
             None => {
                 let session = self
                     .runtime
-                    .block_on(project_session(&self.data_dir, &project))?;
+                    .block_on(project_context(&self.data_dir, &project))?;
                 self.sessions.push((project, session));
                 self.sessions.len() - 1
             }

@@ -172,7 +172,7 @@ fn chunked_bodies_without_content_length_are_accepted() {
     let server = Server::start(&dir.path().join("data"), "");
     let body = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/datasets/fixtures/captures/claude-code-2.1.328/logs.json"
+        "/tracegen/fixtures/captures/claude-code-2.1.328/logs.json"
     ))
     .expect("capture");
     let address = server.base_url.trim_start_matches("http://").to_string();

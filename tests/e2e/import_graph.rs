@@ -15,13 +15,13 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("meta", &[]),
     ("ingest", &[]),
-    ("datasets", &[]),
+    ("tracegen", &[]),
     ("query", &["ingest"]),
     ("evals", &["meta", "ingest", "query"]),
     ("web", &["meta", "ingest", "query", "evals"]),
     (
         ".",
-        &["meta", "ingest", "query", "evals", "web", "datasets"],
+        &["meta", "ingest", "query", "evals", "web", "tracegen"],
     ),
 ];
 

@@ -187,7 +187,7 @@ pub async fn add_from_source(
     annotation: &Annotation,
 ) -> Result<AddedVersion> {
     validate_name(name)?;
-    let context = sextant_query::session::project_session(data_dir, project_id).await?;
+    let context = sextant_query::sql_context::project_context(data_dir, project_id).await?;
     let batch = collect_recordings(&context, data_dir, project_id, source).await?;
     // Only now the store's lock, and on a blocking thread: SQLite inserts and fsync.
     let metadata = metadata.clone();

@@ -609,7 +609,7 @@ max_p95_latency_ratio = 1.3
 #[cfg(test)]
 mod fuzz_tests {
     use bolero::check;
-    use sextant_datasets::fuzz_input::{case_input, fuzz_time};
+    use sextant_tracegen::fuzz_input::{case_input, fuzz_time};
 
     use super::*;
 

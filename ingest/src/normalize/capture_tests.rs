@@ -1,4 +1,4 @@
-//! Normalization of real agent captures (`datasets/fixtures/captures/`): what the Claude Code
+//! Normalization of real agent captures (`tracegen/fixtures/captures/`): what the Claude Code
 //! 2.1.328 and Codex 0.169.0 CLIs exported for one short run each.
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -17,7 +17,7 @@ const CODEX: &str = "codex-0.169.0";
 
 fn load<T: DeserializeOwned>(capture: &str, file: &str) -> T {
     let path = format!(
-        "{}/../datasets/fixtures/captures/{capture}/{file}",
+        "{}/../tracegen/fixtures/captures/{capture}/{file}",
         env!("CARGO_MANIFEST_DIR")
     );
     let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("read {path}: {error}"));

@@ -1,4 +1,4 @@
-//! Snapshot tests of the normalizer over the convention fixtures in `datasets/fixtures/`.
+//! Snapshot tests of the normalizer over the convention fixtures in `tracegen/fixtures/`.
 //!
 //! Snapshots show the JSON-text columns (`input`, `output`, `attributes`, …) parsed back into
 //! JSON so a reviewer can read them; a text value that is not JSON stays a string.
@@ -19,7 +19,7 @@ const JSON_TEXT_COLUMNS: &[&str] = &[
 
 fn load(fixture: &str) -> ExportTraceServiceRequest {
     let path = format!(
-        "{}/../datasets/fixtures/{fixture}.json",
+        "{}/../tracegen/fixtures/{fixture}.json",
         env!("CARGO_MANIFEST_DIR")
     );
     let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("read {path}: {error}"));

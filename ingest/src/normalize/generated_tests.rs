@@ -4,8 +4,8 @@
 //! and an error root exactly when the run failed. Claude Code runs' log events read back
 //! too: an `api_request` with a cost per answered model call, a `tool_result` per tool.
 
-use sextant_datasets::agent_traces::AgentTraceGenerator;
-use sextant_datasets::config::{Convention, GeneratorConfig};
+use sextant_tracegen::agent_traces::AgentTraceGenerator;
+use sextant_tracegen::config::{Convention, GeneratorConfig};
 
 use super::{normalize_export, normalize_request};
 use crate::span::{SpanType, StatusCode};

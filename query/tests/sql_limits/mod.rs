@@ -7,10 +7,10 @@ use std::time::Duration;
 use sextant_ingest::layout::DataDir;
 use sextant_query::QueryError;
 use sextant_query::result_bytes::batch_bytes;
-use sextant_query::session::project_session;
 use sextant_query::sql::{
     DEFAULT_MAX_RESULT_BYTES, SqlLimits, SqlOutput, Truncation, run_read_only_sql,
 };
+use sextant_query::sql_context::project_context;
 
 /// What `/api/sql` allows by default.
 fn user_limits() -> SqlLimits {
@@ -27,7 +27,7 @@ fn run(sql: &str, limits: SqlLimits) -> Result<SqlOutput, QueryError> {
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = DataDir::open(dir.path()).expect("open data dir");
     runtime.block_on(async {
-        let session = project_session(&data_dir, "alpha").await?;
+        let session = project_context(&data_dir, "alpha").await?;
         run_read_only_sql(&session, sql, limits).await
     })
 }

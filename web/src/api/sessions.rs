@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use sextant_query::session::project_session;
 use sextant_query::session_detail::{SessionDetail, load_session};
+use sextant_query::sql_context::project_context;
 
 use crate::auth::ReadAccess;
 use crate::respond::api_error::ApiError;
@@ -15,6 +15,6 @@ pub async fn get_session(
     ReadAccess(principal): ReadAccess,
     Path(session_id): Path<String>,
 ) -> Result<Json<SessionDetail>, ApiError> {
-    let context = project_session(state.data_dir(), &principal.project_id).await?;
+    let context = project_context(state.data_dir(), &principal.project_id).await?;
     Ok(Json(load_session(&context, &session_id).await?))
 }

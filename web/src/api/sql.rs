@@ -7,8 +7,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
-use sextant_query::session::project_session;
 use sextant_query::sql::{SqlOutput, Truncation, run_read_only_sql};
+use sextant_query::sql_context::project_context;
 
 use sextant_query::sql::arrow;
 use sextant_query::sql::arrow::ipc::writer::StreamWriter;
@@ -58,7 +58,7 @@ pub async fn post_sql(
         Err(busy) => return Ok(busy.into_response()),
     };
     let limits = state.query_slots.settings().limits(row_limit);
-    let context = project_session(state.data_dir(), &principal.project_id).await?;
+    let context = project_context(state.data_dir(), &principal.project_id).await?;
     let output = run_read_only_sql(&context, &body.sql, limits).await?;
     match format {
         "csv" => {

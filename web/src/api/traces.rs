@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use sextant_query::session::project_session;
+use sextant_query::sql_context::project_context;
 use sextant_query::trace::{TraceTree, load_trace, load_trace_skeleton};
 use sextant_query::trace_list::{TracePage, list_traces};
 
@@ -37,7 +37,7 @@ pub async fn get_trace(
     Path(trace_id): Path<String>,
     Query(params): Query<TraceParams>,
 ) -> Result<Json<TraceTree>, ApiError> {
-    let context = project_session(state.data_dir(), &principal.project_id).await?;
+    let context = project_context(state.data_dir(), &principal.project_id).await?;
     let tree = if params.skeleton {
         load_trace_skeleton(&context, &trace_id).await?
     } else {

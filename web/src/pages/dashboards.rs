@@ -8,7 +8,7 @@ use axum::response::Html;
 use minijinja::context;
 use serde_json::{Map, Value};
 use sextant_query::dashboard::{Dashboard, DashboardRequest, GroupBy, load_dashboard};
-use sextant_query::session::project_session;
+use sextant_query::sql_context::project_context;
 
 use crate::api::trace_list_params::{DEFAULT_WINDOW, window_until_now};
 use crate::auth::PageAccess;
@@ -79,7 +79,7 @@ pub async fn get_dashboards(
         to_ns,
         group_by,
     };
-    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
+    let context = project_context(state.data_dir(), &access.principal.project_id).await?;
     let dashboard = load_dashboard(&context, request).await?;
     let rows = &dashboard.usage_by_day.rows;
     let cost = series_by_key(&dashboard.days, rows, "grp", "cost_usd");

@@ -4,8 +4,8 @@
 use axum::extract::{Path, State};
 use axum::response::Html;
 use minijinja::context;
-use sextant_query::session::project_session;
 use sextant_query::session_detail::load_session;
+use sextant_query::sql_context::project_context;
 
 use crate::auth::PageAccess;
 use crate::respond::page_error::PageError;
@@ -17,7 +17,7 @@ pub async fn get_session_page(
     access: PageAccess,
     Path(session_id): Path<String>,
 ) -> Result<Html<String>, PageError> {
-    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
+    let context = project_context(state.data_dir(), &access.principal.project_id).await?;
     let session = load_session(&context, &session_id).await?;
     let html = render(
         "session.html",

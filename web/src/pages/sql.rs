@@ -7,8 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::context;
 use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
-use sextant_query::session::project_session;
 use sextant_query::sql::{Truncation, run_read_only_sql};
+use sextant_query::sql_context::project_context;
 
 use crate::api::sql::with_content_type;
 use crate::auth::PageAccess;
@@ -75,7 +75,7 @@ pub async fn get_sql_page(
         }
     };
     let limits = state.query_slots.settings().limits(PAGE_ROW_LIMIT);
-    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
+    let context = project_context(state.data_dir(), &access.principal.project_id).await?;
     let output = match run_read_only_sql(&context, sql, limits).await {
         Ok(output) => output,
         Err(error) => {
@@ -130,7 +130,7 @@ pub async fn get_sql_csv(
         Err(busy) => return Ok(busy.into_response()),
     };
     let limits = state.query_slots.settings().limits(CSV_ROW_LIMIT);
-    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
+    let context = project_context(state.data_dir(), &access.principal.project_id).await?;
     let output = run_read_only_sql(&context, params.q.trim(), limits).await?;
     let csv = batches_to_csv(&output.batches)?;
     let mut response = with_content_type(csv, "text/csv; charset=utf-8", output.truncated);

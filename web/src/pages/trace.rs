@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use minijinja::context;
 use serde_json::{Map, Value};
-use sextant_query::session::project_session;
+use sextant_query::sql_context::project_context;
 use sextant_query::trace::{TraceTree, load_span, load_trace_skeleton};
 
 use crate::auth::PageAccess;
@@ -35,7 +35,7 @@ pub async fn get_trace_page(
     Path(trace_id): Path<String>,
     Query(params): Query<TracePageParams>,
 ) -> Result<Html<String>, PageError> {
-    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
+    let context = project_context(state.data_dir(), &access.principal.project_id).await?;
     let tree = load_trace_skeleton(&context, &trace_id).await?;
     // The selected span, else where the run failed (the deepest error: a failed run's root
     // is an error too, but the cause is below it), else the root.
@@ -89,7 +89,7 @@ pub async fn get_span_fragment(
     access: PageAccess,
     Path((trace_id, span_id)): Path<(String, String)>,
 ) -> Result<Html<String>, PageError> {
-    let context = project_session(state.data_dir(), &access.principal.project_id).await?;
+    let context = project_context(state.data_dir(), &access.principal.project_id).await?;
     let span = span_view(load_span(&context, &trace_id, &span_id).await?);
     let html = render(
         "span.html",

@@ -693,7 +693,7 @@ async fn a_trace_over_two_days_is_read_whole_from_its_days_only() {
     export_json(&app, "logs", log).await;
     flush(&app);
 
-    let context = sextant_query::session::project_session(app.state.data_dir(), "default")
+    let context = sextant_query::sql_context::project_context(app.state.data_dir(), "default")
         .await
         .expect("session");
     assert_eq!(

@@ -125,7 +125,7 @@ pub async fn sql(app: &TestApp, sql: &str) -> (StatusCode, Value) {
 
 pub fn capture(path: &str) -> String {
     let path = format!(
-        "{}/../datasets/fixtures/captures/{path}",
+        "{}/../tracegen/fixtures/captures/{path}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("read {path}: {error}"))

@@ -1,4 +1,4 @@
-//! Builds the DataFusion session a query runs in: it sees exactly one project.
+//! Builds the DataFusion context (`SessionContext`) a query runs in: it sees exactly one project.
 //!
 //! Isolation is by construction: the `spans`, `logs` and `metrics` tables are listings over
 //! that project's folders only, so no predicate a user writes (or removes) can reach another
@@ -43,7 +43,7 @@ pub const QUERY_SPILL_LIMIT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// `prices`; `stored_spans`, `stored_logs` as written) hold `project_id`'s rows, each table
 /// with a `day` partition column, and whose `search('<query>')` table function searches
 /// that project's index.
-pub async fn project_session(data_dir: &DataDir, project_id: &str) -> Result<SessionContext> {
+pub async fn project_context(data_dir: &DataDir, project_id: &str) -> Result<SessionContext> {
     if !is_valid_project_id(project_id) {
         return Err(QueryError::InvalidQuery(format!(
             "invalid project id {project_id:?}"
