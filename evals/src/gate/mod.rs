@@ -13,21 +13,21 @@
 //!   (the candidate is not worse by more than δ).
 //! - **inconclusive** (exit 3): anything else; the minimum detectable effect says how
 //!   many more examples or epochs it would take.
+//!
+//! [`decide`] first measures ([`measure`]: pass rates, discordant pairs, McNemar, the
+//! bootstrap interval, cost and latency ratios), then judges the measurements.
 
+pub mod measure;
 pub mod stats;
 
-use crate::gate::stats::{
-    Discordant, Interval, cluster_bootstrap, mcnemar_exact, minimum_detectable_effect,
-    standard_deviation,
-};
+use crate::gate::measure::{Measurements, majority_passed, measure};
+use crate::gate::stats::Interval;
 use crate::scoring::outcome::SideOutcome;
 use crate::suite::GateConfig;
 
 /// With fewer examples the percentile bootstrap is too narrow to call a regression on its
 /// own; McNemar decides.
 pub const MIN_EXAMPLES_FOR_INTERVAL_REGRESSION: usize = 20;
-const BOOTSTRAP_RESAMPLES: usize = 2000;
-const BOOTSTRAP_SEED: u64 = 0x05e4_7a47;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,24 +58,6 @@ pub struct ExampleOutcome {
     pub candidate: Vec<SideOutcome>,
 }
 
-fn majority_passed(epochs: &[SideOutcome]) -> bool {
-    let passed = epochs.iter().filter(|outcome| outcome.passed).count();
-    passed * 2 >= epochs.len() && !epochs.is_empty()
-}
-
-fn mean(values: &[f64]) -> f64 {
-    values.iter().sum::<f64>() / values.len().max(1) as f64
-}
-
-fn p95(mut values: Vec<f64>) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let position = ((values.len() as f64) * 0.95).ceil() as usize;
-    Some(values[position.clamp(1, values.len()) - 1])
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct GateReport {
     pub verdict: Verdict,
@@ -97,128 +79,55 @@ pub struct GateReport {
 }
 
 pub fn decide(examples: &[ExampleOutcome], gate: &GateConfig) -> GateReport {
-    let void: Vec<String> = examples
-        .iter()
-        .filter_map(|example| {
-            example
-                .baseline
-                .iter()
-                .chain(&example.candidate)
-                .find_map(|side| side.void.clone())
-                .map(|reason| format!("{}: {reason}", example.trace_id))
-        })
-        .collect();
-    let pairs: Vec<(bool, bool)> = examples
-        .iter()
-        .map(|example| {
-            (
-                majority_passed(&example.baseline),
-                majority_passed(&example.candidate),
-            )
-        })
-        .collect();
-    let discordant = Discordant::count(pairs.iter().copied());
-    let mcnemar_p = mcnemar_exact(discordant);
-    let rate = |side: usize| {
-        let passed = pairs
-            .iter()
-            .filter(|pair| if side == 0 { pair.0 } else { pair.1 })
-            .count();
-        passed as f64 / pairs.len().max(1) as f64
-    };
-    let differences: Vec<Vec<f64>> = examples
-        .iter()
-        .map(|example| {
-            example
-                .candidate
-                .iter()
-                .enumerate()
-                .map(|(epoch, candidate)| {
-                    let baseline = example
-                        .baseline
-                        .get(epoch)
-                        .or(example.baseline.first())
-                        .map_or(0.0, |side| side.score);
-                    candidate.score - baseline
-                })
-                .collect()
-        })
-        .collect();
-    let per_example: Vec<f64> = differences
-        .iter()
-        .filter(|d| !d.is_empty())
-        .map(|d| mean(d))
-        .collect();
-    let interval = cluster_bootstrap(
-        &differences,
-        1.0 - gate.alpha,
-        BOOTSTRAP_RESAMPLES,
-        BOOTSTRAP_SEED,
-    );
-    let mde = minimum_detectable_effect(standard_deviation(&per_example), per_example.len());
-
-    let total_cost = |select: fn(&ExampleOutcome) -> &Vec<SideOutcome>| -> Option<f64> {
-        examples
-            .iter()
-            .map(|example| {
-                let epochs = select(example);
-                let costs: Option<Vec<f64>> = epochs.iter().map(|side| side.cost_usd).collect();
-                costs.map(|costs| mean(&costs))
-            })
-            .sum()
-    };
-    let cost_ratio = match (total_cost(|e| &e.candidate), total_cost(|e| &e.baseline)) {
-        (Some(candidate), Some(baseline)) if baseline > 0.0 => Some(candidate / baseline),
-        _ => None,
-    };
-    let latencies = |select: fn(&ExampleOutcome) -> &Vec<SideOutcome>| -> Vec<f64> {
-        examples
-            .iter()
-            .flat_map(|example| {
-                select(example)
-                    .iter()
-                    .flat_map(|side| side.latencies_ms.clone())
-            })
-            .collect()
-    };
-    let p95_latency_ratio = match (
-        p95(latencies(|e| &e.candidate)),
-        p95(latencies(|e| &e.baseline)),
-    ) {
-        (Some(candidate), Some(baseline)) if baseline > 0.0 => Some(candidate / baseline),
-        _ => None,
-    };
-
-    let mut report = GateReport {
-        verdict: Verdict::Inconclusive,
-        reasons: Vec::new(),
+    let measured = measure(examples, gate);
+    let (verdict, reasons) = verdict(examples, gate, &measured);
+    GateReport {
+        verdict,
+        reasons,
         examples: examples.len(),
-        void_examples: void.len(),
-        baseline_pass_rate: rate(0),
-        candidate_pass_rate: rate(1),
-        baseline_only: discordant.baseline_only,
-        candidate_only: discordant.candidate_only,
-        mcnemar_p,
-        score_difference: interval,
+        void_examples: measured.void.len(),
+        baseline_pass_rate: measured.baseline_pass_rate,
+        candidate_pass_rate: measured.candidate_pass_rate,
+        baseline_only: measured.discordant.baseline_only,
+        candidate_only: measured.discordant.candidate_only,
+        mcnemar_p: measured.mcnemar_p,
+        score_difference: measured.interval,
         min_effect: gate.min_effect,
-        minimum_detectable_effect: mde,
+        minimum_detectable_effect: measured.mde,
+        cost_ratio: measured.cost_ratio,
+        p95_latency_ratio: measured.p95_latency_ratio,
+    }
+}
+
+/// The verdict the measurements call for under the suite's gate, with its reasons.
+fn verdict(
+    examples: &[ExampleOutcome],
+    gate: &GateConfig,
+    measured: &Measurements,
+) -> (Verdict, Vec<String>) {
+    let Measurements {
+        void,
+        discordant,
+        mcnemar_p,
+        interval,
+        mde,
         cost_ratio,
         p95_latency_ratio,
-    };
+        ..
+    } = measured;
     if examples.is_empty() {
-        report.verdict = Verdict::Void;
-        report.reasons.push("the dataset has no examples".into());
-        return report;
+        return (Verdict::Void, vec!["the dataset has no examples".into()]);
     }
     if !void.is_empty() {
-        report.verdict = Verdict::Void;
-        report.reasons.push(format!(
-            "{} of {} examples could not be replayed (infra, not the model): {}",
-            void.len(),
-            examples.len(),
-            void.join("; ")
-        ));
-        return report;
+        return (
+            Verdict::Void,
+            vec![format!(
+                "{} of {} examples could not be replayed (infra, not the model): {}",
+                void.len(),
+                examples.len(),
+                void.join("; ")
+            )],
+        );
     }
 
     let mut regressions = Vec::new();
@@ -228,19 +137,19 @@ pub fn decide(examples: &[ExampleOutcome], gate: &GateConfig) -> GateReport {
             regressions.push(format!("critical example {} now fails", example.trace_id));
         }
     }
-    if let (Some(limit), Some(ratio)) = (gate.max_cost_ratio, cost_ratio)
+    if let (Some(limit), Some(ratio)) = (gate.max_cost_ratio, *cost_ratio)
         && ratio > limit
     {
         regressions.push(format!("cost ratio {ratio:.2} is over the limit {limit}"));
     }
-    if let (Some(limit), Some(ratio)) = (gate.max_p95_latency_ratio, p95_latency_ratio)
+    if let (Some(limit), Some(ratio)) = (gate.max_p95_latency_ratio, *p95_latency_ratio)
         && ratio > limit
     {
         regressions.push(format!(
             "p95 latency ratio {ratio:.2} is over the limit {limit}"
         ));
     }
-    if mcnemar_p < gate.alpha && discordant.baseline_only > discordant.candidate_only {
+    if *mcnemar_p < gate.alpha && discordant.baseline_only > discordant.candidate_only {
         regressions.push(format!(
             "{} examples pass only under the baseline, {} only under the candidate (McNemar p = {mcnemar_p:.4})",
             discordant.baseline_only, discordant.candidate_only
@@ -256,30 +165,29 @@ pub fn decide(examples: &[ExampleOutcome], gate: &GateConfig) -> GateReport {
         ));
     }
     if !regressions.is_empty() {
-        report.verdict = Verdict::Regression;
-        report.reasons = regressions;
-        return report;
+        return (Verdict::Regression, regressions);
     }
     match interval {
-        Some(interval) if interval.low >= -gate.min_effect => {
-            report.verdict = Verdict::Pass;
-            report.reasons.push(format!(
+        Some(interval) if interval.low >= -gate.min_effect => (
+            Verdict::Pass,
+            vec![format!(
                 "the candidate is not worse by more than δ = {}: score difference [{:.3}, {:.3}]",
                 gate.min_effect, interval.low, interval.high
-            ));
-        }
+            )],
+        ),
         _ => {
-            report.verdict = Verdict::Inconclusive;
             let range = interval.map_or("unknown".to_string(), |i| {
                 format!("[{:.3}, {:.3}]", i.low, i.high)
             });
-            report.reasons.push(format!(
-                "the score difference {range} allows a drop larger than δ = {} without proving one; with these examples only effects of about {mde:.3} are detectable — add examples or epochs",
-                gate.min_effect
-            ));
+            (
+                Verdict::Inconclusive,
+                vec![format!(
+                    "the score difference {range} allows a drop larger than δ = {} without proving one; with these examples only effects of about {mde:.3} are detectable — add examples or epochs",
+                    gate.min_effect
+                )],
+            )
         }
     }
-    report
 }
 
 #[cfg(test)]
