@@ -173,51 +173,8 @@ pub fn search_spans(
             request.from_ns,
             to_ns,
         )?;
-        let top = TopDocs::with_limit(wanted).order_by_fast_field::<i64>("start_time", Order::Desc);
-        let mut matches: Vec<(Option<i64>, DocAddress)> =
-            partition.searcher.search(&*partition.query, &top)?;
-        // Top-k cuts arbitrarily among hits sharing the oldest start time: take all of
-        // those, so the total order below (and so paging) does not depend on the cut.
-        if matches.len() == wanted
-            && let Some((Some(oldest), _)) = matches.last().copied()
-        {
-            matches.retain(|(start_time, _)| *start_time != Some(oldest));
-            let exact = Term::from_field_i64(fields.start_time, oldest);
-            let ties = BooleanQuery::new(vec![
-                (Occur::Must, partition.query.box_clone()),
-                (
-                    Occur::Must,
-                    Box::new(RangeQuery::new(
-                        Bound::Included(exact.clone()),
-                        Bound::Included(exact),
-                    )),
-                ),
-            ]);
-            let all_ties =
-                TopDocs::with_limit(MAX_TIES).order_by_fast_field::<i64>("start_time", Order::Desc);
-            matches.extend(partition.searcher.search(&ties, &all_ties)?);
-        }
-        for (start_time, address) in matches {
-            let segment = partition.searcher.segment_reader(address.segment_ord);
-            let fast_fields = segment.fast_fields();
-            let file = fast_fields.u64("file")?.first(address.doc_id);
-            let row = fast_fields.u64("row")?.first(address.doc_id);
-            let kind = match fast_fields.u64("table")?.first(address.doc_id) {
-                Some(SPANS_TABLE_CODE) => HitKind::Span,
-                Some(LOGS_TABLE_CODE) => HitKind::Log,
-                _ => continue,
-            };
-            if let (Some(start_time), Some(file), Some(row)) = (start_time, file, row) {
-                candidates.push(Candidate {
-                    start_time,
-                    partition: partitions.len(),
-                    kind,
-                    file,
-                    row,
-                    address,
-                });
-            }
-        }
+        let matches = newest_matches(&partition, &fields, wanted)?;
+        candidates.extend(candidates_of(&partition, partitions.len(), matches)?);
         partitions.push(partition);
     }
     // A total order, so pages split ties the same way every time.
@@ -230,7 +187,83 @@ pub fn search_spans(
             std::cmp::Reverse(candidate.row),
         )
     });
-    if let Some(cursor) = request.cursor {
+    let next_cursor = keep_page(&mut candidates, request.cursor, limit);
+    let hits = fetch_hits(data_dir, &partitions, &fields, &candidates)?;
+    Ok(SearchPage { hits, next_cursor })
+}
+
+/// A partition's `wanted` newest matches, and every match tied with the oldest of them.
+fn newest_matches(
+    partition: &PartitionSearch,
+    fields: &SpanIndexFields,
+    wanted: usize,
+) -> Result<Vec<(Option<i64>, DocAddress)>> {
+    let top = TopDocs::with_limit(wanted).order_by_fast_field::<i64>("start_time", Order::Desc);
+    let mut matches: Vec<(Option<i64>, DocAddress)> =
+        partition.searcher.search(&*partition.query, &top)?;
+    // Top-k cuts arbitrarily among hits sharing the oldest start time: take all of
+    // those, so the total order (and so paging) does not depend on the cut.
+    if matches.len() == wanted
+        && let Some((Some(oldest), _)) = matches.last().copied()
+    {
+        matches.retain(|(start_time, _)| *start_time != Some(oldest));
+        let exact = Term::from_field_i64(fields.start_time, oldest);
+        let ties = BooleanQuery::new(vec![
+            (Occur::Must, partition.query.box_clone()),
+            (
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    Bound::Included(exact.clone()),
+                    Bound::Included(exact),
+                )),
+            ),
+        ]);
+        let all_ties =
+            TopDocs::with_limit(MAX_TIES).order_by_fast_field::<i64>("start_time", Order::Desc);
+        matches.extend(partition.searcher.search(&ties, &all_ties)?);
+    }
+    Ok(matches)
+}
+
+/// The matches of partition number `partition_index` as candidates: where each hit's row is.
+fn candidates_of(
+    partition: &PartitionSearch,
+    partition_index: usize,
+    matches: Vec<(Option<i64>, DocAddress)>,
+) -> Result<Vec<Candidate>> {
+    let mut candidates = Vec::with_capacity(matches.len());
+    for (start_time, address) in matches {
+        let segment = partition.searcher.segment_reader(address.segment_ord);
+        let fast_fields = segment.fast_fields();
+        let file = fast_fields.u64("file")?.first(address.doc_id);
+        let row = fast_fields.u64("row")?.first(address.doc_id);
+        let kind = match fast_fields.u64("table")?.first(address.doc_id) {
+            Some(SPANS_TABLE_CODE) => HitKind::Span,
+            Some(LOGS_TABLE_CODE) => HitKind::Log,
+            _ => continue,
+        };
+        if let (Some(start_time), Some(file), Some(row)) = (start_time, file, row) {
+            candidates.push(Candidate {
+                start_time,
+                partition: partition_index,
+                kind,
+                file,
+                row,
+                address,
+            });
+        }
+    }
+    Ok(candidates)
+}
+
+/// Drops the candidates the previous page returned and those past this page (sorted
+/// candidates in); the cursor of the next page, if there is one.
+fn keep_page(
+    candidates: &mut Vec<Candidate>,
+    cursor: Option<SearchCursor>,
+    limit: usize,
+) -> Option<SearchCursor> {
+    if let Some(cursor) = cursor {
         let already_returned = candidates
             .iter()
             .take_while(|candidate| candidate.start_time == cursor.start_time)
@@ -240,13 +273,13 @@ pub fn search_spans(
     }
     let has_more = candidates.len() > limit;
     candidates.truncate(limit);
-    let next_cursor = match candidates.last() {
+    match candidates.last() {
         Some(last) if has_more => {
             let ties_on_page = candidates
                 .iter()
                 .filter(|candidate| candidate.start_time == last.start_time)
                 .count();
-            let earlier_ties = match request.cursor {
+            let earlier_ties = match cursor {
                 Some(cursor) if cursor.start_time == last.start_time => cursor.ties_seen,
                 _ => 0,
             };
@@ -256,9 +289,7 @@ pub fn search_spans(
             })
         }
         _ => None,
-    };
-    let hits = fetch_hits(data_dir, &partitions, &fields, &candidates)?;
-    Ok(SearchPage { hits, next_cursor })
+    }
 }
 
 /// The project's partitions with an index that hold rows in `[from_ns, to_ns)`, newest

@@ -5,10 +5,12 @@
 //! (Claude Code without trace export, Codex) still gets one: events are ordered by time and
 //! sequence, and a new prompt starts at each `…user_prompt` event or change of `prompt_id`.
 
+use std::collections::HashMap;
+
 use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::context::SessionContext;
 use datafusion::functions_aggregate::expr_fn::first_value;
-use datafusion::prelude::{DataFrame, col, lit};
+use datafusion::prelude::{DataFrame, Expr, col, lit};
 use serde_json::{Map, Value};
 
 use crate::error::{QueryError, Result};
@@ -62,7 +64,45 @@ pub async fn load_session(context: &SessionContext, session_id: &str) -> Result<
     .into_iter()
     .next()
     .ok_or_else(|| QueryError::NotFound(format!("session {session_id:?} not found")))?;
+    let trace_ids = session_trace_ids(context, session_id).await?;
+    let prompts_by_trace = prompts_by_trace(context, session_id, &trace_ids).await?;
+    let traces = session_traces(context, trace_ids, &prompts_by_trace).await?;
+    let events = session_events(context, session_id).await?;
+    let events_truncated = events.len() > MAX_SESSION_EVENTS;
+    let prompts = group_by_prompt(events.into_iter().take(MAX_SESSION_EVENTS));
+    Ok(SessionDetail {
+        session_id: session_id.to_owned(),
+        summary,
+        traces,
+        prompts,
+        events_truncated,
+    })
+}
 
+/// The ids of the session's traces (at most [`MAX_SESSION_TRACES`]), as literals to filter by.
+async fn session_trace_ids(context: &SessionContext, session_id: &str) -> Result<Vec<Expr>> {
+    Ok(rows(
+        context
+            .table("spans")
+            .await?
+            .filter(col("session_id").eq(lit(session_id)))?
+            .select_columns(&["trace_id"])?
+            .distinct()?,
+    )
+    .await?
+    .into_iter()
+    .filter_map(|row| row.get("trace_id").and_then(Value::as_str).map(lit))
+    .take(MAX_SESSION_TRACES)
+    .collect())
+}
+
+/// Each trace's prompt, previewed: its root's input, else the last user message of its
+/// first model call.
+async fn prompts_by_trace(
+    context: &SessionContext,
+    session_id: &str,
+    trace_ids: &[Expr],
+) -> Result<HashMap<String, String>> {
     // Prompts are the roots' input; trace ids first, so the `traces` aggregate is filtered by
     // its group key (pushed below the aggregation) rather than computed for every trace.
     let roots = rows(
@@ -77,7 +117,7 @@ pub async fn load_session(context: &SessionContext, session_id: &str) -> Result<
             .select_columns(&["trace_id", "input"])?,
     )
     .await?;
-    let mut prompts_by_trace = std::collections::HashMap::new();
+    let mut prompts_by_trace = HashMap::new();
     for root in &roots {
         if let (Some(Value::String(trace_id)), Some(Value::String(input))) =
             (root.get("trace_id"), root.get("input"))
@@ -85,39 +125,25 @@ pub async fn load_session(context: &SessionContext, session_id: &str) -> Result<
             prompts_by_trace.insert(trace_id.clone(), preview(&user_text(input)));
         }
     }
-    let trace_ids: Vec<_> = rows(
-        context
-            .table("spans")
-            .await?
-            .filter(col("session_id").eq(lit(session_id)))?
-            .select_columns(&["trace_id"])?
-            .distinct()?,
-    )
-    .await?
-    .into_iter()
-    .filter_map(|row| row.get("trace_id").and_then(Value::as_str).map(lit))
-    .take(MAX_SESSION_TRACES)
-    .collect();
+    if trace_ids.is_empty() {
+        return Ok(prompts_by_trace);
+    }
     // Roots without input (most GenAI agent spans): the prompt is the last user message of
     // the trace's first model call, which holds the conversation up to this turn. Selected by
     // trace, not session: agents often tag only the root with the session.
-    let first_calls = if trace_ids.is_empty() {
-        Vec::new()
-    } else {
-        let first_input = first_value(col("input"), vec![col("start_time").sort(true, false)]);
-        rows(
-            context
-                .table("spans")
-                .await?
-                .filter(
-                    col("trace_id")
-                        .in_list(trace_ids.clone(), false)
-                        .and(col("span_type").eq(lit("llm"))),
-                )?
-                .aggregate(vec![col("trace_id")], vec![first_input.alias("input")])?,
-        )
-        .await?
-    };
+    let first_input = first_value(col("input"), vec![col("start_time").sort(true, false)]);
+    let first_calls = rows(
+        context
+            .table("spans")
+            .await?
+            .filter(
+                col("trace_id")
+                    .in_list(trace_ids.to_vec(), false)
+                    .and(col("span_type").eq(lit("llm"))),
+            )?
+            .aggregate(vec![col("trace_id")], vec![first_input.alias("input")])?,
+    )
+    .await?;
     for call in &first_calls {
         if let (Some(Value::String(trace_id)), Some(Value::String(input))) =
             (call.get("trace_id"), call.get("input"))
@@ -127,18 +153,26 @@ pub async fn load_session(context: &SessionContext, session_id: &str) -> Result<
                 .or_insert_with(|| preview(&user_text(input)));
         }
     }
-    let mut traces = if trace_ids.is_empty() {
-        Vec::new()
-    } else {
-        rows(
-            context
-                .table("traces")
-                .await?
-                .filter(col("trace_id").in_list(trace_ids, false))?
-                .sort(vec![col("start_time").sort(true, true)])?,
-        )
-        .await?
-    };
+    Ok(prompts_by_trace)
+}
+
+/// The session's rows of `traces`, oldest first, each with its prompt.
+async fn session_traces(
+    context: &SessionContext,
+    trace_ids: Vec<Expr>,
+    prompts_by_trace: &HashMap<String, String>,
+) -> Result<Vec<Map<String, Value>>> {
+    if trace_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut traces = rows(
+        context
+            .table("traces")
+            .await?
+            .filter(col("trace_id").in_list(trace_ids, false))?
+            .sort(vec![col("start_time").sort(true, true)])?,
+    )
+    .await?;
     for trace in &mut traces {
         let prompt = trace
             .get("trace_id")
@@ -146,8 +180,16 @@ pub async fn load_session(context: &SessionContext, session_id: &str) -> Result<
             .and_then(|trace_id| prompts_by_trace.get(trace_id).cloned());
         trace.insert("prompt".into(), prompt.map_or(Value::Null, Value::String));
     }
+    Ok(traces)
+}
 
-    let events = rows(
+/// The session's agent events in order, one more than [`MAX_SESSION_EVENTS`] at most (so
+/// the caller can tell it cut them).
+async fn session_events(
+    context: &SessionContext,
+    session_id: &str,
+) -> Result<Vec<Map<String, Value>>> {
+    rows(
         context
             .table("logs")
             .await?
@@ -179,16 +221,7 @@ pub async fn load_session(context: &SessionContext, session_id: &str) -> Result<
             ])?
             .limit(0, Some(MAX_SESSION_EVENTS + 1))?,
     )
-    .await?;
-    let events_truncated = events.len() > MAX_SESSION_EVENTS;
-    let prompts = group_by_prompt(events.into_iter().take(MAX_SESSION_EVENTS));
-    Ok(SessionDetail {
-        session_id: session_id.to_owned(),
-        summary,
-        traces,
-        prompts,
-        events_truncated,
-    })
+    .await
 }
 
 fn preview(text: &str) -> String {

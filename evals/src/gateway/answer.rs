@@ -8,11 +8,13 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde_json::{Value, json};
 
 use super::call_span::{CallRecord, CallTags, call_span};
-use super::cassette::{CassetteEntry, canonical_request, request_key};
+use super::cassette::{Cassette, CassetteEntry, CassetteRecorder, canonical_request, request_key};
 use super::registry::{GatewayRun, Upstream};
 use super::{GatewayRequest, parse_request, render_response, render_stream};
 use crate::messages::Turn;
-use crate::providers::{ProviderError, anthropic, json_params, openai_chat, openai_responses, sse};
+use crate::providers::{
+    ProviderClient, ProviderError, anthropic, json_params, openai_chat, openai_responses, sse,
+};
 use crate::suite::Provider;
 
 /// What goes back to the agent, and the span that records the call (none when the body
@@ -110,104 +112,133 @@ pub async fn answer_call(
     )
     .to_hex()[..24]
         .to_string();
-    let (status, content_type, reply_body, answered_by, outcome): (
-        u16,
-        &'static str,
-        String,
-        String,
-        Result<Turn, String>,
-    ) = match &run.upstream {
+    let answer = match &run.upstream {
         Upstream::Candidate { client, recorder } => {
-            let model = client.config().model.clone();
-            // The suite's parameters win over the agent's (a CLI's 32k max_tokens may
-            // be past what the candidate allows).
-            let mut model_request = request.request.clone();
-            model_request
-                .params
-                .extend(json_params(&client.config().params));
-            match client.complete(&model_request).await {
-                Ok(answer) => {
-                    let (content_type, reply) = if request.stream {
-                        (
-                            "text/event-stream",
-                            render_stream(&request, &answer.turn, &id),
-                        )
-                    } else {
-                        (
-                            "application/json",
-                            render_response(&request, &answer.turn, &id).to_string(),
-                        )
-                    };
-                    if let Some(recorder) = recorder {
-                        let entry = CassetteEntry {
-                            key: request_key(&request),
-                            request: canonical_request(&request),
-                            status: 200,
-                            content_type: content_type.to_owned(),
-                            body: reply.clone(),
-                        };
-                        if let Err(error) = recorder.record(&entry) {
-                            tracing::error!(%error, run = %tags.run_id, "cannot record the call in the cassette");
-                        }
-                    }
-                    (200, content_type, reply, model, Ok(answer.turn))
-                }
-                Err(error) => {
-                    let status = match error {
-                        ProviderError::Unavailable { .. } => 503,
-                        ProviderError::Rejected(_) => 400,
-                    };
-                    let message = format!("the candidate model {model}: {error}");
-                    (
-                        status,
-                        "application/json",
-                        error_body(shape, status, &message),
-                        model,
-                        Err(message),
-                    )
-                }
-            }
+            ask_candidate(client, recorder.as_ref(), &request, shape, &id, tags).await
         }
-        Upstream::Cassette(cassette) => match cassette.answer(&request) {
-            Ok(entry) => {
-                let turn = recorded_turn(shape, entry)
-                    .ok_or_else(|| "the recorded answer cannot be read".to_owned());
-                let content_type = if entry.content_type.starts_with("text/event-stream") {
-                    "text/event-stream"
-                } else {
-                    "application/json"
-                };
-                (
-                    entry.status,
-                    content_type,
-                    entry.body.clone(),
-                    "cassette".to_owned(),
-                    turn,
-                )
-            }
-            Err(message) => (
-                400,
-                "application/json",
-                error_body(shape, 400, &message),
-                "cassette".to_owned(),
-                Err(message),
-            ),
-        },
+        Upstream::Cassette(cassette) => answer_from_cassette(cassette, &request, shape),
     };
     run.calls.fetch_add(1, Ordering::Relaxed);
     let span = call_span(&CallRecord {
         tags,
         request: &request,
-        answered_by: &answered_by,
-        outcome: outcome.as_ref().map_err(String::as_str),
+        answered_by: &answer.answered_by,
+        outcome: answer.outcome.as_ref().map_err(String::as_str),
         start_ns: started,
         end_ns: now_ns(),
         traceparent,
     });
     GatewayReply {
-        status,
-        content_type,
-        body: reply_body,
+        status: answer.status,
+        content_type: answer.content_type,
+        body: answer.body,
         span: Some(span),
+    }
+}
+
+/// What the upstream (the candidate or a cassette) answered, in the agent's shape, and
+/// the turn it means (or why there is none).
+struct UpstreamAnswer {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+    /// The candidate's model, or `cassette`.
+    answered_by: String,
+    outcome: Result<Turn, String>,
+}
+
+/// Asks the candidate model, with the suite's parameters over the agent's, and records
+/// the answer in the cassette when the run records one.
+async fn ask_candidate(
+    client: &ProviderClient,
+    recorder: Option<&CassetteRecorder>,
+    request: &GatewayRequest,
+    shape: Provider,
+    id: &str,
+    tags: &CallTags,
+) -> UpstreamAnswer {
+    let model = client.config().model.clone();
+    // The suite's parameters win over the agent's (a CLI's 32k max_tokens may be past what
+    // the candidate allows).
+    let mut model_request = request.request.clone();
+    model_request
+        .params
+        .extend(json_params(&client.config().params));
+    match client.complete(&model_request).await {
+        Ok(answer) => {
+            let (content_type, reply) = if request.stream {
+                (
+                    "text/event-stream",
+                    render_stream(request, &answer.turn, id),
+                )
+            } else {
+                (
+                    "application/json",
+                    render_response(request, &answer.turn, id).to_string(),
+                )
+            };
+            if let Some(recorder) = recorder {
+                let entry = CassetteEntry {
+                    key: request_key(request),
+                    request: canonical_request(request),
+                    status: 200,
+                    content_type: content_type.to_owned(),
+                    body: reply.clone(),
+                };
+                if let Err(error) = recorder.record(&entry) {
+                    tracing::error!(%error, run = %tags.run_id, "cannot record the call in the cassette");
+                }
+            }
+            UpstreamAnswer {
+                status: 200,
+                content_type,
+                body: reply,
+                answered_by: model,
+                outcome: Ok(answer.turn),
+            }
+        }
+        Err(error) => {
+            let status = match error {
+                ProviderError::Unavailable { .. } => 503,
+                ProviderError::Rejected(_) => 400,
+            };
+            let message = format!("the candidate model {model}: {error}");
+            UpstreamAnswer {
+                status,
+                content_type: "application/json",
+                body: error_body(shape, status, &message),
+                answered_by: model,
+                outcome: Err(message),
+            }
+        }
+    }
+}
+
+/// The cassette's recorded answer to the request, byte for byte, or a 400 naming the miss.
+fn answer_from_cassette(
+    cassette: &Cassette,
+    request: &GatewayRequest,
+    shape: Provider,
+) -> UpstreamAnswer {
+    match cassette.answer(request) {
+        Ok(entry) => UpstreamAnswer {
+            status: entry.status,
+            content_type: if entry.content_type.starts_with("text/event-stream") {
+                "text/event-stream"
+            } else {
+                "application/json"
+            },
+            body: entry.body.clone(),
+            answered_by: "cassette".to_owned(),
+            outcome: recorded_turn(shape, entry)
+                .ok_or_else(|| "the recorded answer cannot be read".to_owned()),
+        },
+        Err(message) => UpstreamAnswer {
+            status: 400,
+            content_type: "application/json",
+            body: error_body(shape, 400, &message),
+            answered_by: "cassette".to_owned(),
+            outcome: Err(message),
+        },
     }
 }

@@ -213,6 +213,83 @@ impl<'a> AgentSide<'a> {
         )
     }
 
+    /// The suite's agent command, rendered for this run (`shell` quotes a value).
+    fn command(
+        &self,
+        prompt: &str,
+        base_url: &str,
+        workdir: &Path,
+    ) -> std::result::Result<String, AttemptFailure> {
+        let mut templates = minijinja::Environment::new();
+        templates.add_filter("shell", shell_quote);
+        templates
+            .render_str(
+                &self.config.command,
+                minijinja::context! {
+                    prompt => prompt,
+                    model => self.model,
+                    base_url => base_url,
+                    token => self.run.token,
+                    otlp_endpoint => self.host.otlp_endpoint.clone().unwrap_or_default(),
+                    workdir => workdir.display().to_string(),
+                },
+            )
+            .map_err(|error| AttemptFailure::Infra(format!("agent.command: {error}")))
+    }
+
+    /// The agent's whole environment: nothing inherited but `PATH`; the gateway as its
+    /// model API (the run's token as the key), the example's trace context, OTLP export
+    /// to Sextant when the host collects it, then the suite's `[agent] env`.
+    fn environment(
+        &self,
+        tags: &CallTags,
+        prompt: &str,
+        base_url: &str,
+        home: &Path,
+    ) -> BTreeMap<String, String> {
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+        env.insert("HOME".into(), home.display().to_string());
+        env.insert("LANG".into(), "C.UTF-8".into());
+        env.insert("SEXTANT_PROMPT".into(), prompt.to_owned());
+        env.insert("TRACEPARENT".into(), example_traceparent(tags));
+        env.insert("SEXTANT_GATEWAY_URL".into(), base_url.to_owned());
+        env.insert("SEXTANT_GATEWAY_TOKEN".into(), self.run.token.clone());
+        match self.config.api {
+            AgentApi::Anthropic => {
+                env.insert("ANTHROPIC_BASE_URL".into(), base_url.to_owned());
+                env.insert("ANTHROPIC_API_KEY".into(), self.run.token.clone());
+            }
+            AgentApi::Openai => {
+                env.insert("OPENAI_BASE_URL".into(), format!("{base_url}/v1"));
+                env.insert("OPENAI_API_KEY".into(), self.run.token.clone());
+            }
+        }
+        if let Some(endpoint) = &self.host.otlp_endpoint {
+            env.insert("CLAUDE_CODE_ENABLE_TELEMETRY".into(), "1".into());
+            env.insert("OTEL_TRACES_EXPORTER".into(), "otlp".into());
+            env.insert("OTEL_LOGS_EXPORTER".into(), "otlp".into());
+            env.insert("OTEL_METRICS_EXPORTER".into(), "otlp".into());
+            env.insert("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/json".into());
+            env.insert("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.clone());
+            env.insert(
+                "OTEL_RESOURCE_ATTRIBUTES".into(),
+                format!(
+                    "eval.run_id={},eval.example={},eval.epoch={}",
+                    tags.run_id, tags.example, tags.epoch
+                ),
+            );
+            if let Some(key) = &self.host.otlp_key {
+                env.insert(
+                    "OTEL_EXPORTER_OTLP_HEADERS".into(),
+                    format!("Authorization=Bearer {key}"),
+                );
+            }
+        }
+        env.extend(self.config.env.clone());
+        env
+    }
+
     async fn attempt(
         &self,
         example: &Example,
@@ -231,66 +308,13 @@ impl<'a> AgentSide<'a> {
         let before = snapshot(&workdir).map_err(|error| infra("reading the workdir", &error))?;
         let base_url = self.base_url(&example.trace_id, epoch);
         let prompt = task_text(&example.recording);
-        let mut templates = minijinja::Environment::new();
-        templates.add_filter("shell", shell_quote);
-        let command = templates
-            .render_str(
-                &self.config.command,
-                minijinja::context! {
-                    prompt => prompt.clone(),
-                    model => self.model,
-                    base_url => base_url,
-                    token => self.run.token,
-                    otlp_endpoint => self.host.otlp_endpoint.clone().unwrap_or_default(),
-                    workdir => workdir.display().to_string(),
-                },
-            )
-            .map_err(|error| infra("agent.command", &error))?;
-        let mut env: BTreeMap<String, String> = BTreeMap::new();
-        env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
-        env.insert("HOME".into(), home.display().to_string());
-        env.insert("LANG".into(), "C.UTF-8".into());
-        env.insert("SEXTANT_PROMPT".into(), prompt.clone());
+        let command = self.command(&prompt, &base_url, &workdir)?;
         let tags = CallTags {
             run_id: self.run.run_id.clone(),
             example: example.trace_id.clone(),
             epoch,
         };
-        env.insert("TRACEPARENT".into(), example_traceparent(&tags));
-        env.insert("SEXTANT_GATEWAY_URL".into(), base_url.clone());
-        env.insert("SEXTANT_GATEWAY_TOKEN".into(), self.run.token.clone());
-        match self.config.api {
-            AgentApi::Anthropic => {
-                env.insert("ANTHROPIC_BASE_URL".into(), base_url.clone());
-                env.insert("ANTHROPIC_API_KEY".into(), self.run.token.clone());
-            }
-            AgentApi::Openai => {
-                env.insert("OPENAI_BASE_URL".into(), format!("{base_url}/v1"));
-                env.insert("OPENAI_API_KEY".into(), self.run.token.clone());
-            }
-        }
-        if let Some(endpoint) = &self.host.otlp_endpoint {
-            env.insert("CLAUDE_CODE_ENABLE_TELEMETRY".into(), "1".into());
-            env.insert("OTEL_TRACES_EXPORTER".into(), "otlp".into());
-            env.insert("OTEL_LOGS_EXPORTER".into(), "otlp".into());
-            env.insert("OTEL_METRICS_EXPORTER".into(), "otlp".into());
-            env.insert("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/json".into());
-            env.insert("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.clone());
-            env.insert(
-                "OTEL_RESOURCE_ATTRIBUTES".into(),
-                format!(
-                    "eval.run_id={},eval.example={},eval.epoch={epoch}",
-                    self.run.run_id, example.trace_id
-                ),
-            );
-            if let Some(key) = &self.host.otlp_key {
-                env.insert(
-                    "OTEL_EXPORTER_OTLP_HEADERS".into(),
-                    format!("Authorization=Bearer {key}"),
-                );
-            }
-        }
-        env.extend(self.config.env.clone());
+        let env = self.environment(&tags, &prompt, &base_url, &home);
 
         let timeout = Duration::from_secs(self.config.timeout_secs);
         let start_ns = now_ns();
