@@ -319,24 +319,13 @@ impl Planner<'_> {
             let breaks_here = breaking_turn == Some(turn);
             // The last tool call before the answer runs the tests.
             let final_check = turn + 2 == turns;
-            let tool = if gives_answer {
-                None
-            } else if breaks_here && failure == Some(FailureKind::ToolError) {
-                Some(*self.random.pick(&["read_file", "edit_file"]))
-            } else if breaks_here || final_check {
-                Some("bash")
-            } else if sub_agent_turn == Some(turn) {
-                Some("task")
-            } else {
-                Some(*self.random.pick(&[
-                    "read_file",
-                    "read_file",
-                    "grep",
-                    "edit_file",
-                    "bash",
-                    "web_fetch",
-                ]))
-            };
+            let tool = self.choose_tool(TurnRole {
+                gives_answer,
+                breaks_here,
+                final_check,
+                sub_agent: sub_agent_turn == Some(turn),
+                failure,
+            });
             let thought = {
                 let sentences = self.random.between(1, 4);
                 self.text.paragraph(self.random, sentences)
@@ -348,13 +337,7 @@ impl Planner<'_> {
                     {"type": "text", "content": thought},
                     {"type": "tool_call", "id": call_id, "name": tool, "arguments": arguments}]}),
                 _ => {
-                    let text = if failure == Some(FailureKind::TestsFailing) {
-                        format!("I could not get the tests in {module} to pass. {thought}")
-                    } else if failure == Some(FailureKind::ToolError) {
-                        format!("I cannot continue: the last tool call failed. {thought}")
-                    } else {
-                        format!("Fixed {module}; the tests pass now. {thought}")
-                    };
+                    let text = final_answer(failure, &module, &thought);
                     answer = Some(text.clone());
                     json!({"role": "assistant", "parts": [{"type": "text", "content": text}]})
                 }
@@ -456,6 +439,30 @@ impl Planner<'_> {
             answer,
             steps,
             failure,
+        }
+    }
+
+    /// The tool a turn calls (`None`: the turn answers): the breaking tool on the turn a
+    /// tool failure or timeout ends the run, the tests before the answer, the sub-agent's
+    /// task on its turn, else a mix of reads, greps, edits, shell and fetches.
+    fn choose_tool(&mut self, role: TurnRole) -> Option<&'static str> {
+        if role.gives_answer {
+            None
+        } else if role.breaks_here && role.failure == Some(FailureKind::ToolError) {
+            Some(*self.random.pick(&["read_file", "edit_file"]))
+        } else if role.breaks_here || role.final_check {
+            Some("bash")
+        } else if role.sub_agent {
+            Some("task")
+        } else {
+            Some(*self.random.pick(&[
+                "read_file",
+                "read_file",
+                "grep",
+                "edit_file",
+                "bash",
+                "web_fetch",
+            ]))
         }
     }
 
@@ -688,4 +695,31 @@ pub fn model_for(
         ticket -= model.weight;
     }
     candidates[0]
+}
+
+/// What a turn is for, by its place in the run.
+#[derive(Debug, Clone, Copy)]
+struct TurnRole {
+    /// The run's last turn, and it ends with an answer (not at max turns).
+    gives_answer: bool,
+    /// The turn the run's tool failure or timeout happens on.
+    breaks_here: bool,
+    /// The turn before the answer: the tests run.
+    final_check: bool,
+    /// The turn a sub-agent gets its task.
+    sub_agent: bool,
+    failure: Option<FailureKind>,
+}
+
+/// The model's final answer, as the run's failure (or success) has it.
+fn final_answer(failure: Option<FailureKind>, module: &str, thought: &str) -> String {
+    match failure {
+        Some(FailureKind::TestsFailing) => {
+            format!("I could not get the tests in {module} to pass. {thought}")
+        }
+        Some(FailureKind::ToolError) => {
+            format!("I cannot continue: the last tool call failed. {thought}")
+        }
+        _ => format!("Fixed {module}; the tests pass now. {thought}"),
+    }
 }
