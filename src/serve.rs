@@ -12,7 +12,7 @@ use sextant_ingest::maintenance::{MaintenanceConfig, MaintenanceTask};
 use sextant_ingest::pipeline::IngestPipeline;
 use sextant_ingest::request_budget::RequestBudget;
 use sextant_meta::AccessControl;
-use sextant_web::otlp::grpc::grpc_services;
+use sextant_web::otlp::grpc::{grpc_request_span, grpc_services};
 use sextant_web::otlp::grpc_budget::GrpcBudgetLayer;
 use sextant_web::otlp::grpc_connections::limit_connections;
 use sextant_web::query_slots::QuerySlots;
@@ -149,6 +149,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         .timeout(std::time::Duration::from_secs(120))
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+        .trace_fn(grpc_request_span)
         .layer(GrpcBudgetLayer::new(
             request_budget.clone(),
             config.body_limit_bytes,

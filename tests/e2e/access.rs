@@ -79,7 +79,7 @@ fn grpc_auth_failures_have_their_codes_and_an_ingest_key_writes_its_project() {
     );
     assert!(!listed.contains(&ingest), "keys list never shows a secret");
 
-    let mut server = Server::start(&data_dir, "");
+    let mut server = Server::start_logging(&data_dir, "", "warn,sextant_web::otlp=debug");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let unknown = format!("Bearer sxt_{}_{}", "0".repeat(12), "1".repeat(64));
     let cases: [(Option<String>, tonic::Code, &str); 7] = [
@@ -126,6 +126,35 @@ fn grpc_auth_failures_have_their_codes_and_an_ingest_key_writes_its_project() {
             }
         }
     });
+
+    // Each call was logged inside its request span: refusals as refused, the accepted
+    // export as served, named by its project and key; no key's secret in the log.
+    let log = server.log();
+    let served: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("request served"))
+        .collect();
+    assert_eq!(served.len(), 1, "{log}");
+    for expected in [
+        "path=/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        "project=alpha",
+        &format!("key_id={}", key_id(&ingest)),
+        "status=Ok",
+    ] {
+        assert!(
+            served[0].contains(expected),
+            "{expected} not in {}",
+            served[0]
+        );
+    }
+    let refused = log
+        .lines()
+        .filter(|line| line.contains("request refused") && line.contains("TraceService/Export"))
+        .count();
+    assert_eq!(refused, 6, "{log}");
+    for secret in [&ingest, &read, &operator, &revoked] {
+        assert!(!log.contains(secret.as_str()), "a key was logged: {log}");
+    }
 
     // Only the ingest key's export landed, in alpha; an unauthenticated read is refused.
     let (status, _) = server.get_json("/api/traces");

@@ -12,6 +12,8 @@ use serde_json::Value;
 /// A running `sextant serve`, killed on drop.
 pub struct Server {
     child: Child,
+    /// Where its stderr goes, when a test reads its log.
+    log_path: Option<std::path::PathBuf>,
     pub base_url: String,
     /// `http://host:port` of the OTLP/gRPC listener.
     pub grpc_url: String,
@@ -56,13 +58,35 @@ impl Server {
         Server::start_command(&["serve"], data_dir, config)
     }
 
+    /// Starts `sextant serve` logging what `filter` (an `SEXTANT_LOG` value) lets through
+    /// to a file beside the data dir, for [`Server::log`] to read.
+    pub fn start_logging(data_dir: &Path, config: &str, filter: &str) -> Server {
+        Server::start_with(&["serve"], data_dir, config, Some(filter))
+    }
+
+    /// What the server has logged so far (started by [`Server::start_logging`]).
+    pub fn log(&self) -> String {
+        let path = self.log_path.as_ref().expect("started with start_logging");
+        std::fs::read_to_string(path).expect("server log")
+    }
+
     /// Starts `sextant <command…>` (`serve` or `demo` with its flags).
     pub fn start_command(command: &[&str], data_dir: &Path, config: &str) -> Server {
+        Server::start_with(command, data_dir, config, None)
+    }
+
+    fn start_with(
+        command: &[&str],
+        data_dir: &Path,
+        config: &str,
+        log_filter: Option<&str>,
+    ) -> Server {
         // reqwest (here and in the OpenTelemetry exporters) is built without a crypto
         // provider of its own: every test starts a server before building a client.
         sextant_evals::providers::http::install_crypto_provider();
         let config_path = data_dir.with_extension("toml");
         std::fs::write(&config_path, accepting_fixture_times(config)).expect("write config");
+        let log_path = log_filter.map(|_| data_dir.with_extension("log"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_sextant"))
             .args(command)
             .args(["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"])
@@ -70,9 +94,12 @@ impl Server {
             .arg(data_dir)
             .arg("--config")
             .arg(&config_path)
-            .env("SEXTANT_LOG", "warn")
+            .env("SEXTANT_LOG", log_filter.unwrap_or("warn"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(match &log_path {
+                Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("spawn sextant");
         let stdout = child.stdout.take().expect("stdout");
@@ -100,6 +127,7 @@ impl Server {
         };
         Server {
             child,
+            log_path,
             base_url,
             grpc_url,
             client: reqwest::blocking::Client::builder()

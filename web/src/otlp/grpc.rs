@@ -57,11 +57,28 @@ impl GrpcReceiver {
         request: Request<T>,
         into_export: impl FnOnce(T) -> ExportRequest,
     ) -> Result<IngestAck, Status> {
+        let started = std::time::Instant::now();
         let principal = request
             .extensions()
             .get::<Principal>()
             .cloned()
             .ok_or_else(|| Status::internal("the call skipped authorization"))?;
+        principal.record_on_request_span();
+        let served = self.ingest_for(&principal, request, into_export).await;
+        tracing::debug!(
+            status = ?served.as_ref().map_or_else(Status::code, |_| tonic::Code::Ok),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "request served"
+        );
+        served
+    }
+
+    async fn ingest_for<T: prost::Message>(
+        &self,
+        principal: &Principal,
+        request: Request<T>,
+        into_export: impl FnOnce(T) -> ExportRequest,
+    ) -> Result<IngestAck, Status> {
         // The decoded message's size is what is held from here on (not the decoding cap).
         let reservation = request.extensions().get::<GrpcReservation>().cloned();
         if let Some(reservation) = &reservation {
@@ -99,7 +116,11 @@ impl Interceptor for IngestAuthInterceptor {
         let principal = self
             .access
             .authorize_header(authorization, Scope::Ingest)
-            .map_err(|failure| grpc_status(&failure.into()))?;
+            .map_err(|failure| {
+                let status = grpc_status(&failure.into());
+                tracing::debug!(status = ?status.code(), "request refused");
+                status
+            })?;
         request.extensions_mut().insert(principal);
         Ok(request)
     }
@@ -187,4 +208,17 @@ pub fn grpc_services(
             interceptor,
         ),
     }
+}
+
+/// The tracing span each gRPC call is served in (the server's `trace_fn`): like an HTTP
+/// request's (`crate::request_span`), its method and path, and once the key is checked its
+/// project and key id; the call's status and duration are logged in it at debug level.
+pub fn grpc_request_span(request: &http::Request<()>) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        method = "gRPC",
+        path = %request.uri().path(),
+        project = tracing::field::Empty,
+        key_id = tracing::field::Empty,
+    )
 }
