@@ -170,13 +170,13 @@ pub async fn run_query_bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         SqlLimits::rows(1),
     )
     .await?;
-    let rows = sextant_query::rows::batches_to_json_rows(&spans.batches)?;
+    let rows = sextant_query::batch_output::batches_to_json_rows(&spans.batches)?;
     let span_count = rows
         .first()
         .and_then(|row| row.get("n"))
         .and_then(|n| n.as_i64())
         .unwrap_or(0);
-    let rows = sextant_query::rows::batches_to_json_rows(&biggest.batches)?;
+    let rows = sextant_query::batch_output::batches_to_json_rows(&biggest.batches)?;
     let big_trace = rows
         .first()
         .and_then(|row| row.get("trace_id"))

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use sextant_ingest::layout::DataDir;
-use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
+use sextant_query::batch_output::{batches_to_csv, batches_to_json_rows};
 use sextant_query::search::{HitKind, SearchHit, SearchRequest, search_spans};
 use sextant_query::sql::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use sextant_query::sql::arrow::util::pretty::pretty_format_batches;

@@ -3,7 +3,7 @@
 //! The storage engine. OTLP traces, logs and metrics, received by the server
 //! (`sextant_web::otlp`, which authorizes them), are decoded by
 //! [`otlp_decode`] (every body's bytes taken from one [`request_budget`] first), normalized into [`span::CanonicalSpan`], [`log_row::CanonicalLog`] and
-//! [`metric_row::CanonicalMetricPoint`] rows ([`rows`]) by [`normalize`], made durable in the write-ahead log
+//! [`metric_row::CanonicalMetricPoint`] rows ([`normalized_rows`]) by [`normalize`], made durable in the write-ahead log
 //! ([`wal`], [`wal_record`]) by the [`pipeline`], then flushed to Parquet
 //! ([`parquet_writer`], [`schema`]) and the full-text index ([`index`]) under the
 //! [`layout`] of the data directory. [`recovery`] and [`checkpoint`] make a crash lose
@@ -23,6 +23,7 @@ pub mod log_row;
 pub mod maintenance;
 pub mod metric_row;
 pub mod normalize;
+pub mod normalized_rows;
 pub mod otlp_decode;
 #[cfg(test)]
 mod otlp_fuzz;
@@ -31,7 +32,6 @@ pub mod pipeline;
 pub mod recovery;
 pub mod request_budget;
 pub mod retention;
-pub mod rows;
 pub mod schema;
 pub mod span;
 pub mod stored_hit;

@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::layout::fsync_dir;
 use crate::log_row::{logs_schema, logs_to_batch};
 use crate::metric_row::{metrics_schema, metrics_to_batch};
-use crate::rows::NormalizedRows;
+use crate::normalized_rows::NormalizedRows;
 use crate::schema::{spans_schema, spans_to_batch};
 use crate::table::Table;
 

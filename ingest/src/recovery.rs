@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::index::PartitionIndexWriter;
 use crate::layout::{DataDir, PartitionKey};
 use crate::normalize::normalize_export;
-use crate::rows::NormalizedRows;
+use crate::normalized_rows::NormalizedRows;
 use crate::table::Table;
 use crate::wal::{list_segments, read_segment, segment_path};
 use crate::wal_record::decode_record;

@@ -10,8 +10,8 @@ use datafusion::execution::context::SessionContext;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::batch_output::batches_to_json_rows;
 use crate::error::{QueryError, Result};
-use crate::rows::batches_to_json_rows;
 use crate::sql::{SqlLimits, run_read_only_sql};
 
 /// Rows kept per ranked table (errors, sessions, latency groups).

@@ -10,8 +10,8 @@ use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{col, lit};
 use serde_json::{Map, Value};
 
+use crate::batch_output::batches_to_json_rows;
 use crate::error::Result;
-use crate::rows::batches_to_json_rows;
 
 /// The cost events of one trace (on `days` when given), oldest first.
 pub async fn cost_events(

@@ -13,6 +13,7 @@
 //! [`session_detail::load_session`] assembles one conversation; [`usage_rollup`] answers
 //! `llm_usage` (model calls per hour and model) from per-file sums kept across queries.
 
+pub mod batch_output;
 mod bounded_functions;
 mod constant_copies;
 pub mod dashboard;
@@ -27,7 +28,6 @@ pub mod project_usage;
 mod pushdown;
 pub mod result_bytes;
 pub mod row_locator;
-pub mod rows;
 pub mod search;
 pub mod search_table;
 pub mod session_detail;

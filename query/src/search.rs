@@ -31,10 +31,10 @@ use tantivy::schema::Value as _;
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
+use crate::batch_output::batches_to_json_rows;
 use crate::error::{QueryError, Result};
 use crate::open_indexes::open_index;
 use crate::row_locator::{RowLocator, read_selected_rows};
-use crate::rows::batches_to_json_rows;
 
 /// Most hits with one identical start time that paging keeps apart exactly.
 const MAX_TIES: usize = 100_000;

@@ -13,8 +13,8 @@ use datafusion::functions_aggregate::expr_fn::first_value;
 use datafusion::prelude::{DataFrame, Expr, col, lit};
 use serde_json::{Map, Value};
 
+use crate::batch_output::batches_to_json_rows;
 use crate::error::{QueryError, Result};
-use crate::rows::batches_to_json_rows;
 
 /// Most events returned for one session.
 pub const MAX_SESSION_EVENTS: usize = 10_000;

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use datafusion::execution::context::SessionContext;
 use serde_json::{Map, Value};
 
+use crate::batch_output::batches_to_json_rows;
 use crate::error::{QueryError, Result};
 use crate::event_costs::{attach_event_costs, cost_events};
-use crate::rows::batches_to_json_rows;
 use crate::sql::{SqlLimits, run_read_only_sql};
 use crate::trace_days::{day_filter, trace_days};
 

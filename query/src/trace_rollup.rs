@@ -473,7 +473,7 @@ mod tests {
     use sextant_tracegen::agent_traces::AgentTraceGenerator;
 
     use super::*;
-    use crate::rows::batches_to_json_rows;
+    use crate::batch_output::batches_to_json_rows;
     use crate::sql_context::project_context;
     use crate::views::traces_from_spans_sql;
 

@@ -11,7 +11,7 @@
 //! authentication takes; the lock is held only to insert the finished batch.
 
 use sextant_ingest::layout::DataDir;
-use sextant_query::rows::batches_to_json_rows;
+use sextant_query::batch_output::batches_to_json_rows;
 use sextant_query::search::{SearchRequest, search_spans};
 use sextant_query::sql::{DEFAULT_MAX_RESULT_BYTES, SqlLimits, run_read_only_sql};
 use sextant_query::trace::{is_valid_trace_id, load_trace};

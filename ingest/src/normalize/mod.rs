@@ -37,7 +37,7 @@ use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use serde_json::{Value as Json, json};
 
 use crate::error::IngestError;
-use crate::rows::NormalizedRows;
+use crate::normalized_rows::NormalizedRows;
 use crate::span::{CanonicalSpan, StatusCode};
 use crate::wal_record::ExportRequest;
 

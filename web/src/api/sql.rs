@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
+use sextant_query::batch_output::{batches_to_csv, batches_to_json_rows};
 use sextant_query::sql::{SqlOutput, Truncation, run_read_only_sql};
 use sextant_query::sql_context::project_context;
 

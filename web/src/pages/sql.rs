@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::context;
-use sextant_query::rows::{batches_to_csv, batches_to_json_rows};
+use sextant_query::batch_output::{batches_to_csv, batches_to_json_rows};
 use sextant_query::sql::{Truncation, run_read_only_sql};
 use sextant_query::sql_context::project_context;
 
