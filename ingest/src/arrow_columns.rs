@@ -1,12 +1,81 @@
-//! Small builders that turn a slice of rows into one Arrow column, shared by the table schemas.
+//! A stored table's columns stated once ([`Column`]: name, type, nullability, how a row
+//! gives its value), from which both its Arrow schema ([`schema_of`]) and its record
+//! batches ([`batch_of`]) come, so the two cannot disagree; and the small builders that
+//! turn a slice of rows into one Arrow column.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampNanosecondBuilder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, RecordBatch,
+    StringBuilder, TimestampNanosecondBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::error::ArrowError;
+
+/// One column of a stored table.
+pub struct Column<R> {
+    pub name: &'static str,
+    pub data_type: fn() -> DataType,
+    pub nullable: bool,
+    /// The column's array for a slice of rows.
+    pub build: fn(&[R]) -> ArrayRef,
+}
+
+impl<R> Column<R> {
+    pub const fn new(
+        name: &'static str,
+        data_type: fn() -> DataType,
+        nullable: bool,
+        build: fn(&[R]) -> ArrayRef,
+    ) -> Column<R> {
+        Column {
+            name,
+            data_type,
+            nullable,
+            build,
+        }
+    }
+}
+
+/// The Arrow schema of a table's columns, in order.
+pub fn schema_of<R>(columns: &[Column<R>]) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|column| Field::new(column.name, (column.data_type)(), column.nullable))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// One record batch of `rows`, in the order given, under `schema` (the columns' own).
+pub fn batch_of<R>(
+    schema: &SchemaRef,
+    columns: &[Column<R>],
+    rows: &[R],
+) -> Result<RecordBatch, ArrowError> {
+    let arrays = columns.iter().map(|column| (column.build)(rows)).collect();
+    RecordBatch::try_new(schema.clone(), arrays)
+}
+
+pub fn utf8() -> DataType {
+    DataType::Utf8
+}
+
+pub fn int64() -> DataType {
+    DataType::Int64
+}
+
+pub fn int32() -> DataType {
+    DataType::Int32
+}
+
+pub fn float64() -> DataType {
+    DataType::Float64
+}
+
+pub fn boolean() -> DataType {
+    DataType::Boolean
+}
 
 /// The type of every time column: nanoseconds, UTC.
 pub fn timestamp_type() -> DataType {

@@ -5,14 +5,15 @@
 //! dedicated columns, filled from the alias lists in `normalize/log_aliases.rs`; every
 //! attribute also stays in the JSON `attributes` column, as sent.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 use serde::{Deserialize, Serialize};
 
 use crate::arrow_columns::{
-    booleans, decimals, integers, small_integers, strings, timestamp_type, timestamps,
+    Column, batch_of, boolean, booleans, decimals, float64, int32, int64, integers, schema_of,
+    small_integers, strings, timestamp_type, timestamps, utf8,
 };
 
 /// One normalized OTLP log record. Times are nanoseconds since the Unix epoch, UTC.
@@ -73,78 +74,107 @@ pub fn logs_schema() -> SchemaRef {
     LOGS_SCHEMA.clone()
 }
 
+/// The `logs` table's columns in their on-disk order, each stated once: name,
+/// type, nullability, and how a row gives its value.
+pub const LOGS_COLUMNS: &[Column<CanonicalLog>] = &[
+    Column::new("project_id", utf8, false, |rows| {
+        strings(rows, |l| Some(&l.project_id))
+    }),
+    Column::new("time", timestamp_type, false, |rows| {
+        timestamps(rows, |l| Some(l.time))
+    }),
+    Column::new("observed_time", timestamp_type, false, |rows| {
+        timestamps(rows, |l| Some(l.observed_time))
+    }),
+    Column::new("trace_id", utf8, true, |rows| {
+        strings(rows, |l| l.trace_id.as_deref())
+    }),
+    Column::new("span_id", utf8, true, |rows| {
+        strings(rows, |l| l.span_id.as_deref())
+    }),
+    Column::new("severity_number", int32, false, |rows| {
+        small_integers(rows, |l| Some(l.severity_number))
+    }),
+    Column::new("severity_text", utf8, true, |rows| {
+        strings(rows, |l| l.severity_text.as_deref())
+    }),
+    Column::new("event_name", utf8, true, |rows| {
+        strings(rows, |l| l.event_name.as_deref())
+    }),
+    Column::new("body", utf8, true, |rows| {
+        strings(rows, |l| l.body.as_deref())
+    }),
+    Column::new("service_name", utf8, true, |rows| {
+        strings(rows, |l| l.service_name.as_deref())
+    }),
+    Column::new("scope_name", utf8, true, |rows| {
+        strings(rows, |l| l.scope_name.as_deref())
+    }),
+    Column::new("session_id", utf8, true, |rows| {
+        strings(rows, |l| l.session_id.as_deref())
+    }),
+    Column::new("prompt_id", utf8, true, |rows| {
+        strings(rows, |l| l.prompt_id.as_deref())
+    }),
+    Column::new("event_sequence", int64, true, |rows| {
+        integers(rows, |l| l.event_sequence)
+    }),
+    Column::new("request_id", utf8, true, |rows| {
+        strings(rows, |l| l.request_id.as_deref())
+    }),
+    Column::new("model", utf8, true, |rows| {
+        strings(rows, |l| l.model.as_deref())
+    }),
+    Column::new("tool_name", utf8, true, |rows| {
+        strings(rows, |l| l.tool_name.as_deref())
+    }),
+    Column::new("tool_call_id", utf8, true, |rows| {
+        strings(rows, |l| l.tool_call_id.as_deref())
+    }),
+    Column::new("input_tokens", int64, true, |rows| {
+        integers(rows, |l| l.input_tokens)
+    }),
+    Column::new("output_tokens", int64, true, |rows| {
+        integers(rows, |l| l.output_tokens)
+    }),
+    Column::new("cache_read_tokens", int64, true, |rows| {
+        integers(rows, |l| l.cache_read_tokens)
+    }),
+    Column::new("cache_write_tokens", int64, true, |rows| {
+        integers(rows, |l| l.cache_write_tokens)
+    }),
+    Column::new("reasoning_tokens", int64, true, |rows| {
+        integers(rows, |l| l.reasoning_tokens)
+    }),
+    Column::new("cost_usd", float64, true, |rows| {
+        decimals(rows, |l| l.cost_usd)
+    }),
+    Column::new("duration_ms", float64, true, |rows| {
+        decimals(rows, |l| l.duration_ms)
+    }),
+    Column::new("success", boolean, true, |rows| {
+        booleans(rows, |l| l.success)
+    }),
+    Column::new("user_id", utf8, true, |rows| {
+        strings(rows, |l| l.user_id.as_deref())
+    }),
+    Column::new("attributes", utf8, false, |rows| {
+        strings(rows, |l| Some(&l.attributes))
+    }),
+    Column::new("resource_attributes", utf8, false, |rows| {
+        strings(rows, |l| Some(&l.resource_attributes))
+    }),
+];
+
 fn build_logs_schema() -> SchemaRef {
-    let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
-    let count = |name: &str| Field::new(name, DataType::Int64, true);
-    Arc::new(Schema::new(vec![
-        text("project_id", false),
-        Field::new("time", timestamp_type(), false),
-        Field::new("observed_time", timestamp_type(), false),
-        text("trace_id", true),
-        text("span_id", true),
-        Field::new("severity_number", DataType::Int32, false),
-        text("severity_text", true),
-        text("event_name", true),
-        text("body", true),
-        text("service_name", true),
-        text("scope_name", true),
-        text("session_id", true),
-        text("prompt_id", true),
-        count("event_sequence"),
-        text("request_id", true),
-        text("model", true),
-        text("tool_name", true),
-        text("tool_call_id", true),
-        count("input_tokens"),
-        count("output_tokens"),
-        count("cache_read_tokens"),
-        count("cache_write_tokens"),
-        count("reasoning_tokens"),
-        Field::new("cost_usd", DataType::Float64, true),
-        Field::new("duration_ms", DataType::Float64, true),
-        Field::new("success", DataType::Boolean, true),
-        text("user_id", true),
-        text("attributes", false),
-        text("resource_attributes", false),
-    ]))
+    schema_of(LOGS_COLUMNS)
 }
 
 /// Builds one record batch from log rows, in the order given.
 pub fn logs_to_batch(
     logs: &[CanonicalLog],
 ) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
-    let columns: Vec<ArrayRef> = vec![
-        strings(logs, |l| Some(&l.project_id)),
-        timestamps(logs, |l| Some(l.time)),
-        timestamps(logs, |l| Some(l.observed_time)),
-        strings(logs, |l| l.trace_id.as_deref()),
-        strings(logs, |l| l.span_id.as_deref()),
-        small_integers(logs, |l| Some(l.severity_number)),
-        strings(logs, |l| l.severity_text.as_deref()),
-        strings(logs, |l| l.event_name.as_deref()),
-        strings(logs, |l| l.body.as_deref()),
-        strings(logs, |l| l.service_name.as_deref()),
-        strings(logs, |l| l.scope_name.as_deref()),
-        strings(logs, |l| l.session_id.as_deref()),
-        strings(logs, |l| l.prompt_id.as_deref()),
-        integers(logs, |l| l.event_sequence),
-        strings(logs, |l| l.request_id.as_deref()),
-        strings(logs, |l| l.model.as_deref()),
-        strings(logs, |l| l.tool_name.as_deref()),
-        strings(logs, |l| l.tool_call_id.as_deref()),
-        integers(logs, |l| l.input_tokens),
-        integers(logs, |l| l.output_tokens),
-        integers(logs, |l| l.cache_read_tokens),
-        integers(logs, |l| l.cache_write_tokens),
-        integers(logs, |l| l.reasoning_tokens),
-        decimals(logs, |l| l.cost_usd),
-        decimals(logs, |l| l.duration_ms),
-        booleans(logs, |l| l.success),
-        strings(logs, |l| l.user_id.as_deref()),
-        strings(logs, |l| Some(&l.attributes)),
-        strings(logs, |l| Some(&l.resource_attributes)),
-    ];
-    RecordBatch::try_new(logs_schema(), columns)
+    batch_of(&logs_schema(), LOGS_COLUMNS, logs)
 }
 
 #[cfg(test)]

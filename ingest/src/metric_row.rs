@@ -4,13 +4,16 @@
 //! `min`, `max` and their buckets as JSON in `distribution`; temporality is kept as sent
 //! (Claude Code sends delta sums, most SDKs cumulative), so a query chooses how to combine.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 use serde::{Deserialize, Serialize};
 
-use crate::arrow_columns::{booleans, decimals, integers, strings, timestamp_type, timestamps};
+use crate::arrow_columns::{
+    Column, batch_of, boolean, booleans, decimals, float64, int64, integers, schema_of, strings,
+    timestamp_type, timestamps, utf8,
+};
 
 /// One normalized metric data point. Times are nanoseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -61,62 +64,73 @@ pub fn metrics_schema() -> SchemaRef {
     METRICS_SCHEMA.clone()
 }
 
+/// The `metrics` table's columns in their on-disk order, each stated once: name,
+/// type, nullability, and how a row gives its value.
+pub const METRICS_COLUMNS: &[Column<CanonicalMetricPoint>] = &[
+    Column::new("project_id", utf8, false, |rows| {
+        strings(rows, |p| Some(&p.project_id))
+    }),
+    Column::new("time", timestamp_type, false, |rows| {
+        timestamps(rows, |p| Some(p.time))
+    }),
+    Column::new("start_time", timestamp_type, true, |rows| {
+        timestamps(rows, |p| p.start_time)
+    }),
+    Column::new("metric_name", utf8, false, |rows| {
+        strings(rows, |p| Some(&p.metric_name))
+    }),
+    Column::new("description", utf8, true, |rows| {
+        strings(rows, |p| p.description.as_deref())
+    }),
+    Column::new("unit", utf8, true, |rows| {
+        strings(rows, |p| p.unit.as_deref())
+    }),
+    Column::new("metric_type", utf8, false, |rows| {
+        strings(rows, |p| Some(&p.metric_type))
+    }),
+    Column::new("temporality", utf8, true, |rows| {
+        strings(rows, |p| p.temporality.as_deref())
+    }),
+    Column::new("is_monotonic", boolean, true, |rows| {
+        booleans(rows, |p| p.is_monotonic)
+    }),
+    Column::new("value", float64, true, |rows| decimals(rows, |p| p.value)),
+    Column::new("count", int64, true, |rows| integers(rows, |p| p.count)),
+    Column::new("sum", float64, true, |rows| decimals(rows, |p| p.sum)),
+    Column::new("min", float64, true, |rows| decimals(rows, |p| p.min)),
+    Column::new("max", float64, true, |rows| decimals(rows, |p| p.max)),
+    Column::new("distribution", utf8, true, |rows| {
+        strings(rows, |p| p.distribution.as_deref())
+    }),
+    Column::new("service_name", utf8, true, |rows| {
+        strings(rows, |p| p.service_name.as_deref())
+    }),
+    Column::new("scope_name", utf8, true, |rows| {
+        strings(rows, |p| p.scope_name.as_deref())
+    }),
+    Column::new("session_id", utf8, true, |rows| {
+        strings(rows, |p| p.session_id.as_deref())
+    }),
+    Column::new("model", utf8, true, |rows| {
+        strings(rows, |p| p.model.as_deref())
+    }),
+    Column::new("attributes", utf8, false, |rows| {
+        strings(rows, |p| Some(&p.attributes))
+    }),
+    Column::new("resource_attributes", utf8, false, |rows| {
+        strings(rows, |p| Some(&p.resource_attributes))
+    }),
+];
+
 fn build_metrics_schema() -> SchemaRef {
-    let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
-    let decimal = |name: &str| Field::new(name, DataType::Float64, true);
-    Arc::new(Schema::new(vec![
-        text("project_id", false),
-        Field::new("time", timestamp_type(), false),
-        Field::new("start_time", timestamp_type(), true),
-        text("metric_name", false),
-        text("description", true),
-        text("unit", true),
-        text("metric_type", false),
-        text("temporality", true),
-        Field::new("is_monotonic", DataType::Boolean, true),
-        decimal("value"),
-        Field::new("count", DataType::Int64, true),
-        decimal("sum"),
-        decimal("min"),
-        decimal("max"),
-        text("distribution", true),
-        text("service_name", true),
-        text("scope_name", true),
-        text("session_id", true),
-        text("model", true),
-        text("attributes", false),
-        text("resource_attributes", false),
-    ]))
+    schema_of(METRICS_COLUMNS)
 }
 
 /// Builds one record batch from metric points, in the order given.
 pub fn metrics_to_batch(
     points: &[CanonicalMetricPoint],
 ) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
-    let columns: Vec<ArrayRef> = vec![
-        strings(points, |p| Some(&p.project_id)),
-        timestamps(points, |p| Some(p.time)),
-        timestamps(points, |p| p.start_time),
-        strings(points, |p| Some(&p.metric_name)),
-        strings(points, |p| p.description.as_deref()),
-        strings(points, |p| p.unit.as_deref()),
-        strings(points, |p| Some(&p.metric_type)),
-        strings(points, |p| p.temporality.as_deref()),
-        booleans(points, |p| p.is_monotonic),
-        decimals(points, |p| p.value),
-        integers(points, |p| p.count),
-        decimals(points, |p| p.sum),
-        decimals(points, |p| p.min),
-        decimals(points, |p| p.max),
-        strings(points, |p| p.distribution.as_deref()),
-        strings(points, |p| p.service_name.as_deref()),
-        strings(points, |p| p.scope_name.as_deref()),
-        strings(points, |p| p.session_id.as_deref()),
-        strings(points, |p| p.model.as_deref()),
-        strings(points, |p| Some(&p.attributes)),
-        strings(points, |p| Some(&p.resource_attributes)),
-    ];
-    RecordBatch::try_new(metrics_schema(), columns)
+    batch_of(&metrics_schema(), METRICS_COLUMNS, points)
 }
 
 #[cfg(test)]

@@ -3,12 +3,15 @@
 //! Column order and types here are the on-disk Parquet format: change them only with a
 //! migration. Times are `Timestamp(ns, UTC)`; JSON-bearing columns are UTF-8 text.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 
-use crate::arrow_columns::{decimals, integers, strings, timestamp_type, timestamps};
+use crate::arrow_columns::{
+    Column, batch_of, decimals, float64, int64, integers, schema_of, strings, timestamp_type,
+    timestamps, utf8,
+};
 
 use crate::span::CanonicalSpan;
 
@@ -19,96 +22,130 @@ pub fn spans_schema() -> SchemaRef {
     SPANS_SCHEMA.clone()
 }
 
+/// The `spans` table's columns in their on-disk order, each stated once: name,
+/// type, nullability, and how a row gives its value.
+pub const SPANS_COLUMNS: &[Column<CanonicalSpan>] = &[
+    Column::new("project_id", utf8, false, |rows| {
+        strings(rows, |s| Some(&s.project_id))
+    }),
+    Column::new("trace_id", utf8, false, |rows| {
+        strings(rows, |s| Some(&s.trace_id))
+    }),
+    Column::new("span_id", utf8, false, |rows| {
+        strings(rows, |s| Some(&s.span_id))
+    }),
+    Column::new("parent_span_id", utf8, true, |rows| {
+        strings(rows, |s| s.parent_span_id.as_deref())
+    }),
+    Column::new("name", utf8, false, |rows| strings(rows, |s| Some(&s.name))),
+    Column::new("kind", utf8, false, |rows| strings(rows, |s| Some(&s.kind))),
+    Column::new("service_name", utf8, true, |rows| {
+        strings(rows, |s| s.service_name.as_deref())
+    }),
+    Column::new("scope_name", utf8, true, |rows| {
+        strings(rows, |s| s.scope_name.as_deref())
+    }),
+    Column::new("start_time", timestamp_type, false, |rows| {
+        timestamps(rows, |s| Some(s.start_time))
+    }),
+    Column::new("end_time", timestamp_type, false, |rows| {
+        timestamps(rows, |s| Some(s.end_time))
+    }),
+    Column::new("duration_ns", int64, false, |rows| {
+        integers(rows, |s| Some(s.duration_ns))
+    }),
+    Column::new("status_code", utf8, false, |rows| {
+        strings(rows, |s| Some(s.status_code.as_str()))
+    }),
+    Column::new("status_message", utf8, true, |rows| {
+        strings(rows, |s| s.status_message.as_deref())
+    }),
+    Column::new("error_type", utf8, true, |rows| {
+        strings(rows, |s| s.error_type.as_deref())
+    }),
+    Column::new("span_type", utf8, false, |rows| {
+        strings(rows, |s| Some(s.span_type.as_str()))
+    }),
+    Column::new("operation", utf8, true, |rows| {
+        strings(rows, |s| s.operation.as_deref())
+    }),
+    Column::new("provider", utf8, true, |rows| {
+        strings(rows, |s| s.provider.as_deref())
+    }),
+    Column::new("request_model", utf8, true, |rows| {
+        strings(rows, |s| s.request_model.as_deref())
+    }),
+    Column::new("response_model", utf8, true, |rows| {
+        strings(rows, |s| s.response_model.as_deref())
+    }),
+    Column::new("input_tokens", int64, true, |rows| {
+        integers(rows, |s| s.input_tokens)
+    }),
+    Column::new("output_tokens", int64, true, |rows| {
+        integers(rows, |s| s.output_tokens)
+    }),
+    Column::new("cache_read_tokens", int64, true, |rows| {
+        integers(rows, |s| s.cache_read_tokens)
+    }),
+    Column::new("cache_write_tokens", int64, true, |rows| {
+        integers(rows, |s| s.cache_write_tokens)
+    }),
+    Column::new("reasoning_tokens", int64, true, |rows| {
+        integers(rows, |s| s.reasoning_tokens)
+    }),
+    Column::new("cost_usd", float64, true, |rows| {
+        decimals(rows, |s| s.cost_usd)
+    }),
+    Column::new("finish_reason", utf8, true, |rows| {
+        strings(rows, |s| s.finish_reason.as_deref())
+    }),
+    Column::new("tool_name", utf8, true, |rows| {
+        strings(rows, |s| s.tool_name.as_deref())
+    }),
+    Column::new("tool_call_id", utf8, true, |rows| {
+        strings(rows, |s| s.tool_call_id.as_deref())
+    }),
+    Column::new("agent_name", utf8, true, |rows| {
+        strings(rows, |s| s.agent_name.as_deref())
+    }),
+    Column::new("session_id", utf8, true, |rows| {
+        strings(rows, |s| s.session_id.as_deref())
+    }),
+    Column::new("user_id", utf8, true, |rows| {
+        strings(rows, |s| s.user_id.as_deref())
+    }),
+    Column::new("input", utf8, true, |rows| {
+        strings(rows, |s| s.input.as_deref())
+    }),
+    Column::new("output", utf8, true, |rows| {
+        strings(rows, |s| s.output.as_deref())
+    }),
+    Column::new("system_prompt", utf8, true, |rows| {
+        strings(rows, |s| s.system_prompt.as_deref())
+    }),
+    Column::new("attributes", utf8, false, |rows| {
+        strings(rows, |s| Some(&s.attributes))
+    }),
+    Column::new("resource_attributes", utf8, false, |rows| {
+        strings(rows, |s| Some(&s.resource_attributes))
+    }),
+    Column::new("events", utf8, false, |rows| {
+        strings(rows, |s| Some(&s.events))
+    }),
+    Column::new("links", utf8, false, |rows| {
+        strings(rows, |s| Some(&s.links))
+    }),
+];
+
 fn build_spans_schema() -> SchemaRef {
-    let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
-    let count = |name: &str| Field::new(name, DataType::Int64, true);
-    Arc::new(Schema::new(vec![
-        text("project_id", false),
-        text("trace_id", false),
-        text("span_id", false),
-        text("parent_span_id", true),
-        text("name", false),
-        text("kind", false),
-        text("service_name", true),
-        text("scope_name", true),
-        Field::new("start_time", timestamp_type(), false),
-        Field::new("end_time", timestamp_type(), false),
-        Field::new("duration_ns", DataType::Int64, false),
-        text("status_code", false),
-        text("status_message", true),
-        text("error_type", true),
-        text("span_type", false),
-        text("operation", true),
-        text("provider", true),
-        text("request_model", true),
-        text("response_model", true),
-        count("input_tokens"),
-        count("output_tokens"),
-        count("cache_read_tokens"),
-        count("cache_write_tokens"),
-        count("reasoning_tokens"),
-        Field::new("cost_usd", DataType::Float64, true),
-        text("finish_reason", true),
-        text("tool_name", true),
-        text("tool_call_id", true),
-        text("agent_name", true),
-        text("session_id", true),
-        text("user_id", true),
-        text("input", true),
-        text("output", true),
-        text("system_prompt", true),
-        text("attributes", false),
-        text("resource_attributes", false),
-        text("events", false),
-        text("links", false),
-    ]))
+    schema_of(SPANS_COLUMNS)
 }
 
 /// Builds one record batch from spans, in the order given.
 pub fn spans_to_batch(
     spans: &[CanonicalSpan],
 ) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
-    let columns: Vec<ArrayRef> = vec![
-        strings(spans, |s| Some(&s.project_id)),
-        strings(spans, |s| Some(&s.trace_id)),
-        strings(spans, |s| Some(&s.span_id)),
-        strings(spans, |s| s.parent_span_id.as_deref()),
-        strings(spans, |s| Some(&s.name)),
-        strings(spans, |s| Some(&s.kind)),
-        strings(spans, |s| s.service_name.as_deref()),
-        strings(spans, |s| s.scope_name.as_deref()),
-        timestamps(spans, |s| Some(s.start_time)),
-        timestamps(spans, |s| Some(s.end_time)),
-        integers(spans, |s| Some(s.duration_ns)),
-        strings(spans, |s| Some(s.status_code.as_str())),
-        strings(spans, |s| s.status_message.as_deref()),
-        strings(spans, |s| s.error_type.as_deref()),
-        strings(spans, |s| Some(s.span_type.as_str())),
-        strings(spans, |s| s.operation.as_deref()),
-        strings(spans, |s| s.provider.as_deref()),
-        strings(spans, |s| s.request_model.as_deref()),
-        strings(spans, |s| s.response_model.as_deref()),
-        integers(spans, |s| s.input_tokens),
-        integers(spans, |s| s.output_tokens),
-        integers(spans, |s| s.cache_read_tokens),
-        integers(spans, |s| s.cache_write_tokens),
-        integers(spans, |s| s.reasoning_tokens),
-        decimals(spans, |s| s.cost_usd),
-        strings(spans, |s| s.finish_reason.as_deref()),
-        strings(spans, |s| s.tool_name.as_deref()),
-        strings(spans, |s| s.tool_call_id.as_deref()),
-        strings(spans, |s| s.agent_name.as_deref()),
-        strings(spans, |s| s.session_id.as_deref()),
-        strings(spans, |s| s.user_id.as_deref()),
-        strings(spans, |s| s.input.as_deref()),
-        strings(spans, |s| s.output.as_deref()),
-        strings(spans, |s| s.system_prompt.as_deref()),
-        strings(spans, |s| Some(&s.attributes)),
-        strings(spans, |s| Some(&s.resource_attributes)),
-        strings(spans, |s| Some(&s.events)),
-        strings(spans, |s| Some(&s.links)),
-    ];
-    RecordBatch::try_new(spans_schema(), columns)
+    batch_of(&spans_schema(), SPANS_COLUMNS, spans)
 }
 
 #[cfg(test)]
