@@ -20,6 +20,10 @@ pub struct TraceTree {
     pub trace_id: String,
     pub span_count: usize,
     pub spans: Vec<Map<String, Value>>,
+    /// The days the partition indexes place the trace's spans in (`None`: not known for
+    /// sure), so a span of it can be loaded without asking the indexes again.
+    #[serde(skip)]
+    pub span_days: Option<Vec<String>>,
 }
 
 pub fn is_valid_trace_id(trace_id: &str) -> bool {
@@ -99,6 +103,7 @@ async fn load_trace_columns(
         trace_id,
         span_count: spans.len(),
         spans,
+        span_days,
     })
 }
 
@@ -108,6 +113,25 @@ pub async fn load_span(
     trace_id: &str,
     span_id: &str,
 ) -> Result<Map<String, Value>> {
+    let days = trace_days(context, &validated_trace_id(trace_id)?).map(|days| days.spans);
+    load_span_on_days(context, trace_id, span_id, days.as_deref()).await
+}
+
+/// One span of a loaded trace, read from the days its tree was found on.
+pub async fn load_span_of(
+    context: &SessionContext,
+    tree: &TraceTree,
+    span_id: &str,
+) -> Result<Map<String, Value>> {
+    load_span_on_days(context, &tree.trace_id, span_id, tree.span_days.as_deref()).await
+}
+
+async fn load_span_on_days(
+    context: &SessionContext,
+    trace_id: &str,
+    span_id: &str,
+    days: Option<&[String]>,
+) -> Result<Map<String, Value>> {
     let trace_id = validated_trace_id(trace_id)?;
     let valid_span_id = span_id.len() == 16 && span_id.bytes().all(|byte| byte.is_ascii_hexdigit());
     if !valid_span_id {
@@ -116,10 +140,9 @@ pub async fn load_span(
         )));
     }
     let span_id = span_id.to_ascii_lowercase();
-    let days = trace_days(context, &trace_id).map(|days| days.spans);
     let sql = format!(
         "SELECT * FROM spans WHERE trace_id = '{trace_id}' AND span_id = '{span_id}'{} LIMIT 1",
-        day_filter(days.as_deref())
+        day_filter(days)
     );
     let output = run_read_only_sql(context, &sql, SqlLimits::rows(1)).await?;
     batches_to_json_rows(&output.batches)?

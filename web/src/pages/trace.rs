@@ -7,7 +7,7 @@ use axum::response::Html;
 use minijinja::context;
 use serde_json::{Map, Value};
 use sextant_query::sql_context::project_context;
-use sextant_query::trace::{TraceTree, load_span, load_trace_skeleton};
+use sextant_query::trace::{TraceTree, load_span, load_span_of, load_trace_skeleton};
 
 use crate::auth::PageAccess;
 use crate::pages::span_view::span_view;
@@ -57,9 +57,7 @@ pub async fn get_trace_page(
         })
         .unwrap_or(0);
     let selected = match &selected_id {
-        Some(span_id) => Some(span_view(
-            load_span(&context, &tree.trace_id, span_id).await?,
-        )),
+        Some(span_id) => Some(span_view(load_span_of(&context, &tree, span_id).await?)),
         None => None,
     };
     let view = trace_view(&tree, page);

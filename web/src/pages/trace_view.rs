@@ -239,6 +239,7 @@ mod tests {
             trace_id: "t".into(),
             span_count: spans.len(),
             spans,
+            span_days: None,
         }
     }
 
