@@ -138,11 +138,6 @@ impl SharedMetadata {
         }
     }
 
-    /// Opens (creating and migrating if needed) the metadata database of a data dir.
-    pub fn open(data_dir_root: &Path) -> rusqlite::Result<SharedMetadata> {
-        Ok(SharedMetadata::new(MetadataStore::open(data_dir_root)?))
-    }
-
     /// Runs `body` on the store.
     pub fn with<T>(&self, body: impl FnOnce(&MetadataStore) -> T) -> T {
         let guard = self
