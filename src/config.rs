@@ -2,11 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
 use sextant_ingest::pipeline::PipelineConfig;
+use sextant_ingest::redact::{CustomPattern, Redactor};
 use sextant_ingest::time_window::TimeWindow;
 use sextant_meta::limits::LimitsConfig;
 use sextant_web::public_url::PublicUrl;
@@ -33,6 +35,43 @@ pub struct ConfigFile {
     pub evals: EvalsSection,
     #[serde(default)]
     pub query: QuerySection,
+    #[serde(default)]
+    pub redaction: RedactionSection,
+}
+
+/// `[redaction]`: credentials replaced at ingest, before anything is written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedactionSection {
+    /// On by default; `false` stores secrets as agents sent them.
+    #[serde(default = "redaction_on")]
+    pub enabled: bool,
+    /// The operator's own secret formats, applied after the built-in ones.
+    #[serde(default)]
+    pub patterns: Vec<CustomPattern>,
+}
+
+fn redaction_on() -> bool {
+    true
+}
+
+impl Default for RedactionSection {
+    fn default() -> Self {
+        RedactionSection {
+            enabled: true,
+            patterns: Vec::new(),
+        }
+    }
+}
+
+impl RedactionSection {
+    /// The redactor ingest applies, `None` when turned off.
+    pub fn redactor(&self) -> anyhow::Result<Option<Arc<Redactor>>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(Redactor::with_patterns(&self.patterns)?)))
+    }
 }
 
 /// `[query]`: limits on users' SQL (`/api/sql`, the console, datasets from SQL, `sextant sql`).
@@ -204,6 +243,7 @@ impl ServeConfig {
                 2 * body_limit_mib
             );
         }
+        pipeline.redactor = file.redaction.redactor()?;
         let sql = file.query.settings()?;
         Ok(ServeConfig {
             data_dir: flags
@@ -234,6 +274,31 @@ impl ServeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redaction_is_on_unless_turned_off_and_custom_patterns_are_checked() {
+        let config = ServeConfig::resolve(ConfigFile::default(), ServeFlags::default())
+            .expect("defaults resolve");
+        assert!(config.pipeline.redactor.is_some());
+        let file: ConfigFile = toml::from_str("[redaction]\nenabled = false").expect("valid");
+        let config = ServeConfig::resolve(file, ServeFlags::default()).expect("resolves");
+        assert!(config.pipeline.redactor.is_none());
+        let file: ConfigFile =
+            toml::from_str("[[redaction.patterns]]\nname = 'acme'\nregex = 'acme_[0-9]{8}'")
+                .expect("valid");
+        let config = ServeConfig::resolve(file, ServeFlags::default()).expect("resolves");
+        let mut tally = Default::default();
+        let redacted = config
+            .pipeline
+            .redactor
+            .expect("on")
+            .redact("id acme_12345678", &mut tally);
+        assert_eq!(redacted.as_deref(), Some("id [REDACTED:acme]"));
+        let file: ConfigFile =
+            toml::from_str("[[redaction.patterns]]\nname = 'x'\nregex = '('").expect("valid");
+        let error = ServeConfig::resolve(file, ServeFlags::default()).expect_err("bad regex");
+        assert!(error.to_string().contains("\"x\""), "{error}");
+    }
 
     #[test]
     fn unknown_keys_are_named() {

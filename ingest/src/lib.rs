@@ -30,6 +30,7 @@ mod otlp_fuzz;
 pub mod parquet_writer;
 pub mod pipeline;
 pub mod recovery;
+pub mod redact;
 pub mod request_budget;
 pub mod retention;
 pub mod schema;

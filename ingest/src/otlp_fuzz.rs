@@ -1,5 +1,6 @@
 //! Fuzz targets of the OTLP boundary: any body, protobuf or JSON, of any signal, is decoded
-//! and normalized into an error or rows, never a panic. Seeds are the convention fixtures
+//! redacted and normalized into an error or rows, never a panic; redacting what was
+//! redacted finds nothing more. Seeds are the convention fixtures
 //! and the real Claude Code and Codex captures, as JSON and re-encoded as protobuf.
 //! A crash found here is kept as a unit test beside the code it broke.
 
@@ -12,7 +13,11 @@ use sextant_tracegen::fuzz_input::{case_input, fuzz_time};
 
 use crate::normalize::normalize_export;
 use crate::otlp_decode::{OtlpEncoding, decode_request};
+use crate::redact::Redactor;
+use crate::redact::otlp::redact_request;
 use crate::wal_record::ExportRequest;
+
+static REDACTOR: std::sync::LazyLock<Redactor> = std::sync::LazyLock::new(Redactor::built_in);
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tracegen/fixtures");
 
@@ -50,7 +55,12 @@ fn decode_and_normalize(body: &[u8], encoding: OtlpEncoding) {
             .ok()
             .map(ExportRequest::Metrics),
     ];
-    for request in requests.into_iter().flatten() {
+    for mut request in requests.into_iter().flatten() {
+        redact_request(&mut request, &REDACTOR);
+        let redacted = request.clone();
+        let again = redact_request(&mut request, &REDACTOR);
+        assert_eq!(again.total(), 0, "redaction is not idempotent: {again:?}");
+        assert_eq!(request, redacted);
         let _ = normalize_export("fuzz", &request);
     }
 }

@@ -38,6 +38,8 @@ use crate::normalize::normalize_export;
 use crate::normalized_rows::NormalizedRows;
 use crate::parquet_writer::write_table_temp;
 use crate::recovery::recover;
+use crate::redact::Redactor;
+use crate::redact::otlp::redact_request;
 use crate::table::Table;
 use crate::time_window::{TimeWindow, drop_outside_window};
 use crate::wal::{WalWriter, remove_segments_through};
@@ -57,6 +59,9 @@ pub struct PipelineConfig {
     /// Items dated outside it are rejected (`partial_success`); the server's default is
     /// [`TimeWindow::server_default`], a library pipeline's unbounded.
     pub time_window: TimeWindow,
+    /// Replaces credentials in every span and log text before the WAL (`crate::redact`);
+    /// `None` stores text as sent (only when the operator turns redaction off).
+    pub redactor: Option<Arc<Redactor>>,
 }
 
 impl Default for PipelineConfig {
@@ -67,6 +72,7 @@ impl Default for PipelineConfig {
             flush_interval: Duration::from_millis(1000),
             queue_depth: 1024,
             time_window: TimeWindow::UNBOUNDED,
+            redactor: Some(Arc::new(Redactor::built_in())),
         }
     }
 }
@@ -92,6 +98,8 @@ pub struct PipelineStats {
     pub flushes: AtomicU64,
     pub parquet_bytes_written: AtomicU64,
     pub spans_flushed: AtomicU64,
+    /// Secrets replaced by a `[REDACTED:<kind>]` marker before they were logged.
+    pub secrets_redacted: AtomicU64,
 }
 
 /// Answers one export request once its WAL record is durable (or failed).
@@ -244,16 +252,29 @@ impl IngestPipeline {
         }
         let project = project_id.to_string();
         let window = self.shared.config.time_window;
-        let (record, rows, rejection) = tokio::task::spawn_blocking(move || -> Result<_> {
-            // Out-of-window items leave the request before it is logged: the WAL record
-            // holds only what is accepted, so a replay accepts the same items.
-            let rejection = drop_outside_window(&mut request, &window, now_ns());
-            let rows = normalize_export(&project, &request)?;
-            let record = encode_record(&project, &request);
-            Ok((record, rows, rejection))
-        })
-        .await
-        .map_err(|error| IngestError::Internal(format!("normalize task failed: {error}")))??;
+        let redactor = self.shared.config.redactor.clone();
+        let (record, rows, rejection, redacted) =
+            tokio::task::spawn_blocking(move || -> Result<_> {
+                // Out-of-window items leave the request before it is logged: the WAL record
+                // holds only what is accepted, so a replay accepts the same items.
+                let rejection = drop_outside_window(&mut request, &window, now_ns());
+                // Secrets leave it too: neither the WAL nor what is built from it sees them.
+                let redacted = redactor
+                    .map(|redactor| redact_request(&mut request, &redactor))
+                    .unwrap_or_default();
+                let rows = normalize_export(&project, &request)?;
+                let record = encode_record(&project, &request);
+                Ok((record, rows, rejection, redacted))
+            })
+            .await
+            .map_err(|error| IngestError::Internal(format!("normalize task failed: {error}")))??;
+        if redacted.total() > 0 {
+            self.shared
+                .stats
+                .secrets_redacted
+                .fetch_add(redacted.total(), Ordering::Relaxed);
+            tracing::debug!(project = project_id, secrets = ?redacted.by_kind, "secrets redacted");
+        }
         let rejected = rejection.rejected;
         let rejection_message = rejection.message(&window);
         if rows.is_empty() {

@@ -15,6 +15,7 @@ mod local_model;
 mod loopback;
 mod otel_exporter;
 mod python_sdk;
+mod redaction;
 mod requests;
 mod scripted_anthropic;
 mod scripted_fixer;

@@ -43,6 +43,11 @@ pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
             stats.parquet_bytes_written.load(Ordering::Relaxed),
         ),
         (
+            "sextant_secrets_redacted_total",
+            "Credentials replaced by a [REDACTED:<kind>] marker before they were stored.",
+            stats.secrets_redacted.load(Ordering::Relaxed),
+        ),
+        (
             "sextant_exports_refused_overloaded_total",
             "Exports refused with 503 because ingest was saturated.",
             stats.requests_refused_overloaded.load(Ordering::Relaxed),
