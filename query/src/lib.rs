@@ -13,6 +13,7 @@
 //! [`session_detail::load_session`] assembles one conversation; [`usage_rollup`] answers
 //! `llm_usage` (model calls per hour and model) from per-file sums kept across queries.
 
+pub mod agent_actions;
 pub mod batch_output;
 mod bounded_functions;
 mod constant_copies;

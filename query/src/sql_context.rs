@@ -22,6 +22,7 @@ use sextant_ingest::metric_row::metrics_schema;
 use sextant_ingest::schema::spans_schema;
 use sextant_ingest::table::Table;
 
+use crate::agent_actions::udf::tool_actions_udf;
 use crate::bounded_functions::{MAX_BATCH_VALUE_BYTES, register_bounded_functions};
 use crate::error::{QueryError, Result};
 use crate::live_files_store::live_files_store;
@@ -80,6 +81,7 @@ pub async fn project_context(data_dir: &DataDir, project_id: &str) -> Result<Ses
     let prices = PriceTable::load_cached(data_dir.root())?;
     context.register_batch("prices", prices.to_batch()?)?;
     context.register_udf(model_cost_udf(prices));
+    context.register_udf(tool_actions_udf());
     context.register_table(
         "llm_usage",
         Arc::new(LlmUsageTable::new(data_dir.clone(), project_id)),

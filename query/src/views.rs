@@ -1,4 +1,5 @@
-//! The SQL views over the stored tables: `spans` and `logs` with cost, and `sessions`; the
+//! The SQL views over the stored tables: `spans` and `logs` with cost, `sessions` and
+//! `agent_actions` (the governance ledger, `agent_actions/`); the
 //! definition of `traces`, which the trace rollup answers (`traces_table.rs`).
 //!
 //! `stored_spans` / `stored_logs` are the Parquet tables as written; the `spans` and `logs`
@@ -205,6 +206,32 @@ FULL OUTER JOIN event_side e ON s.session_id = e.session_id";
 
 /// Registers the views on a session that already has `stored_spans`, `stored_logs`,
 /// `traces`, `prices` and the `model_cost` function.
+/// The governance ledger: one row per thing an agent touched (`agent_actions/`), computed
+/// from tool spans (not Claude Code's, which repeat its events) and the tool events of
+/// Claude Code and Codex. The struct fields of `tool_actions(…)` become columns.
+const AGENT_ACTIONS_VIEW: &str = "CREATE VIEW agent_actions AS \
+    SELECT time, session_id, trace_id, span_id, agent, \
+      COALESCE(action['user'], user_id) AS \"user\", \
+      action['repository'] AS repository, action['branch'] AS branch, \
+      action['kind'] AS kind, action['target'] AS target, action['program'] AS program, \
+      action['detail'] AS detail, action['decision'] AS decision, \
+      action['decision_source'] AS decision_source, action['success'] AS success, day \
+    FROM ( \
+      SELECT start_time AS time, session_id, trace_id, span_id, \
+        COALESCE(agent_name, service_name) AS agent, user_id, day, \
+        unnest(tool_actions('span', tool_name, input, output, attributes, resource_attributes, \
+          status_code <> 'error')) AS action \
+      FROM stored_spans \
+      WHERE span_type = 'tool' AND NOT starts_with(COALESCE(scope_name, ''), 'com.anthropic.claude_code') \
+      UNION ALL \
+      SELECT time, session_id, trace_id, span_id, service_name AS agent, user_id, day, \
+        unnest(tool_actions(event_name, tool_name, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), \
+          attributes, resource_attributes, success)) AS action \
+      FROM stored_logs \
+      WHERE event_name IN ('claude_code.tool_result', 'claude_code.tool_decision', \
+        'codex.tool_result', 'codex.tool_decision') \
+    )";
+
 pub async fn register_views(context: &SessionContext) -> Result<()> {
     let span_columns = spans_schema()
         .fields()
@@ -225,6 +252,7 @@ pub async fn register_views(context: &SessionContext) -> Result<()> {
         ),
         with_cost_sql("logs", "stored_logs", log_columns.into_iter(), &log_price()),
         SESSIONS_VIEW.to_owned(),
+        AGENT_ACTIONS_VIEW.to_owned(),
     ];
     for statement in statements {
         context.sql(&statement).await?.collect().await?;
