@@ -51,6 +51,39 @@ fn run_claude(claude: &Path, server: &Server, protocol: &str, export_traces: boo
     let model = ScriptedAnthropic::start();
     let home = tempfile::tempdir().expect("home");
     let workdir = tempfile::tempdir().expect("workdir");
+    let mut command = claude_command(
+        claude,
+        server,
+        &model,
+        protocol,
+        home.path(),
+        workdir.path(),
+    );
+    command.args(["-p", PROMPT, "--output-format", "json"]);
+    command.args(["--allowedTools", "Bash", "--max-turns", "4"]);
+    if export_traces {
+        command
+            .env("CLAUDE_CODE_ENHANCED_TELEMETRY_BETA", "1")
+            .env("OTEL_TRACES_EXPORTER", "otlp");
+    }
+    let result = run_to_result(command);
+    assert!(
+        model.model_calls.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+        "the CLI called the scripted model"
+    );
+    result
+}
+
+/// The `claude` command with its model at `model` and its logs and metrics (and details of
+/// prompts and tools) exported to `server` over `protocol`; the caller adds `-p` and flags.
+pub fn claude_command(
+    claude: &Path,
+    server: &Server,
+    model: &ScriptedAnthropic,
+    protocol: &str,
+    home: &Path,
+    workdir: &Path,
+) -> Command {
     let endpoint = if protocol == "grpc" {
         server.grpc_url.clone()
     } else {
@@ -58,12 +91,10 @@ fn run_claude(claude: &Path, server: &Server, protocol: &str, export_traces: boo
     };
     let mut command = Command::new(claude);
     command
-        .args(["-p", PROMPT, "--output-format", "json"])
-        .args(["--allowedTools", "Bash", "--max-turns", "4"])
-        .current_dir(workdir.path())
+        .current_dir(workdir)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
+        .env("HOME", home)
         .env("ANTHROPIC_BASE_URL", &model.base_url)
         .env("ANTHROPIC_API_KEY", "sk-ant-scripted")
         .env("DISABLE_AUTOUPDATER", "1")
@@ -80,11 +111,11 @@ fn run_claude(claude: &Path, server: &Server, protocol: &str, export_traces: boo
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if export_traces {
-        command
-            .env("CLAUDE_CODE_ENHANCED_TELEMETRY_BETA", "1")
-            .env("OTEL_TRACES_EXPORTER", "otlp");
-    }
+    command
+}
+
+/// Runs a `claude -p … --output-format json` command to its end; its JSON result.
+pub fn run_to_result(mut command: Command) -> Value {
     let child = command.spawn().expect("spawn claude");
     let output = wait_with_deadline(child, Duration::from_secs(180));
     assert!(
@@ -92,10 +123,6 @@ fn run_claude(claude: &Path, server: &Server, protocol: &str, export_traces: boo
         "claude failed: {}\nstdout: {}",
         String::from_utf8_lossy(&output.stderr),
         String::from_utf8_lossy(&output.stdout)
-    );
-    assert!(
-        model.model_calls.load(std::sync::atomic::Ordering::SeqCst) >= 2,
-        "the CLI called the scripted model"
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     serde_json::from_str(stdout.trim()).unwrap_or_else(|error| panic!("{error}: {stdout}"))

@@ -9,6 +9,7 @@ mod claude_code;
 mod cli;
 mod crash;
 mod evals;
+mod governance;
 mod hostile_load;
 mod import_graph;
 mod local_model;

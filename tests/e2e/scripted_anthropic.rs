@@ -1,6 +1,7 @@
-//! A scripted Anthropic Messages endpoint on loopback for driving real agent CLIs: the first
-//! model call answers with one `Bash` tool use, the call that carries its result with a final
-//! text. Streaming (SSE) and non-streaming; tolerates the CLI's `HEAD /` probe and side calls.
+//! A scripted Anthropic Messages endpoint on loopback for driving real agent CLIs: it answers
+//! a conversation holding n tool results with the script's step n (a tool use), and with a
+//! final text once every step has its result. The default script is one `Bash` tool use.
+//! Streaming (SSE) and non-streaming; tolerates the CLI's `HEAD /` probe and side calls.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,13 +25,27 @@ pub struct ScriptedAnthropic {
     _runtime: tokio::runtime::Runtime,
 }
 
+/// One tool use of a script: the tool's name and its input.
+pub type ToolStep = (&'static str, Value);
+
 impl ScriptedAnthropic {
+    /// One `Bash` tool use running [`TOOL_COMMAND`], then the final text.
     pub fn start() -> ScriptedAnthropic {
+        ScriptedAnthropic::with_steps(vec![(
+            "Bash",
+            json!({"command": TOOL_COMMAND, "description": "Run the otter check"}),
+        )])
+    }
+
+    /// The steps' tool uses in order, then the final text.
+    pub fn with_steps(steps: Vec<ToolStep>) -> ScriptedAnthropic {
         let model_calls = Arc::new(AtomicUsize::new(0));
         let calls = model_calls.clone();
+        let steps = Arc::new(steps);
         let router = Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
             let calls = calls.clone();
-            async move { answer(&method, &uri, &body, &calls) }
+            let steps = steps.clone();
+            async move { answer(&method, &uri, &body, &calls, &steps) }
         });
         let (address, runtime) = serve_on_loopback(router);
         ScriptedAnthropic {
@@ -41,7 +56,25 @@ impl ScriptedAnthropic {
     }
 }
 
-fn answer(method: &Method, uri: &Uri, body: &[u8], calls: &AtomicUsize) -> Response {
+/// Tool results in the conversation so far: the script's next step.
+fn tool_results(request: &Value) -> usize {
+    request["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|message| message["content"].as_array())
+        .flatten()
+        .filter(|block| block["type"] == "tool_result")
+        .count()
+}
+
+fn answer(
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+    calls: &AtomicUsize,
+    steps: &[ToolStep],
+) -> Response {
     let path = uri.path();
     if method == Method::HEAD || path == "/" {
         return StatusCode::OK.into_response();
@@ -55,22 +88,18 @@ fn answer(method: &Method, uri: &Uri, body: &[u8], calls: &AtomicUsize) -> Respo
     }
     calls.fetch_add(1, Ordering::SeqCst);
     let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let has_tool_result = String::from_utf8_lossy(body).contains("tool_result");
-    let block = if has_tool_result {
-        json!({"type": "text", "text": FINAL_TEXT})
-    } else {
-        json!({
+    let step = tool_results(&request);
+    let done = step >= steps.len();
+    let block = match steps.get(step) {
+        None => json!({"type": "text", "text": FINAL_TEXT}),
+        Some((tool, input)) => json!({
             "type": "tool_use",
-            "id": "toolu_01otter",
-            "name": "Bash",
-            "input": {"command": TOOL_COMMAND, "description": "Run the otter check"}
-        })
+            "id": format!("toolu_{:02}otter", step + 1),
+            "name": tool,
+            "input": input
+        }),
     };
-    let stop_reason = if has_tool_result {
-        "end_turn"
-    } else {
-        "tool_use"
-    };
+    let stop_reason = if done { "end_turn" } else { "tool_use" };
     let usage = json!({
         "input_tokens": 1200,
         "output_tokens": 42,
@@ -84,14 +113,14 @@ fn answer(method: &Method, uri: &Uri, body: &[u8], calls: &AtomicUsize) -> Respo
         });
         return axum::Json(message).into_response();
     }
-    let (start_block, delta) = if has_tool_result {
+    let (start_block, delta) = if done {
         (
             json!({"type": "text", "text": ""}),
             json!({"type": "text_delta", "text": FINAL_TEXT}),
         )
     } else {
         (
-            json!({"type": "tool_use", "id": "toolu_01otter", "name": "Bash", "input": {}}),
+            json!({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}),
             json!({"type": "input_json_delta", "partial_json": block["input"].to_string()}),
         )
     };

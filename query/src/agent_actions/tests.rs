@@ -329,6 +329,22 @@ fn generic_tool_spans_and_their_secrets() {
     );
     let kinds: Vec<_> = actions.iter().filter_map(|a| a.detail.as_deref()).collect();
     assert_eq!(kinds, ["github_token", "secret_assignment"]);
+    // One row per kind of secret, naming each field it was in.
+    let attributes = json!({"tool_input": "token [REDACTED:github_token]", "tool_parameters": "[REDACTED:github_token] x"}).to_string();
+    let actions = row_actions(
+        "claude_code.tool_result",
+        "Bash",
+        None,
+        None,
+        Some(&attributes),
+        Some(true),
+    );
+    let secrets: Vec<_> = actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::SecretExposed)
+        .collect();
+    assert_eq!(secrets.len(), 1, "{actions:?}");
+    assert_eq!(secrets[0].target, "tool_input,tool_parameters");
     // A marker-like text that is not one is not a secret.
     assert!(secret_actions("[REDACTED:Not A Kind] [REDACTED:", "x").is_empty());
 }

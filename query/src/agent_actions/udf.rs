@@ -195,16 +195,29 @@ pub fn row_actions(
         },
         _ => Vec::new(),
     };
-    for (field, text) in [("input", input), ("output", output)] {
-        if let Some(text) = text {
-            actions.extend(secret_actions(text, field));
+    // One row per kind of secret the span or event held, naming every field it was in
+    // (Claude Code repeats a command in `tool_parameters` and `tool_input`).
+    let mut secrets: Vec<AgentAction> = Vec::new();
+    let texts = [("input", input), ("output", output)]
+        .into_iter()
+        .filter_map(|(field, text)| Some((field, text?)))
+        .chain(
+            attributes
+                .iter()
+                .filter_map(|(key, value)| Some((key.as_str(), value.as_str()?))),
+        );
+    for (field, text) in texts {
+        for found in secret_actions(text, field) {
+            match secrets.iter_mut().find(|seen| seen.detail == found.detail) {
+                Some(seen) if !seen.target.split(',').any(|known| known == field) => {
+                    seen.target = format!("{},{field}", seen.target);
+                }
+                Some(_) => {}
+                None => secrets.push(found),
+            }
         }
     }
-    for (key, value) in &attributes {
-        if let Some(text) = value.as_str() {
-            actions.extend(secret_actions(text, key));
-        }
-    }
+    actions.extend(secrets);
     actions
 }
 
