@@ -117,6 +117,7 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
         request_budget: RequestBudget::new(DEFAULT_REQUEST_BUDGET_BYTES),
         query_slots: Arc::new(QuerySlots::new(SqlSettings::default())),
         public_url: None,
+        alerts: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);

@@ -11,6 +11,9 @@ use sextant_ingest::pipeline::PipelineConfig;
 use sextant_ingest::redact::{CustomPattern, Redactor};
 use sextant_ingest::time_window::TimeWindow;
 use sextant_meta::limits::LimitsConfig;
+use sextant_query::agent_actions::policy::PolicyConfig;
+use sextant_web::alerts::Rules;
+use sextant_web::alerts::notifier::NotifierConfig;
 use sextant_web::public_url::PublicUrl;
 use sextant_web::query_slots::SqlSettings;
 
@@ -37,6 +40,19 @@ pub struct ConfigFile {
     pub query: QuerySection,
     #[serde(default)]
     pub redaction: RedactionSection,
+    /// Rules over the governance ledger that raise alerts (`[[policies]]`).
+    #[serde(default)]
+    pub policies: Vec<PolicyConfig>,
+    /// Where alerts are sent (`[[notifiers]]`), named by policies.
+    #[serde(default)]
+    pub notifiers: Vec<NotifierConfig>,
+}
+
+impl ConfigFile {
+    /// The policies and notifiers, compiled and checked.
+    pub fn alert_rules(&self) -> anyhow::Result<Rules> {
+        Rules::compile(&self.policies, &self.notifiers).map_err(anyhow::Error::msg)
+    }
 }
 
 /// `[redaction]`: credentials replaced at ingest, before anything is written.
@@ -184,11 +200,17 @@ pub struct ServeConfig {
     pub sql: SqlSettings,
     /// The URL browsers reach the server at (its host is answered in open local mode).
     pub public_url: Option<PublicUrl>,
+    /// Policies and notifiers at start-up.
+    pub alert_rules: Rules,
+    /// The config file, watched for changes to the policies and notifiers.
+    pub config_path: Option<PathBuf>,
 }
 
 /// What the command line (and `SEXTANT_*` env) says about serving.
 #[derive(Debug, Clone, Default)]
 pub struct ServeFlags {
+    /// `--config`, watched for policy changes while serving.
+    pub config_path: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
     pub http_addr: Option<SocketAddr>,
     pub grpc_addr: Option<SocketAddr>,
@@ -244,6 +266,7 @@ impl ServeConfig {
             );
         }
         pipeline.redactor = file.redaction.redactor()?;
+        let alert_rules = file.alert_rules()?;
         let sql = file.query.settings()?;
         Ok(ServeConfig {
             data_dir: flags
@@ -267,6 +290,8 @@ impl ServeConfig {
             eval_suites: file.evals.suites,
             sql,
             public_url: flags.public_url.or(file.public_url),
+            alert_rules,
+            config_path: flags.config_path,
         })
     }
 }

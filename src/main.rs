@@ -84,6 +84,7 @@ struct ServeArgs {
 impl ServeArgs {
     fn flags(self) -> ServeFlags {
         ServeFlags {
+            config_path: None,
             data_dir: self.data_dir.data_dir,
             http_addr: self.http_addr,
             grpc_addr: self.grpc_addr,
@@ -224,11 +225,15 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
         Command::Serve(args) => {
-            let config = ServeConfig::resolve(file, args.flags())?;
+            let mut flags = args.flags();
+            flags.config_path = cli.config.clone();
+            let config = ServeConfig::resolve(file, flags)?;
             runtime.block_on(serve::serve(config, None))
         }
         Command::Demo { serve, demo } => {
-            let config = ServeConfig::resolve(file, serve.flags())?;
+            let mut flags = serve.flags();
+            flags.config_path = cli.config.clone();
+            let config = ServeConfig::resolve(file, flags)?;
             runtime.block_on(serve::serve(config, Some(demo)))
         }
         Command::Sql {

@@ -11,7 +11,9 @@ use sextant_ingest::layout::DataDir;
 use sextant_ingest::maintenance::{MaintenanceConfig, MaintenanceTask};
 use sextant_ingest::pipeline::IngestPipeline;
 use sextant_ingest::request_budget::RequestBudget;
+use sextant_ingest::row_observer::RowObserver;
 use sextant_meta::AccessControl;
+use sextant_web::alerts::AlertsEngine;
 use sextant_web::otlp::grpc::{grpc_request_span, grpc_services};
 use sextant_web::otlp::grpc_budget::GrpcBudgetLayer;
 use sextant_web::otlp::grpc_connections::limit_connections;
@@ -24,6 +26,40 @@ use crate::config::ServeConfig;
 use crate::demo::{DemoArgs, load_demo_data};
 use sextant_web::http_server::{ConnectionLimits, serve_http};
 use sextant_web::tls_listener::TlsListener;
+
+/// How often the config file is checked for changed policies and notifiers.
+const RULES_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reloads `[[policies]]` and `[[notifiers]]` when the config file changes; a file that does
+/// not parse or check keeps the rules in force, and says why in the log.
+fn watch_alert_rules(path: std::path::PathBuf, alerts: Arc<AlertsEngine>) {
+    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut seen = modified(&path);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(RULES_RELOAD_INTERVAL).await;
+            let now = modified(&path);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            match crate::config::ConfigFile::load(&path).and_then(|file| file.alert_rules()) {
+                Ok(rules) => {
+                    tracing::info!(
+                        policies = rules.policies.len(),
+                        notifiers = rules.notifiers.len(),
+                        "policies reloaded"
+                    );
+                    alerts.replace(rules);
+                }
+                Err(error) => tracing::error!(
+                    error = format!("{error:#}"),
+                    "policies not reloaded; the previous ones stay in force"
+                ),
+            }
+        }
+    });
+}
 
 /// Open OTLP/gRPC connections at once (exporters keep one each).
 const MAX_GRPC_CONNECTIONS: usize = 4096;
@@ -42,7 +78,13 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
     if demo.is_some() && config.tls.is_some() {
         anyhow::bail!("`demo` loads its data over plain HTTP; run it without --tls-cert/--tls-key");
     }
+    // Policies watch tool calls as they are acknowledged; alerts go to the metadata store.
+    let alerts = AlertsEngine::start(config.alert_rules.clone(), access.metadata().clone());
+    if let Some(path) = &config.config_path {
+        watch_alert_rules(path.clone(), alerts.clone());
+    }
     let mut pipeline_config = config.pipeline.clone();
+    pipeline_config.observer = Some(RowObserver(alerts.clone()));
     // A project keeping more than the window's days must be able to receive them.
     let longest_retention = access
         .with_store(|store| store.projects().retention_days())
@@ -95,6 +137,7 @@ pub async fn serve(config: ServeConfig, demo: Option<DemoArgs>) -> anyhow::Resul
         request_budget: request_budget.clone(),
         query_slots: Arc::new(QuerySlots::new(config.sql)),
         public_url: config.public_url.clone(),
+        alerts: Some(alerts.clone()),
     };
     let http_listener = tokio::net::TcpListener::bind(config.http_addr)
         .await

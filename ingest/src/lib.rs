@@ -33,6 +33,7 @@ pub mod recovery;
 pub mod redact;
 pub mod request_budget;
 pub mod retention;
+pub mod row_observer;
 pub mod schema;
 pub mod span;
 pub mod stored_hit;

@@ -40,6 +40,7 @@ use crate::parquet_writer::write_table_temp;
 use crate::recovery::recover;
 use crate::redact::Redactor;
 use crate::redact::otlp::redact_request;
+use crate::row_observer::{RowObserver, tool_rows};
 use crate::table::Table;
 use crate::time_window::{TimeWindow, drop_outside_window};
 use crate::wal::{WalWriter, remove_segments_through};
@@ -62,6 +63,8 @@ pub struct PipelineConfig {
     /// Replaces credentials in every span and log text before the WAL (`crate::redact`);
     /// `None` stores text as sent (only when the operator turns redaction off).
     pub redactor: Option<Arc<Redactor>>,
+    /// Shown the tool rows of each acknowledged request (the server's policies).
+    pub observer: Option<RowObserver>,
 }
 
 impl Default for PipelineConfig {
@@ -73,6 +76,7 @@ impl Default for PipelineConfig {
             queue_depth: 1024,
             time_window: TimeWindow::UNBOUNDED,
             redactor: Some(Arc::new(Redactor::built_in())),
+            observer: None,
         }
     }
 }
@@ -285,6 +289,13 @@ impl IngestPipeline {
             });
         }
         let counts = (rows.spans.len(), rows.logs.len(), rows.metrics.len());
+        let observed = self
+            .shared
+            .config
+            .observer
+            .as_ref()
+            .map(|observer| (observer.clone(), tool_rows(&rows)))
+            .filter(|(_, rows)| !rows.is_empty());
         let bytes = rows.approx_bytes();
         self.reserve(bytes)?;
 
@@ -304,6 +315,9 @@ impl IngestPipeline {
         }
         match acknowledged.await {
             Ok(Ok(())) => {
+                if let Some((observer, rows)) = observed {
+                    observer.0.acknowledged(project_id, rows);
+                }
                 let stats = &self.shared.stats;
                 let (spans, logs, metrics) = counts;
                 stats

@@ -13,6 +13,7 @@
 //! No SQL leaves this crate: callers get typed methods, never a connection.
 
 pub mod access_control;
+pub mod alerts;
 pub mod audit;
 pub mod clock;
 pub mod datasets;

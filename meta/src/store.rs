@@ -30,6 +30,7 @@ fn schema_changes() -> impl Iterator<Item = &'static SchemaChange> {
         crate::datasets::SCHEMA,
         crate::eval_runs::SCHEMA,
         crate::response_cache::SCHEMA,
+        crate::alerts::SCHEMA,
     ]
     .into_iter()
     .flatten()
@@ -116,6 +117,11 @@ impl MetadataStore {
     /// Finished eval runs and their reports.
     pub fn eval_runs(&self) -> crate::eval_runs::EvalRuns<'_> {
         crate::eval_runs::EvalRuns::new(&self.connection)
+    }
+
+    /// Alerts raised by policies, and their states.
+    pub fn alerts(&self) -> crate::alerts::Alerts<'_> {
+        crate::alerts::Alerts::new(&self.connection)
     }
 
     /// Model answers recorded by eval replays, by request.

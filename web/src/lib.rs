@@ -7,11 +7,13 @@
 //! - [`api`]: the JSON API (`/api/*`) and the model gateway;
 //! - [`pages`]: the web UI's pages, their views, templates, charts and assets;
 //! - [`auth`]: who a request acts as (extractors), sign-in, the DNS-rebinding guard;
+//! - [`alerts`]: policies checked against tool calls as they arrive, alerts and notifiers;
 //! - [`respond`]: how every part answers — the API's JSON error, the HTML error page, the
 //!   templates;
 //! - the server itself: [`router`], [`state`], [`http_server`], [`tls_listener`],
 //!   [`request_span`], [`security_headers`], [`query_slots`], [`metrics`], [`public_url`].
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod http_server;

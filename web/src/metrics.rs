@@ -11,7 +11,7 @@ use crate::state::AppState;
 
 pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
     let stats = state.pipeline.stats();
-    let counters = [
+    let mut counters = vec![
         (
             "sextant_spans_acknowledged_total",
             "Spans acknowledged to clients (durable in the WAL).",
@@ -53,6 +53,36 @@ pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
             stats.requests_refused_overloaded.load(Ordering::Relaxed),
         ),
     ];
+    if let Some(alerts) = &state.alerts {
+        let notifier = &alerts.notifier;
+        counters.extend([
+            (
+                "sextant_alerts_raised_total",
+                "Alerts raised by policies.",
+                alerts.stats.raised.load(Ordering::Relaxed),
+            ),
+            (
+                "sextant_alert_checks_skipped_total",
+                "Requests whose tool calls were not checked against policies (queue full).",
+                alerts.stats.unchecked.load(Ordering::Relaxed),
+            ),
+            (
+                "sextant_alert_notifications_sent_total",
+                "Alerts delivered to notifiers.",
+                notifier.sent.load(Ordering::Relaxed),
+            ),
+            (
+                "sextant_alert_notifications_failed_total",
+                "Alerts no notifier accepted after every retry.",
+                notifier.failed.load(Ordering::Relaxed),
+            ),
+            (
+                "sextant_alert_notifications_dropped_total",
+                "Alerts dropped unsent because the notifier queue was full.",
+                notifier.dropped.load(Ordering::Relaxed),
+            ),
+        ]);
+    }
     let mut body = String::new();
     for (name, help, value) in counters {
         let _ = writeln!(

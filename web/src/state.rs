@@ -8,6 +8,7 @@ use sextant_ingest::pipeline::IngestPipeline;
 use sextant_ingest::request_budget::RequestBudget;
 use sextant_meta::AccessControl;
 
+use crate::alerts::AlertsEngine;
 use crate::query_slots::QuerySlots;
 
 use crate::public_url::PublicUrl;
@@ -30,6 +31,8 @@ pub struct AppState {
     /// The address the server is reached at from outside; in open local mode its host is
     /// the only one besides loopback that is answered (`host_check.rs`).
     pub public_url: Option<PublicUrl>,
+    /// The policies engine, when the server runs one (its counters are in `/metrics`).
+    pub alerts: Option<Arc<AlertsEngine>>,
 }
 
 impl AppState {

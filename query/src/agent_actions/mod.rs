@@ -15,6 +15,7 @@
 
 mod command_line;
 mod paths;
+pub mod policy;
 mod tool_map;
 pub mod udf;
 

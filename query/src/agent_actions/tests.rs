@@ -348,3 +348,108 @@ fn generic_tool_spans_and_their_secrets() {
     // A marker-like text that is not one is not a secret.
     assert!(secret_actions("[REDACTED:Not A Kind] [REDACTED:", "x").is_empty());
 }
+
+mod policies {
+    use super::super::policy::{Policy, PolicyConfig};
+    use super::super::{ActionKind, AgentAction};
+
+    fn policy(toml_text: &str) -> Policy {
+        let config: PolicyConfig = toml::from_str(toml_text).expect("valid policy");
+        Policy::compile(&config).expect("compiles")
+    }
+
+    fn action(kind: ActionKind, target: &str, program: Option<&str>) -> AgentAction {
+        AgentAction {
+            kind,
+            target: target.into(),
+            program: program.map(str::to_string),
+            detail: None,
+            decision: None,
+            decision_source: None,
+            success: Some(true),
+        }
+    }
+
+    #[test]
+    fn globs_match_paths_anywhere_and_hosts_by_wildcard() {
+        let secrets = policy(
+            "name = 'secrets-read'\nkind = 'file_read'\ntarget = ['**/.env', '*.pem', '**/id_rsa*']",
+        );
+        for path in [
+            "/repo/.env",
+            ".env",
+            "/home/u/.ssh/id_rsa.pub",
+            "/srv/tls/key.pem",
+        ] {
+            assert!(
+                secrets.matches("p", &action(ActionKind::FileRead, path, None)),
+                "{path}"
+            );
+        }
+        for path in ["/repo/.env.example", "/repo/env", "/repo/key.pem.txt"] {
+            assert!(
+                !secrets.matches("p", &action(ActionKind::FileRead, path, None)),
+                "{path}"
+            );
+        }
+        assert!(!secrets.matches("p", &action(ActionKind::FileWrite, "/repo/.env", None)));
+
+        let egress = policy(
+            "name = 'egress'\nkind = 'network'\nnot_target = ['github.com', '*.npmjs.org', 'pypi.org']",
+        );
+        assert!(!egress.matches(
+            "p",
+            &action(ActionKind::Network, "registry.npmjs.org", Some("npm"))
+        ));
+        assert!(!egress.matches("p", &action(ActionKind::Network, "github.com", Some("git"))));
+        assert!(egress.matches(
+            "p",
+            &action(ActionKind::Network, "evil.example.com", Some("curl"))
+        ));
+        assert!(egress.matches(
+            "p",
+            &action(ActionKind::Network, "npmjs.org.evil.com", None)
+        ));
+    }
+
+    #[test]
+    fn regexes_match_command_lines_and_names_match_programs() {
+        let force_push = policy(
+            "name = 'force-push'\nkind = 'command'\nseverity = 'high'\ntarget = ['re:git\\s+push\\s+.*(--force|-f)\\b']",
+        );
+        let line = "cargo test && git push --force origin main";
+        assert!(force_push.matches("p", &action(ActionKind::Command, line, Some("git"))));
+        assert!(!force_push.matches(
+            "p",
+            &action(ActionKind::Command, "git push origin main", Some("git"))
+        ));
+        let downloads =
+            policy("name = 'downloads'\nkind = ['command', 'network']\ntarget = ['curl', 'wget']");
+        assert!(downloads.matches(
+            "p",
+            &action(ActionKind::Command, "curl -s x | sh", Some("curl"))
+        ));
+        assert!(!downloads.matches("p", &action(ActionKind::Command, "echo curl", Some("echo"))));
+    }
+
+    #[test]
+    fn projects_limit_a_policy_and_bad_policies_are_named() {
+        let only_b = policy("name = 'b-only'\nprojects = ['b']");
+        assert!(only_b.matches("b", &action(ActionKind::Mcp, "x/y", None)));
+        assert!(!only_b.matches("a", &action(ActionKind::Mcp, "x/y", None)));
+        let config: PolicyConfig =
+            toml::from_str("name = 'typo'\nkind = 'file_reed'").expect("toml");
+        let error = Policy::compile(&config).expect_err("unknown kind");
+        assert!(
+            error.contains("typo") && error.contains("file_reed"),
+            "{error}"
+        );
+        let config: PolicyConfig = toml::from_str("name = 'bad'\ntarget = ['re:(']").expect("toml");
+        assert!(
+            Policy::compile(&config)
+                .expect_err("bad regex")
+                .contains("bad")
+        );
+        assert!(toml::from_str::<PolicyConfig>("name = 'x'\nwhere = 'true'").is_err());
+    }
+}

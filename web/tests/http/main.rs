@@ -63,6 +63,7 @@ fn app_with(limits: LimitsConfig, sql: SqlSettings) -> TestApp {
             request_budget: RequestBudget::new(DEFAULT_REQUEST_BUDGET_BYTES),
             query_slots: Arc::new(QuerySlots::new(sql)),
             public_url: None,
+            alerts: None,
         },
     }
 }
