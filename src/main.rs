@@ -19,6 +19,7 @@ mod config;
 mod dataset_command;
 mod demo;
 mod eval_command;
+mod governance_commands;
 mod loadgen;
 mod otlp_sender;
 mod serve;
@@ -155,6 +156,25 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// What agents touched: files, commands, hosts, MCP tools, decisions, secrets seen
+    /// (the `agent_actions` view), newest first; `--format csv|json` to export.
+    Actions {
+        #[command(flatten)]
+        args: governance_commands::ActionsArgs,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        #[command(flatten)]
+        project: ProjectArg,
+    },
+    /// Alerts raised by `[[policies]]`, newest first.
+    Alerts {
+        #[command(flatten)]
+        args: governance_commands::AlertsArgs,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        #[command(flatten)]
+        project: ProjectArg,
+    },
     /// Create, list and revoke API keys (the key is shown once).
     Keys {
         #[command(subcommand)]
@@ -273,6 +293,29 @@ fn main() -> anyhow::Result<()> {
             let data_dir = resolve_data_dir(data_dir, file);
             sql_command::run_search(&data_dir, &project.project, &query, format, limit)
         }
+        Command::Actions {
+            args,
+            data_dir,
+            project,
+        } => {
+            let settings = file.query.settings()?;
+            let data_dir = resolve_data_dir(data_dir, file);
+            runtime.block_on(governance_commands::run_actions(
+                &data_dir,
+                &project.project,
+                args,
+                &settings,
+            ))
+        }
+        Command::Alerts {
+            args,
+            data_dir,
+            project,
+        } => governance_commands::run_alerts(
+            &resolve_data_dir(data_dir, file),
+            &project.project,
+            args,
+        ),
         Command::Compact { args, data_dir } => {
             compact_command::run_compact(&resolve_data_dir(data_dir, file), args)
         }

@@ -274,4 +274,32 @@ fn policies_are_reloaded_when_the_config_file_changes() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(fired(), "the policy stopped working after a broken config");
+
+    // The CLI exports the same ledger and alerts (while the server runs).
+    let csv = crate::server::sextant(
+        &["actions", "--kind", "network", "--format", "csv"],
+        &data_dir,
+    );
+    let header = csv.lines().next().unwrap_or_default();
+    assert!(header.starts_with("time,session_id,trace_id"), "{csv}");
+    assert!(
+        csv.lines()
+            .skip(1)
+            .all(|line| line.contains(",network,exfil.example.net,curl,")),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("before-the-policy"),
+        "the ledger has actions from before any policy: {csv}"
+    );
+    let alerts: Value =
+        serde_json::from_str(&crate::server::sextant(&["alerts", "--json"], &data_dir))
+            .expect("json");
+    assert!(
+        alerts
+            .as_array()
+            .is_some_and(|alerts| !alerts.is_empty()
+                && alerts.iter().all(|alert| alert["policy"] == "egress")),
+        "{alerts}"
+    );
 }

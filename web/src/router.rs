@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
             get(api::sessions::get_session),
         )
         .route("/api/audit", get(api::audit::get_audit))
+        .route("/api/actions", get(api::actions::get_actions))
         .route("/api/alerts", get(api::alerts::get_alerts))
         .route("/api/alerts/{id}", post(api::alerts::post_alert))
         .route("/api/usage", get(api::usage::get_usage))

@@ -14,6 +14,7 @@
 //! - Any other agent: tool spans (`span_type = 'tool'`) by tool name and arguments (`input`).
 
 mod command_line;
+pub mod listing;
 mod paths;
 pub mod policy;
 mod tool_map;
