@@ -71,6 +71,11 @@ pub fn router(state: AppState) -> Router {
             get(pages::session::get_session_page),
         )
         .route("/dashboards", get(pages::dashboards::get_dashboards))
+        .route("/governance", get(pages::governance::get_governance))
+        .route(
+            "/governance/alerts/{id}",
+            post(pages::governance::post_alert_state),
+        )
         .route("/usage", get(pages::usage::get_usage_page))
         .route("/sql", get(pages::sql::get_sql_page))
         .route("/sql.csv", get(pages::sql::get_sql_csv))

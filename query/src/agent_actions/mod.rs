@@ -15,6 +15,7 @@
 
 mod command_line;
 pub mod listing;
+pub mod overview;
 mod paths;
 pub mod policy;
 mod tool_map;

@@ -31,7 +31,7 @@ pub struct AddToDatasetForm {
     csrf_token: String,
 }
 
-fn forbidden() -> PageError {
+pub(crate) fn forbidden() -> PageError {
     PageError(ApiError {
         status: StatusCode::FORBIDDEN,
         code: "csrf",
@@ -41,7 +41,7 @@ fn forbidden() -> PageError {
 
 /// True when the browser says the request came from a page of this server (or did not
 /// say: not a browser, or an old one).
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     if let Some(site) = header("sec-fetch-site")
         && !matches!(site, "same-origin" | "none")

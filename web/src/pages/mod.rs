@@ -9,6 +9,7 @@ pub mod assets;
 pub mod charts;
 pub mod dashboards;
 pub mod evals;
+pub mod governance;
 pub mod runs;
 pub mod session;
 pub mod span_view;

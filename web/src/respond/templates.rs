@@ -22,6 +22,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/dashboards.html"),
     ),
     ("usage.html", include_str!("../../templates/usage.html")),
+    (
+        "governance.html",
+        include_str!("../../templates/governance.html"),
+    ),
     ("macros.html", include_str!("../../templates/macros.html")),
     ("outcome.html", include_str!("../../templates/outcome.html")),
     ("sql.html", include_str!("../../templates/sql.html")),

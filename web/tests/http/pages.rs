@@ -6,7 +6,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 
-use crate::{TestApp, app, app_with_fixture, app_with_ui_fixture, call_text, get_json};
+use crate::{
+    TestApp, app, app_with_fixture, app_with_ui_fixture, call_text, export_json, flush, get_json,
+    respond,
+};
 
 const FAILED_TRACE: &str = "7e1f0c0ffee0000000000000000000a1";
 const PASSING_TRACE: &str = "7e1f0c0ffee0000000000000000000b2";
@@ -303,4 +306,107 @@ async fn cjk_words_inside_sentences_are_searchable() {
     assert_eq!(none["hits"].as_array().map(Vec::len), Some(0), "{none}");
     let html = ok_page(&app, "/?q=超时").await;
     assert!(html.contains("c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"));
+}
+
+/// `query/tests/fixtures/gamma.<signal>.json`: Claude Code, Codex and GenAI tool calls.
+fn governance_fixture(signal: &str) -> String {
+    let path = format!(
+        "{}/../query/tests/fixtures/gamma.{signal}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+/// Every number on the governance page is SQL's over `agent_actions`; its filters narrow
+/// them; an alert is acknowledged from the page.
+#[tokio::test]
+async fn the_governance_page_agrees_with_sql_and_acknowledges_alerts() {
+    let app = app();
+    export_json(&app, "logs", governance_fixture("logs")).await;
+    export_json(&app, "traces", governance_fixture("traces")).await;
+    flush(&app);
+    let figures = "SELECT count(*) AS actions, count(DISTINCT session_id) AS sessions, \
+         count(*) FILTER (WHERE kind = 'file_write') AS files_written, \
+         count(*) FILTER (WHERE kind = 'command') AS commands, \
+         count(DISTINCT target) FILTER (WHERE kind = 'network') AS hosts, \
+         count(*) FILTER (WHERE kind = 'decision' AND decision = 'reject') AS rejected, \
+         count(*) FILTER (WHERE kind = 'secret_exposed') AS secrets FROM agent_actions";
+    let check = |html: &str, totals: &serde_json::Value| {
+        for figure in [
+            "actions",
+            "sessions",
+            "files_written",
+            "commands",
+            "hosts",
+            "rejected",
+            "secrets",
+        ] {
+            let value = totals["rows"][0][figure].as_i64().expect("a count");
+            assert!(
+                html.contains(&format!(
+                    r#"<strong data-figure="{figure}">{value}</strong>"#
+                )),
+                "{figure} = {value}: {html}"
+            );
+        }
+    };
+    let html = ok_page(&app, "/governance?since=5000d").await;
+    let (_, totals) = crate::sql(&app, figures).await;
+    assert_eq!(totals["rows"][0]["actions"], 13, "{totals}");
+    check(&html, &totals);
+    for shown in [
+        "evil.example.com",
+        "src&#x2f;lib.rs",
+        "github_token",
+        "registry.npmjs.org",
+        "reject",
+    ] {
+        assert!(html.contains(shown), "{shown}: {html}");
+    }
+    let html = ok_page(&app, "/governance?since=5000d&agent=codex_exec").await;
+    let (_, totals) = crate::sql(&app, &format!("{figures} WHERE agent = 'codex_exec'")).await;
+    assert_eq!(totals["rows"][0]["actions"], 3, "{totals}");
+    check(&html, &totals);
+    assert!(!html.contains("evil.example.com"), "filtered out");
+
+    let alert = app
+        .state
+        .access
+        .with_store(|store| {
+            store.alerts().raise(&sextant_meta::alerts::NewAlert {
+                project_id: "default".into(),
+                policy: "secrets-read".into(),
+                severity: "high".into(),
+                session_id: Some("gov-cc".into()),
+                trace_id: None,
+                span_id: None,
+                kind: "file_read".into(),
+                target: "/repo/.env".into(),
+                detail: None,
+                time_ms: 1_767_780_002_000,
+            })
+        })
+        .expect("raise")
+        .expect("new");
+    let html = ok_page(&app, "/governance").await;
+    assert!(
+        html.contains(&format!(r#"<tr data-alert="{}">"#, alert.id)),
+        "{html}"
+    );
+    assert!(html.contains("acknowledge</button>"), "{html}");
+    let request = Request::post(format!("/governance/alerts/{}", alert.id))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("state=acknowledged"))
+        .expect("request");
+    let response = respond(&app, request).await;
+    assert!(response.status().is_redirection(), "{}", response.status());
+    let (_, page) = get_json(&app, "/api/alerts?state=acknowledged").await;
+    assert_eq!(page["alerts"][0]["id"], alert.id, "{page}");
+    let request = Request::post(format!("/governance/alerts/{}", alert.id))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "https://evil.example")
+        .header("host", "127.0.0.1:4318")
+        .body(Body::from("state=resolved"))
+        .expect("request");
+    assert_eq!(respond(&app, request).await.status(), StatusCode::FORBIDDEN);
 }
