@@ -11,6 +11,7 @@ pub struct ActionFilters {
     pub before_ns: Option<i64>,
     pub kind: Option<String>,
     pub session_id: Option<String>,
+    pub trace_id: Option<String>,
     pub user: Option<String>,
     pub agent: Option<String>,
 }
@@ -31,6 +32,7 @@ pub fn actions_sql(filters: &ActionFilters, limit: usize) -> String {
     for (column, value) in [
         ("kind", &filters.kind),
         ("session_id", &filters.session_id),
+        ("trace_id", &filters.trace_id),
         ("\"user\"", &filters.user),
         ("agent", &filters.agent),
     ] {
@@ -45,6 +47,20 @@ pub fn actions_sql(filters: &ActionFilters, limit: usize) -> String {
     };
     format!(
         "SELECT {COLUMNS} FROM agent_actions{filter} ORDER BY time DESC, span_id, kind, program, target LIMIT {limit}"
+    )
+}
+
+/// The actions of a session, oldest first: those naming it, and those of its traces (a
+/// tool span need not carry the session its agent span names).
+pub fn session_actions_sql(session_id: &str, trace_ids: &[String], limit: usize) -> String {
+    let mut condition = format!("session_id = {}", literal(session_id));
+    if !trace_ids.is_empty() {
+        let traces: Vec<String> = trace_ids.iter().map(|id| literal(id)).collect();
+        condition = format!("{condition} OR trace_id IN ({})", traces.join(", "));
+    }
+    format!(
+        "SELECT {COLUMNS} FROM agent_actions WHERE {condition} \
+         ORDER BY time, span_id, kind, program, target LIMIT {limit}"
     )
 }
 

@@ -1,4 +1,4 @@
-//! `GET /api/actions?since=&kind=&session=&user=&agent=&limit=&cursor=`: the project's
+//! `GET /api/actions?since=&kind=&session=&trace=&user=&agent=&limit=&cursor=`: the project's
 //! governance ledger (`agent_actions`), newest first, paged by time: `next_cursor` is the
 //! time (ns) the next page starts below.
 
@@ -25,6 +25,7 @@ pub struct ActionParams {
     since: String,
     kind: Option<String>,
     session: Option<String>,
+    trace: Option<String>,
     user: Option<String>,
     agent: Option<String>,
     limit: Option<usize>,
@@ -50,6 +51,7 @@ pub async fn get_actions(
         before_ns: params.cursor,
         kind: params.kind,
         session_id: params.session,
+        trace_id: params.trace,
         user: params.user,
         agent: params.agent,
     };

@@ -14,6 +14,7 @@ pub mod runs;
 pub mod session;
 pub mod span_view;
 pub mod sql;
+pub mod touched;
 pub mod trace;
 pub mod trace_view;
 pub mod usage;

@@ -11,6 +11,7 @@ use sextant_query::trace::{TraceTree, load_span, load_span_of, load_trace_skelet
 
 use crate::auth::PageAccess;
 use crate::pages::span_view::span_view;
+use crate::pages::touched::trace_touched;
 use crate::pages::trace_view::{page_of_span, trace_view};
 use crate::respond::page_error::PageError;
 use crate::respond::templates::render;
@@ -61,6 +62,7 @@ pub async fn get_trace_page(
         None => None,
     };
     let view = trace_view(&tree, page);
+    let touched_actions = trace_touched(&context, &trace_id).await?;
     let datasets = state.access.with_store(|store| {
         sextant_evals::datasets::list_datasets(store, &access.principal.project_id)
     })?;
@@ -77,6 +79,7 @@ pub async fn get_trace_page(
             selected,
             datasets,
             added_to,
+            touched_actions,
         },
     )?;
     Ok(Html(html))
