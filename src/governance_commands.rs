@@ -59,7 +59,7 @@ pub async fn run_actions(
         user: args.user,
         ..ActionFilters::default()
     };
-    let sql = actions_sql(&filters, args.limit.max(1));
+    let sql = actions_sql(&filters, args.limit.max(1), 0);
     run_sql(data_dir, project_id, &sql, args.format, limits).await
 }
 

@@ -663,24 +663,10 @@ fn trajectory_replay_answers_tools_from_the_recording() {
 /// suite's webhook.
 #[test]
 fn a_scheduled_suite_runs_in_the_server_and_its_webhook_gets_the_regression() {
-    use std::sync::{Arc, Mutex};
-
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = recorded_dataset(dir.path());
     let models = ScriptedModels::start(Behaviour::WrongToolFor((0..6).collect()));
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let inbox = received.clone();
-    let hook = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let inbox = inbox.clone();
-            async move {
-                inbox.lock().expect("inbox").push(body);
-                "ok"
-            }
-        }),
-    );
-    let (hook_address, _hook_runtime) = crate::loopback::serve_on_loopback(hook);
+    let (hook_address, _hook_runtime, received) = crate::loopback::webhook_on_loopback();
     let extra = format!("schedule = \"* * * * * *\"\nwebhook = \"http://{hook_address}/hook\"");
     let suite = write_suite(
         dir.path(),

@@ -7,7 +7,6 @@
 //! receiver) gets the JSON, an admin acknowledges it; a policy limited to another project
 //! never fires.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -37,19 +36,7 @@ fn claude_code_actions_are_in_the_ledger() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let inbox = received.clone();
-    let hook = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let inbox = inbox.clone();
-            async move {
-                inbox.lock().expect("inbox").push(body);
-                "ok"
-            }
-        }),
-    );
-    let (hook_address, _hook_runtime) = crate::loopback::serve_on_loopback(hook);
+    let (hook_address, _hook_runtime, received) = crate::loopback::webhook_on_loopback();
     let config = format!(
         r#"
 [[notifiers]]
@@ -168,6 +155,78 @@ notify = ["sec-team"]
         "{all}"
     );
     assert!(!all.contains(TOKEN_BODY), "{all}");
+    // The API lists the same rows, newest first, in pages that neither skip nor repeat.
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..rows.len() + 1 {
+        let page_url = match &cursor {
+            Some(cursor) => format!("/api/actions?session={session_id}&limit=3&cursor={cursor}"),
+            None => format!("/api/actions?session={session_id}&limit=3"),
+        };
+        let (status, page) = server.get_json(&page_url);
+        assert!(status.is_success(), "{status} {page}");
+        listed.extend(page["actions"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(listed.len(), rows.len(), "{listed:?}");
+    let key = |row: &Value| {
+        ["time", "kind", "target", "program", "detail", "decision"]
+            .map(|field| row[field].to_string())
+            .join("|")
+    };
+    let all_rows = server.sql(&format!(
+        "SELECT * FROM agent_actions WHERE session_id = '{session_id}'"
+    ));
+    let expected: std::collections::BTreeSet<String> = all_rows.iter().map(key).collect();
+    let listed_keys: std::collections::BTreeSet<String> = listed.iter().map(key).collect();
+    assert_eq!(listed_keys, expected, "pages skipped or repeated rows");
+    let times: Vec<&str> = listed
+        .iter()
+        .filter_map(|row| row["time"].as_str())
+        .collect();
+    assert!(times.windows(2).all(|pair| pair[0] >= pair[1]), "{times:?}");
+    let (status, _) = server.get_json("/api/actions?since=forever");
+    assert_eq!(status.as_u16(), 400);
+
+    // One alert for the .env read, sent once; the other project's policy saw nothing.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while received.lock().expect("inbox").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, page) = server.get_json("/api/alerts");
+    assert!(status.is_success(), "{status} {page}");
+    let alerts = page["alerts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(alerts.len(), 1, "{page}");
+    let alert = &alerts[0];
+    assert_eq!(alert["policy"], "secrets-read", "{page}");
+    assert_eq!(alert["severity"], "high");
+    assert_eq!(alert["kind"], "file_read");
+    assert_eq!(alert["target"], env_path.as_str());
+    assert_eq!(alert["session_id"], session_id.as_str());
+    assert_eq!(alert["state"], "open");
+    let sent = received.lock().expect("inbox").clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["alert"]["id"], alert["id"]);
+    assert_eq!(sent[0]["alert"]["target"], env_path.as_str());
+
+    let id = alert["id"].as_i64().expect("id");
+    let response = server
+        .client()
+        .post(server.url(&format!("/api/alerts/{id}")))
+        .json(&json!({"state": "acknowledged"}))
+        .send()
+        .expect("acknowledge");
+    assert!(response.status().is_success(), "{}", response.status());
+    let (_, page) = server.get_json("/api/alerts?state=open");
+    assert_eq!(page["alerts"].as_array().map(Vec::len), Some(0), "{page}");
+    let (_, page) = server.get_json("/api/alerts?state=acknowledged");
+    assert_eq!(page["alerts"][0]["id"], id, "{page}");
+    let (status, _) = server.get_json("/api/alerts?state=forgotten");
+    assert_eq!(status.as_u16(), 400);
+
     let events = server.sql(&format!(
         "SELECT * FROM logs WHERE session_id = '{session_id}'"
     ));

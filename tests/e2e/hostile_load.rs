@@ -182,18 +182,9 @@ fn past_the_request_budget_the_server_answers_503_and_recovers() {
     // The stalled bodies are read as they arrive: wait (boundedly) until the server holds
     // both, as its /metrics says, before posting (a post racing them could push one out).
     let held = || {
-        let metrics = server
-            .client()
-            .get(server.url("/metrics"))
-            .send()
-            .expect("metrics")
-            .text()
-            .expect("metrics text");
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix("sextant_request_budget_held_bytes "))
-            .and_then(|value| value.trim().parse::<usize>().ok())
-            .unwrap_or(0)
+        server
+            .metric("sextant_request_budget_held_bytes")
+            .unwrap_or(0) as usize
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     while held() < 2000 * 1024 && Instant::now() < deadline {

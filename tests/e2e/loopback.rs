@@ -2,7 +2,31 @@
 //! scripted model servers, in plain HTTP or over TLS; the server lives as long as the
 //! returned runtime.
 
+use std::sync::{Arc, Mutex};
+
 use axum::Router;
+use serde_json::Value;
+
+/// JSON bodies POSTed to a webhook, in arrival order.
+pub type Inbox = Arc<Mutex<Vec<Value>>>;
+
+/// A webhook receiver at `http://<address>/hook` keeping every JSON body it is sent.
+pub fn webhook_on_loopback() -> (std::net::SocketAddr, tokio::runtime::Runtime, Inbox) {
+    let received: Inbox = Arc::default();
+    let inbox = received.clone();
+    let hook = Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let inbox = inbox.clone();
+            async move {
+                inbox.lock().expect("inbox").push(body);
+                "ok"
+            }
+        }),
+    );
+    let (address, runtime) = serve_on_loopback(hook);
+    (address, runtime, received)
+}
 
 pub fn serve_on_loopback(router: Router) -> (std::net::SocketAddr, tokio::runtime::Runtime) {
     let (listener, runtime) = bind_loopback();

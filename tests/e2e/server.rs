@@ -202,6 +202,22 @@ impl Server {
         }
     }
 
+    /// The value of one counter or gauge on `/metrics`, if it is there.
+    pub fn metric(&self, name: &str) -> Option<u64> {
+        let metrics = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .expect("metrics")
+            .text()
+            .expect("metrics text");
+        let prefix = format!("{name} ");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|value| value.trim().parse().ok())
+    }
+
     pub fn get_json(&self, path: &str) -> (reqwest::StatusCode, Value) {
         let response = self
             .authorized(self.client.get(self.url(path)))

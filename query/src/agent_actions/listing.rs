@@ -7,8 +7,8 @@
 pub struct ActionFilters {
     /// Only actions at or after this time (ns since the epoch).
     pub from_ns: Option<i64>,
-    /// Only actions before this time (ns): the previous page's cursor.
-    pub before_ns: Option<i64>,
+    /// Only actions at or before this time (ns): where a page starts.
+    pub until_ns: Option<i64>,
     pub kind: Option<String>,
     pub session_id: Option<String>,
     pub trace_id: Option<String>,
@@ -20,14 +20,19 @@ pub struct ActionFilters {
 pub const COLUMNS: &str = "time, session_id, trace_id, span_id, agent, \"user\", repository, \
                            branch, kind, target, program, detail, decision, decision_source, success";
 
-/// `SELECT … FROM agent_actions WHERE … ORDER BY time DESC LIMIT limit`.
-pub fn actions_sql(filters: &ActionFilters, limit: usize) -> String {
+/// The order of a listing: newest first, then a total order among actions of one instant
+/// (a pipeline's programs share their event's time), so `OFFSET` pages are stable.
+pub const NEWEST_FIRST: &str =
+    "time DESC, session_id, trace_id, span_id, kind, program, target, detail, decision";
+
+/// `SELECT … FROM agent_actions WHERE … ORDER BY` [`NEWEST_FIRST`] `LIMIT limit OFFSET skip`.
+pub fn actions_sql(filters: &ActionFilters, limit: usize, skip: usize) -> String {
     let mut conditions = Vec::new();
     if let Some(from) = filters.from_ns {
         conditions.push(format!("time >= to_timestamp_nanos({from})"));
     }
-    if let Some(before) = filters.before_ns {
-        conditions.push(format!("time < to_timestamp_nanos({before})"));
+    if let Some(until) = filters.until_ns {
+        conditions.push(format!("time <= to_timestamp_nanos({until})"));
     }
     for (column, value) in [
         ("kind", &filters.kind),
@@ -46,7 +51,7 @@ pub fn actions_sql(filters: &ActionFilters, limit: usize) -> String {
         format!(" WHERE {}", conditions.join(" AND "))
     };
     format!(
-        "SELECT {COLUMNS} FROM agent_actions{filter} ORDER BY time DESC, span_id, kind, program, target LIMIT {limit}"
+        "SELECT {COLUMNS} FROM agent_actions{filter} ORDER BY {NEWEST_FIRST} LIMIT {limit} OFFSET {skip}"
     )
 }
 
@@ -83,6 +88,7 @@ mod tests {
                 ..ActionFilters::default()
             },
             50,
+            0,
         );
         assert!(sql.contains("time >= to_timestamp_nanos(10)"), "{sql}");
         assert!(sql.contains("kind = 'network'"), "{sql}");
@@ -90,7 +96,7 @@ mod tests {
             sql.contains("\"user\" = 'o''brien@acme.dev'' OR ''1''=''1'"),
             "{sql}"
         );
-        assert!(sql.ends_with("LIMIT 50"), "{sql}");
-        assert!(!actions_sql(&ActionFilters::default(), 1).contains("WHERE"));
+        assert!(sql.ends_with("LIMIT 50 OFFSET 0"), "{sql}");
+        assert!(!actions_sql(&ActionFilters::default(), 1, 0).contains("WHERE"));
     }
 }

@@ -1,6 +1,8 @@
 //! `GET /api/actions?since=&kind=&session=&trace=&user=&agent=&limit=&cursor=`: the project's
-//! governance ledger (`agent_actions`), newest first, paged by time: `next_cursor` is the
-//! time (ns) the next page starts below.
+//! governance ledger (`agent_actions`), newest first. `next_cursor` is `<time ns>:<skip>`: the
+//! next page starts at that time, after the `skip` actions of that instant already listed
+//! (one tool call's actions share their time), so pages neither skip nor repeat rows while
+//! newer actions arrive.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -29,14 +31,14 @@ pub struct ActionParams {
     user: Option<String>,
     agent: Option<String>,
     limit: Option<usize>,
-    cursor: Option<i64>,
+    cursor: Option<String>,
 }
 
 #[derive(Debug, serde::Serialize)]
 pub struct ActionPage {
     pub since: String,
     pub actions: Vec<Map<String, Value>>,
-    pub next_cursor: Option<i64>,
+    pub next_cursor: Option<String>,
 }
 
 pub async fn get_actions(
@@ -46,9 +48,10 @@ pub async fn get_actions(
 ) -> Result<Response, ApiError> {
     let (since, from_ns, _) = window_until_now(&params.since, "7d")?;
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let cursor = params.cursor.as_deref().map(Cursor::parse).transpose()?;
     let filters = ActionFilters {
         from_ns: Some(from_ns),
-        before_ns: params.cursor,
+        until_ns: cursor.map(|cursor| cursor.time_ns),
         kind: params.kind,
         session_id: params.session,
         trace_id: params.trace,
@@ -61,11 +64,12 @@ pub async fn get_actions(
     };
     let context = project_context(state.data_dir(), &principal.project_id).await?;
     // One more than a page: whether there is a next one.
-    let sql = actions_sql(&filters, limit + 1);
+    let skip = cursor.map_or(0, |cursor| cursor.skip);
+    let sql = actions_sql(&filters, limit + 1, skip);
     let limits = state.query_slots.settings().limits(limit + 1);
     let output = run_read_only_sql(&context, &sql, limits).await?;
     let mut actions = batches_to_json_rows(&output.batches)?;
-    let next_cursor = next_page(&mut actions, limit);
+    let next_cursor = next_page(&mut actions, limit, cursor).map(|next| next.to_string());
     Ok(Json(ActionPage {
         since: since.to_string(),
         actions,
@@ -74,30 +78,58 @@ pub async fn get_actions(
     .into_response())
 }
 
-/// Cuts `rows` (newest first, one more than `limit` when there is more) to a page that ends
-/// between two times, so the next page (`time < cursor`) misses and repeats nothing; the
-/// cursor, when there is a next page.
-fn next_page(rows: &mut Vec<Map<String, Value>>, limit: usize) -> Option<i64> {
+/// Where a page starts: at `time_ns`, after `skip` actions of that instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cursor {
+    time_ns: i64,
+    skip: usize,
+}
+
+impl Cursor {
+    fn parse(text: &str) -> Result<Cursor, ApiError> {
+        let invalid =
+            || ApiError::bad_request(format!("invalid cursor {text:?}: pass a next_cursor back"));
+        let (time, skip) = text.split_once(':').ok_or_else(invalid)?;
+        Ok(Cursor {
+            time_ns: time.parse().map_err(|_| invalid())?,
+            skip: skip.parse().map_err(|_| invalid())?,
+        })
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}:{}", self.time_ns, self.skip)
+    }
+}
+
+fn time_ns(row: &Map<String, Value>) -> Option<i64> {
+    let text = row.get("time")?.as_str()?;
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()?
+        .timestamp_nanos_opt()
+}
+
+/// Cuts `rows` (newest first, one more than `limit` when there is more) to `limit`; the
+/// cursor of the next page, when there is one: the last row's time, after the rows of that
+/// time this page and the ones before it listed.
+fn next_page(
+    rows: &mut Vec<Map<String, Value>>,
+    limit: usize,
+    cursor: Option<Cursor>,
+) -> Option<Cursor> {
     if rows.len() <= limit {
         return None;
     }
-    let time_ns = |row: &Map<String, Value>| -> Option<i64> {
-        let text = row.get("time")?.as_str()?;
-        chrono::DateTime::parse_from_rfc3339(text)
-            .ok()?
-            .timestamp_nanos_opt()
-    };
-    let boundary = time_ns(&rows[limit])?;
     rows.truncate(limit);
-    // Rows sharing the first left-out row's time go to the next page with it.
-    let kept = rows
-        .iter()
-        .rposition(|row| time_ns(row) != Some(boundary))
-        .map_or(0, |last| last + 1);
-    if kept == 0 {
-        // A whole page at one instant: keep it, and start the next page below it.
-        return Some(boundary);
-    }
-    rows.truncate(kept);
-    Some(boundary + 1)
+    let last = time_ns(rows.last()?)?;
+    let at_last = rows.iter().filter(|row| time_ns(row) == Some(last)).count();
+    let earlier = match cursor {
+        Some(cursor) if cursor.time_ns == last => cursor.skip,
+        _ => 0,
+    };
+    Some(Cursor {
+        time_ns: last,
+        skip: earlier + at_last,
+    })
 }

@@ -13,6 +13,7 @@
 //! Beside the extractors: [`sign_in`] (the sign-in page and sign-out) and [`host_check`]
 //! (the DNS-rebinding guard of open local mode, which accepts `crate::public_url` too).
 
+pub mod form_check;
 pub mod host_check;
 pub mod sign_in;
 

@@ -15,8 +15,8 @@ use sextant_query::agent_actions::overview::{OverviewRequest, load_overview};
 use sextant_query::sql_context::project_context;
 
 use crate::api::trace_list_params::window_until_now;
+use crate::auth::form_check::check_form;
 use crate::auth::{AdminPageAccess, PageAccess};
-use crate::pages::add_to_dataset::{forbidden, same_origin};
 use crate::pages::dashboards::WINDOWS;
 use crate::respond::api_error::ApiError;
 use crate::respond::page_error::PageError;
@@ -99,13 +99,7 @@ pub async fn post_alert_state(
     Path(id): Path<i64>,
     Form(form): Form<AlertForm>,
 ) -> Result<Redirect, PageError> {
-    let trusted = match &access.viewer.csrf_token {
-        Some(token) => *token == form.csrf_token,
-        None => same_origin(&headers),
-    };
-    if !trusted {
-        return Err(forbidden());
-    }
+    check_form(&access.viewer, &form.csrf_token, &headers)?;
     let wanted = STATES
         .iter()
         .find(|known| **known == form.state)

@@ -22,7 +22,7 @@ pub async fn trace_touched(
         trace_id: Some(trace_id.to_string()),
         ..ActionFilters::default()
     };
-    let newest_first = actions_sql(&filters, SHOWN);
+    let newest_first = actions_sql(&filters, SHOWN, 0);
     rows_of(
         context,
         &format!("SELECT {COLUMNS} FROM ({newest_first}) ORDER BY time, kind, program"),
