@@ -19,9 +19,12 @@ use sextant_ingest::pipeline::{IngestPipeline, PipelineConfig};
 use sextant_ingest::redact::Redactor;
 use sextant_ingest::redact::otlp::redact_request;
 use sextant_ingest::request_budget::{DEFAULT_REQUEST_BUDGET_BYTES, RequestBudget};
+use sextant_ingest::row_observer::RowObserver;
 use sextant_ingest::wal_record::ExportRequest;
 use sextant_meta::AccessControl;
+use sextant_query::agent_actions::policy::{PolicyConfig, Severity};
 use sextant_tracegen::agent_traces::AgentTraceGenerator;
+use sextant_web::alerts::{AlertsEngine, Rules};
 use sextant_web::query_slots::{QuerySlots, SqlSettings};
 use sextant_web::router::router;
 use sextant_web::state::AppState;
@@ -49,6 +52,10 @@ pub struct IngestBenchArgs {
     /// Store secrets as sent: what redaction costs is the difference with a run without it.
     #[arg(long)]
     no_redaction: bool,
+    /// Check every tool call against this many policies that match nothing (what watching
+    /// ingest costs is the difference with a run with 0).
+    #[arg(long, default_value_t = 0)]
+    policies: usize,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -73,6 +80,11 @@ struct IngestFigures {
     refused_503: u64,
     /// Whether secrets were redacted at ingest.
     redaction: bool,
+    /// Policies every tool call was checked against, and the alerts they raised.
+    policies: usize,
+    alerts_raised: u64,
+    /// Requests not checked because the policy queue was full (the check fell behind).
+    requests_unchecked: u64,
     /// Secrets the redactor found in the generated requests (the generator plants none:
     /// anything here is a false positive).
     secrets_redacted: u64,
@@ -107,17 +119,28 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
     if args.no_redaction {
         config.redactor = None;
     }
+    let access = Arc::new(AccessControl::open(&data_root)?);
+    let alerts = (args.policies > 0)
+        .then(|| -> anyhow::Result<_> {
+            let rules = Rules::compile(&never_matching_policies(args.policies), &[])
+                .map_err(anyhow::Error::msg)?;
+            Ok(AlertsEngine::start(rules, access.metadata().clone()))
+        })
+        .transpose()?;
+    config.observer = alerts.clone().map(|engine| {
+        RowObserver(engine as Arc<dyn sextant_ingest::row_observer::AcknowledgedRows>)
+    });
     let pipeline = Arc::new(IngestPipeline::open(data_dir, config)?);
     let state = AppState {
         pipeline: pipeline.clone(),
-        access: Arc::new(AccessControl::open(&data_root)?),
+        access,
         body_limit_bytes: 64 * 1024 * 1024,
         secure_cookies: false,
         gateway: Default::default(),
         request_budget: RequestBudget::new(DEFAULT_REQUEST_BUDGET_BYTES),
         query_slots: Arc::new(QuerySlots::new(SqlSettings::default())),
         public_url: None,
-        alerts: None,
+        alerts: alerts.clone(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -166,6 +189,19 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
         peak_rss_mib: peak_rss_bytes().unwrap_or(0) as f64 / (1024.0 * 1024.0),
         refused_503: refused,
         redaction: !args.no_redaction,
+        policies: args.policies,
+        alerts_raised: alerts.as_ref().map_or(0, |engine| {
+            engine
+                .stats
+                .raised
+                .load(std::sync::atomic::Ordering::Relaxed)
+        }),
+        requests_unchecked: alerts.as_ref().map_or(0, |engine| {
+            engine
+                .stats
+                .unchecked
+                .load(std::sync::atomic::Ordering::Relaxed)
+        }),
         secrets_redacted,
         redaction_seconds,
         redaction_megabytes_per_second: raw_otlp_bytes as f64 / 1e6 / redaction_seconds,
@@ -180,6 +216,26 @@ pub async fn run_ingest_bench(args: IngestBenchArgs) -> anyhow::Result<()> {
         print_table(&figures);
     }
     Ok(())
+}
+
+/// `count` policies over every kind of action whose targets no generated run touches (a
+/// glob, a regex and a host each), so each tool call is checked in full and raises nothing.
+fn never_matching_policies(count: usize) -> Vec<PolicyConfig> {
+    (0..count)
+        .map(|index| PolicyConfig {
+            name: format!("bench-{index}"),
+            severity: Severity::Medium,
+            kind: None,
+            target: vec![
+                format!("**/never-{index}/*.pem"),
+                format!("re:^rm -rf /nowhere-{index}"),
+                format!("*.never-{index}.example"),
+            ],
+            not_target: Vec::new(),
+            projects: Vec::new(),
+            notify: Vec::new(),
+        })
+        .collect()
 }
 
 /// Redacts a decoded copy of each request, timing only the redaction: the secrets found and
@@ -342,6 +398,10 @@ fn print_table(figures: &IngestFigures) {
         figures.peak_rss_mib
     );
     println!("  503 retries               {}", figures.refused_503);
+    println!(
+        "  policies                  {} checked on every tool call, {} alerts, {} requests unchecked",
+        figures.policies, figures.alerts_raised, figures.requests_unchecked
+    );
     println!(
         "  secret redaction          {} at ingest; alone: {:.2} s = {:.0} MB/s on one core, {} secrets found",
         if figures.redaction { "on" } else { "off" },
