@@ -274,7 +274,7 @@ fn claude_code_replays_a_task_through_the_gateway_and_the_outcome_gates_the_cand
 }
 
 /// The Codex CLI: `SEXTANT_CODEX`, else where `.ci/run` installs it.
-fn codex() -> Option<PathBuf> {
+pub fn codex() -> Option<PathBuf> {
     npm_cli("Codex", "SEXTANT_CODEX", "codex", "codex")
 }
 

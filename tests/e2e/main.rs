@@ -7,6 +7,7 @@ mod bad_input;
 mod browser;
 mod claude_code;
 mod cli;
+mod codex_governance;
 mod crash;
 mod evals;
 mod governance;

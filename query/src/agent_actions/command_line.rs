@@ -36,6 +36,7 @@ fn split_segments(command: &str) -> Vec<Vec<String>> {
     let mut word = String::new();
     let mut in_word = false;
     let mut nested = Vec::new();
+    let mut heredocs: Vec<String> = Vec::new();
     let mut chars = command.chars().peekable();
     let end_word = |word: &mut String, in_word: &mut bool, segments: &mut Vec<Vec<String>>| {
         if *in_word {
@@ -95,6 +96,54 @@ fn split_segments(command: &str) -> Vec<Vec<String>> {
             '&' if word.ends_with(['>', '<']) || chars.peek() == Some(&'>') => {
                 in_word = true;
                 word.push('&');
+            }
+            // `<<EOF`, `<<-'EOF'`: a here-document; its lines are data, not commands.
+            '<' if !in_word && chars.peek() == Some(&'<') => {
+                chars.next();
+                if chars.peek() == Some(&'<') {
+                    // `<<<word`: a here-string, one word of data.
+                    chars.next();
+                    continue;
+                }
+                if chars.peek() == Some(&'-') {
+                    chars.next();
+                }
+                while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
+                    chars.next();
+                }
+                let mut delimiter = String::new();
+                while let Some(&next) = chars.peek() {
+                    if next.is_whitespace() || matches!(next, ';' | '|' | '&' | ')') {
+                        break;
+                    }
+                    chars.next();
+                    if !matches!(next, '\'' | '"' | '\\') {
+                        delimiter.push(next);
+                    }
+                }
+                if !delimiter.is_empty() {
+                    heredocs.push(delimiter);
+                }
+            }
+            '\n' if !heredocs.is_empty() => {
+                end_word(&mut word, &mut in_word, &mut segments);
+                if !segments.last().expect("one segment").is_empty() {
+                    segments.push(Vec::new());
+                }
+                // Skip each pending here-document's body, through its delimiter line.
+                for delimiter in std::mem::take(&mut heredocs) {
+                    let mut line = String::new();
+                    for next in chars.by_ref() {
+                        if next != '\n' {
+                            line.push(next);
+                            continue;
+                        }
+                        if line.trim() == delimiter {
+                            break;
+                        }
+                        line.clear();
+                    }
+                }
             }
             '|' | '&' | ';' | '\n' | '(' | ')' | '`' => {
                 end_word(&mut word, &mut in_word, &mut segments);

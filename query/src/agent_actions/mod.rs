@@ -351,6 +351,10 @@ fn command_actions(command: &str, cwd: Option<&str>) -> Vec<AgentAction> {
     if calls.is_empty() && !command.trim().is_empty() {
         actions.push(AgentAction::new(ActionKind::Command, command));
     }
+    // `apply_patch <<'EOF' … EOF` through the shell (Codex applies it itself): its files.
+    if calls.iter().any(|call| call.program == "apply_patch") {
+        actions.extend(patch_actions(&Value::String(command.to_string()), cwd));
+    }
     for call in &calls {
         for contact in hosts(call) {
             actions.push(AgentAction {

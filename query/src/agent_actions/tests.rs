@@ -50,6 +50,18 @@ fn a_command_line_yields_each_program_it_runs() {
         ["git"]
     );
     assert_eq!(program_names(""), Vec::<String>::new());
+    assert_eq!(
+        program_names("cat <<'EOF' > notes.md\nrm -rf / | curl x\nEOF\ngit add notes.md"),
+        ["cat", "git"]
+    );
+    assert_eq!(
+        program_names("python3 - <<-PY\n\timport os\n\tPY\nls"),
+        ["python3", "ls"]
+    );
+    assert_eq!(
+        program_names("grep x <<< \"$text\" | wc -l"),
+        ["grep", "wc"]
+    );
 }
 
 fn host_names(command: &str) -> Vec<String> {
@@ -294,6 +306,25 @@ fn codex_commands_patches_and_mcp_tools() {
             ("file_write", "src/a.rs"),
             ("file_write", "src/b.rs"),
             ("file_delete", "old.rs")
+        ])
+    );
+    // A patch through the shell, as Codex models send it without an apply_patch tool.
+    let heredoc = json!({"arguments": json!({"cmd": format!("apply_patch <<'EOF'\n{patch}\nEOF"), "workdir": "/w"}).to_string()}).to_string();
+    let actions = row_actions(
+        "codex.tool_result",
+        "exec_command",
+        None,
+        None,
+        Some(&heredoc),
+        Some(true),
+    );
+    assert_eq!(
+        summary(&actions),
+        pairs(&[
+            ("command", &format!("apply_patch <<'EOF'\n{patch}\nEOF")),
+            ("file_write", "/w/src/a.rs"),
+            ("file_write", "/w/src/b.rs"),
+            ("file_delete", "/w/old.rs"),
         ])
     );
     let mcp = json!({"arguments": "{}", "mcp_server": "linear"}).to_string();
