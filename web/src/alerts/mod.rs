@@ -68,6 +68,20 @@ impl Rules {
     }
 }
 
+impl Rules {
+    /// Where an alert of `policy` in `project` goes: the notifiers the policy names, then
+    /// those declared for the project (`projects = [...]` on a notifier), each once.
+    pub fn recipients<'a>(&'a self, policy: &Policy, project: &str) -> Vec<&'a NotifierConfig> {
+        self.notifiers
+            .iter()
+            .filter(|notifier| {
+                policy.notify.contains(&notifier.name)
+                    || notifier.projects.iter().any(|name| name == project)
+            })
+            .collect()
+    }
+}
+
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
 pub struct AlertStats {
@@ -167,10 +181,8 @@ impl AlertsEngine {
                             target = alert.target,
                             "alert raised"
                         );
-                        for name in &policy.notify {
-                            if let Some(target) = rules.notifiers.iter().find(|n| &n.name == name) {
-                                self.notifier.send(alert.clone(), target.clone());
-                            }
+                        for target in rules.recipients(policy, project) {
+                            self.notifier.send(alert.clone(), target.clone());
                         }
                     }
                     Ok(None) => {}
@@ -250,4 +262,50 @@ fn log_actions(log: &CanonicalLog) -> Vec<AgentAction> {
         Some(&log.attributes),
         log.success,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerts_go_to_the_policy_s_notifiers_and_the_project_s() {
+        let notifiers: Vec<NotifierConfig> = toml::from_str::<toml::Table>(
+            r#"
+[[notifiers]]
+name = "sec-team"
+url = "https://hooks.example.com/sec"
+[[notifiers]]
+name = "payments-oncall"
+url = "https://hooks.example.com/pay"
+format = "slack"
+projects = ["payments"]
+"#,
+        )
+        .expect("toml")["notifiers"]
+            .clone()
+            .try_into()
+            .expect("notifiers");
+        let policies: Vec<PolicyConfig> = vec![
+            toml::from_str("name = 'secrets-read'\nnotify = ['sec-team']").expect("policy"),
+            toml::from_str("name = 'quiet'").expect("policy"),
+        ];
+        let rules = Rules::compile(&policies, &notifiers).expect("rules");
+        let names = |policy: usize, project: &str| -> Vec<&str> {
+            rules
+                .recipients(&rules.policies[policy], project)
+                .into_iter()
+                .map(|notifier| notifier.name.as_str())
+                .collect()
+        };
+        assert_eq!(names(0, "payments"), ["sec-team", "payments-oncall"]);
+        assert_eq!(names(0, "web"), ["sec-team"]);
+        assert_eq!(names(1, "payments"), ["payments-oncall"]);
+        assert!(names(1, "web").is_empty());
+        let unknown = vec![
+            toml::from_str::<PolicyConfig>("name = 'x'\nnotify = ['nobody']").expect("policy"),
+        ];
+        let error = Rules::compile(&unknown, &notifiers).expect_err("unknown notifier");
+        assert!(error.contains("nobody"), "{error}");
+    }
 }

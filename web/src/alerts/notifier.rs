@@ -6,6 +6,7 @@
 //! name = "sec-team"
 //! url = "https://hooks.example.com/…"   # a JSON POST of the alert
 //! format = "slack"                      # or "json" (default): Slack's incoming-webhook body
+//! projects = ["payments"]               # optional: every alert of these projects too
 //! ```
 //!
 //! Sending never blocks ingest or the policy check: alerts wait in a bounded queue (the
@@ -32,6 +33,9 @@ pub struct NotifierConfig {
     pub url: String,
     #[serde(default)]
     pub format: NotifierFormat,
+    /// Projects whose every alert this notifier gets, besides those of policies naming it.
+    #[serde(default)]
+    pub projects: Vec<String>,
 }
 
 /// The body a notifier gets.
