@@ -31,6 +31,10 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_by_project ON alerts (project_id, id);",
 }];
 
+/// Open alerts a project may hold; past it new matches raise nothing until some are
+/// acknowledged or resolved.
+pub const MAX_OPEN_ALERTS: i64 = 10_000;
+
 /// An alert's lifecycle.
 pub const STATES: [&str; 3] = ["open", "acknowledged", "resolved"];
 
@@ -100,9 +104,38 @@ impl<'a> Alerts<'a> {
         Alerts { connection }
     }
 
-    /// Stores `alert` unless its (project, policy, session, target) has one already; the
-    /// stored alert when it is new, `None` when it was a repeat.
+    /// Stores `alert` unless its (project, policy, session, target) has one already, or the
+    /// project already has [`MAX_OPEN_ALERTS`] open ones (targets come from what agents send:
+    /// a run reading a million matching paths must not fill the store); the stored alert
+    /// when it is new, `None` when it was a repeat or over the cap.
     pub fn raise(&self, alert: &NewAlert) -> rusqlite::Result<Option<Alert>> {
+        // A repeat is found through the unique key; only a new alert pays for the count.
+        let repeat = self
+            .connection
+            .query_row(
+                "SELECT 1 FROM alerts WHERE project_id = ?1 AND policy = ?2 AND session_id = ?3 \
+                 AND target = ?4",
+                params![
+                    alert.project_id,
+                    alert.policy,
+                    alert.session_id.as_deref().unwrap_or_default(),
+                    alert.target
+                ],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if repeat {
+            return Ok(None);
+        }
+        let open: i64 = self.connection.query_row(
+            "SELECT count(*) FROM alerts WHERE project_id = ?1 AND state = 'open'",
+            params![alert.project_id],
+            |row| row.get(0),
+        )?;
+        if open >= MAX_OPEN_ALERTS {
+            return Ok(None);
+        }
         let inserted = self.connection.execute(
             "INSERT OR IGNORE INTO alerts (time, project_id, policy, severity, session_id, \
              trace_id, span_id, kind, target, detail, updated) \
@@ -246,5 +279,33 @@ mod tests {
         );
         let page = alerts.list("a", None, Some(first.id + 1), 1).expect("page");
         assert_eq!(page.len(), 1);
+    }
+
+    #[test]
+    fn a_project_holds_a_bounded_number_of_open_alerts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = MetadataStore::open(dir.path()).expect("store");
+        let alerts = store.alerts();
+        for index in 0..MAX_OPEN_ALERTS {
+            let raised = alerts.raise(&new_alert("a", "s", &format!("/f{index}")));
+            assert!(raised.expect("raise").is_some());
+        }
+        let over = alerts
+            .raise(&new_alert("a", "s", "/one-more"))
+            .expect("raise");
+        assert_eq!(over, None, "past the cap");
+        assert!(
+            alerts
+                .raise(&new_alert("b", "s", "/f"))
+                .expect("raise")
+                .is_some()
+        );
+        alerts.set_state("a", 1, "resolved").expect("resolve");
+        assert!(
+            alerts
+                .raise(&new_alert("a", "s", "/one-more"))
+                .expect("raise")
+                .is_some()
+        );
     }
 }

@@ -40,6 +40,8 @@ pub struct Overview {
     pub secrets: Figure,
     /// user, agent, repository choices for the filters.
     pub choices: Figure,
+    /// The window held more actions than a page reads: the figures count the newest part.
+    pub truncated: bool,
 }
 
 /// Rows listed per table.
@@ -71,8 +73,9 @@ fn conditions(request: &OverviewRequest) -> String {
 /// rows from `agent_actions`.
 const PAGE_TABLE: &str = "page_actions";
 
-/// Most actions one page reads.
+/// Most actions one page reads, in rows and in bytes (targets are agent-written text).
 const MAX_PAGE_ACTIONS: usize = 1_000_000;
+const MAX_PAGE_BYTES: usize = 256 * 1024 * 1024;
 
 pub async fn load_overview(
     context: &SessionContext,
@@ -95,10 +98,11 @@ pub async fn load_overview(
     .await?;
     let rows = run_read_only_sql(
         context,
-        &format!("SELECT * FROM agent_actions WHERE {filter}"),
-        SqlLimits::rows(MAX_PAGE_ACTIONS),
+        &format!("SELECT * FROM agent_actions WHERE {filter} ORDER BY time DESC"),
+        SqlLimits::rows(MAX_PAGE_ACTIONS).with_max_bytes(MAX_PAGE_BYTES),
     )
     .await?;
+    let truncated = rows.truncated.is_some();
     let table = MemTable::try_new(rows.schema.clone(), vec![rows.batches])?;
     context.register_table(PAGE_TABLE, Arc::new(table))?;
     // `{rows}`: the filtered actions; the SQL shown reads them from `agent_actions`.
@@ -152,5 +156,6 @@ pub async fn load_overview(
         )
         .await?,
         choices,
+        truncated,
     })
 }

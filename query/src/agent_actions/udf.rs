@@ -100,15 +100,16 @@ pub fn tool_actions_udf() -> ScalarUDF {
         let mut builder = ListBuilder::new(StructBuilder::from_fields(action_fields(), 0));
         for row in 0..success.len() {
             let row_success = (!success.is_null(row)).then(|| success.value(row));
-            let actions = row_actions(
+            let attributes = json_object(text(4, row));
+            let actions = actions_of_row(
                 text(0, row).unwrap_or_default(),
                 text(1, row).unwrap_or_default(),
                 text(2, row),
                 text(3, row),
-                text(4, row),
+                &attributes,
                 row_success,
             );
-            let place = Place::of(text(5, row), text(4, row));
+            let place = Place::of(&json_object(text(5, row)), &attributes);
             append_actions(&mut builder, &actions, &place);
         }
         Ok(ColumnarValue::Array(Arc::new(builder.finish()) as ArrayRef))
@@ -139,9 +140,25 @@ pub fn row_actions(
     attributes: Option<&str>,
     success: Option<bool>,
 ) -> Vec<AgentAction> {
-    let attributes: Map<String, Value> = attributes
-        .and_then(|text| serde_json::from_str(text).ok())
-        .unwrap_or_default();
+    let attributes = json_object(attributes);
+    actions_of_row(source, tool_name, input, output, &attributes, success)
+}
+
+/// A JSON object column's value as a map (empty when absent or not an object).
+fn json_object(text: Option<&str>) -> Map<String, Value> {
+    text.and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default()
+}
+
+/// [`row_actions`] over attributes already parsed.
+fn actions_of_row(
+    source: &str,
+    tool_name: &str,
+    input: Option<&str>,
+    output: Option<&str>,
+    attributes: &Map<String, Value>,
+    success: Option<bool>,
+) -> Vec<AgentAction> {
     let attribute = |key: &str| {
         attributes
             .get(key)
@@ -231,14 +248,9 @@ struct Place {
 }
 
 impl Place {
-    fn of(resource: Option<&str>, attributes: Option<&str>) -> Place {
-        let parse = |text: Option<&str>| {
-            text.and_then(|text| serde_json::from_str::<Map<String, Value>>(text).ok())
-                .unwrap_or_default()
-        };
-        let (resource, attributes) = (parse(resource), parse(attributes));
+    fn of(resource: &Map<String, Value>, attributes: &Map<String, Value>) -> Place {
         let first = |keys: &[&str]| {
-            [&attributes, &resource].into_iter().find_map(|map| {
+            [attributes, resource].into_iter().find_map(|map| {
                 keys.iter()
                     .find_map(|key| map.get(*key).and_then(Value::as_str))
                     .filter(|text| !text.is_empty())

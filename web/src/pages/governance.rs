@@ -54,6 +54,12 @@ pub async fn get_governance(
         repository: set(&params.repository),
     };
     let project = &access.principal.project_id;
+    // The page's queries read the whole window: they take a query slot like users' SQL.
+    let _slot = state
+        .query_slots
+        .acquire(project)
+        .await
+        .map_err(|busy| PageError(busy.error()))?;
     let context = project_context(state.data_dir(), project).await?;
     let overview = load_overview(&context, &request).await?;
     let alerts = state
